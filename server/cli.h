@@ -1,0 +1,22 @@
+/*
+ * cli.h - subcommands of the `promlite` binary.
+ *
+ * Each subcommand is a function taking the arguments after its name (argv[0]
+ * is the subcommand's own name) and returning the process exit status.
+ */
+#ifndef SERVER_CLI_H
+#define SERVER_CLI_H
+
+struct srv_cmd {
+    const char *name; /* "server", "check metrics", ... (words separated by one space) */
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+/* The table of subcommands, terminated by a zero entry. */
+extern const struct srv_cmd srv_cmds[];
+
+int srv_cmd_server(int argc, char **argv);
+int srv_cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,18 @@
+/* cmds.c - the subcommand table (see cli.h). */
+#include "server/cli.h"
+
+#include <stdio.h>
+
+const struct srv_cmd srv_cmds[] = {
+    {"server", srv_cmd_server, "run the monitoring server (default)"},
+    {"version", srv_cmd_version, "print the version"},
+    {0, 0, 0},
+};
+
+int srv_cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("promlite, version %s\n", PROMLITE_VERSION);
+    return 0;
+}
