@@ -1,0 +1,79 @@
+/*
+ * chunk.h - sample chunk codecs.
+ *
+ * A chunk holds up to 65535 samples of one series in time order. The head
+ * appends into an open chunk with the streaming Gorilla encoder (Pelkonen et
+ * al., "Gorilla: A Fast, Scalable, In-Memory Time Series Database", VLDB 2015:
+ * delta-of-delta timestamps, XOR values); the open chunk is readable at any
+ * moment. When a chunk seals, tsdb_chunk_seal re-encodes it with whichever
+ * codec is smallest for its data (e.g. integer/decimal values delta-coded),
+ * and the decoder dispatches on the first byte (enum tsdb_enc).
+ * Values are stored bit-exact: NaN payloads (the stale marker) survive.
+ */
+#ifndef TSDB_CHUNK_H
+#define TSDB_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+enum tsdb_enc {
+    TSDB_ENC_RAW = 0,     /* uncompressed: for tests and as a fallback */
+    TSDB_ENC_GORILLA = 1, /* delta-of-delta timestamps, XOR values */
+    /* further codecs appended by chunk_*.c; never renumber */
+};
+
+#define TSDB_CHUNK_MAX_SAMPLES 65535
+
+/* The streaming encoder used by the head. Embed it; _init/_fini. */
+struct tsdb_chunk_enc {
+    uint8_t *buf;   /* owned; the encoded chunk so far (readable with the decoder) */
+    size_t cap;
+    size_t bitlen;  /* bits written */
+    uint16_t n;     /* samples */
+    int64_t t_first, t_last, t_delta;
+    uint64_t v_last;
+    uint8_t leading, trailing; /* of the last XOR window */
+};
+
+void tsdb_chunk_enc_init(struct tsdb_chunk_enc *e);
+void tsdb_chunk_enc_fini(struct tsdb_chunk_enc *e);
+void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e);
+/*
+ * Appends a sample; t must be >= the last one (equal allowed). PL_ERR_LIMIT
+ * when full (TSDB_CHUNK_MAX_SAMPLES), PL_ERR_OUT_OF_ORDER when t goes back.
+ */
+int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v);
+/* The encoded bytes so far (borrowed until the next append). */
+const uint8_t *tsdb_chunk_enc_bytes(const struct tsdb_chunk_enc *e, size_t *len);
+
+/*
+ * Re-encodes a chunk (any encoding) with the smallest codec for its data,
+ * appending the result to `out`. Round trip is bit-exact.
+ */
+int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out);
+
+/* Decoder over an encoded chunk of any encoding; the bytes are borrowed. */
+struct tsdb_chunk_dec {
+    const uint8_t *p;
+    size_t len;
+    uint8_t enc;
+    uint16_t n, i;
+    size_t bitpos;
+    int64_t t, t_delta;
+    uint64_t v;
+    uint8_t leading, trailing;
+    uint64_t state[4]; /* codec-specific */
+};
+
+/* PL_ERR_CORRUPT for an unknown encoding or a truncated header. */
+int tsdb_chunk_dec_init(struct tsdb_chunk_dec *d, const uint8_t *p, size_t n);
+/* Number of samples in the chunk. */
+uint16_t tsdb_chunk_dec_count(const struct tsdb_chunk_dec *d);
+/* 1 with the next sample, 0 at the end, PL_ERR_CORRUPT on bad data (never reads out of bounds). */
+int tsdb_chunk_dec_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+/* Skips to the first sample with timestamp >= t; same returns as _next, sample in *ot/*ov. */
+int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double *ov);
+
+#endif
