@@ -3,12 +3,13 @@
  * Prometheus text format 0.0.4 or OpenMetrics 1.0 with the strict parser of
  * collector/expfmt.h, like `promtool check metrics`.
  *
- *   promlite check metrics [--format=prometheus|openmetrics|auto] [--dump] [FILE|-]
+ *   promlite check metrics [--format=prometheus|openmetrics|auto] [--dump] [--lenient] [FILE|-]
  *
  * Exit 0 when valid, 1 with `LINE:COL: reason` on stderr when invalid, 2 on
  * usage or I/O errors. --dump prints each sample in the canonical form of the
  * exposition test suite: `name{a="x",b="y"} value [timestamp_ms]`, labels
  * sorted by name, empty values left out, values escaped with \\ \" \n.
+ * --lenient applies only what Prometheus 2.42's scraper accepts instead.
  */
 #include "server/cli.h"
 
@@ -120,13 +121,13 @@ static void dump_sample(FILE *o, const struct coll_expfmt_sample *s,
 static void usage(FILE *f)
 {
     fprintf(f, "usage: promlite check metrics [--format=prometheus|openmetrics|auto] [--dump] "
-               "[FILE|-]\n");
+               "[--lenient] [FILE|-]\n");
 }
 
 int srv_cmd_check_metrics(int argc, char **argv)
 {
     const char *format = "auto", *path = "-";
-    int dump = 0, have_path = 0;
+    int dump = 0, have_path = 0, lenient = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--format=", 9) == 0) {
@@ -135,6 +136,8 @@ int srv_cmd_check_metrics(int argc, char **argv)
             format = argv[++i];
         } else if (strcmp(a, "--dump") == 0) {
             dump = 1;
+        } else if (strcmp(a, "--lenient") == 0) {
+            lenient = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
@@ -178,7 +181,7 @@ int srv_cmd_check_metrics(int argc, char **argv)
         fmt = (int)coll_expfmt_detect(buf, len);
 
     struct coll_expfmt_parser *p =
-        coll_expfmt_parser_new((enum coll_expfmt_format)fmt, COLL_EXPFMT_STRICT);
+        coll_expfmt_parser_new((enum coll_expfmt_format)fmt, lenient ? 0 : COLL_EXPFMT_STRICT);
     coll_expfmt_parser_reset(p, buf, len);
     struct coll_expfmt_entry e;
     struct coll_expfmt_err err;
