@@ -1578,14 +1578,14 @@ static int om_finish_family(struct coll_expfmt_parser *p)
     return 0;
 }
 
-static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n)
+static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n, uint32_t line)
 {
     memset(&p->cur, 0, sizeof(p->cur));
     p->cur.active = 1;
     p->cur.name = name;
     p->cur.nlen = n;
     p->cur.type = COLL_EXPFMT_UNTYPED;
-    p->cur.line = p->line;
+    p->cur.line = line;
 }
 
 static const struct coll_expfmt_label *find_label(const struct coll_expfmt_label *v, size_t n,
@@ -1607,7 +1607,7 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
                      s->name.n - c->nlen, 1)) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, s->name.p, s->name.n);
+        om_start_family(p, s->name.p, s->name.n, line);
     }
     c->has_samples = 1;
     s->family.p = c->name;
@@ -1753,7 +1753,7 @@ static int om_strict_meta(struct coll_expfmt_parser *p, enum coll_expfmt_kind k,
     if (!same) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, name, nn);
+        om_start_family(p, name, nn, p->line);
     }
     if (k == COLL_EXPFMT_HELP) {
         if (c->has_help)
