@@ -192,7 +192,7 @@ static void test_chunk_gorilla_random_round_trips(void **state)
                 break;
             case 3: /* huge gaps */
                 /* Saturate instead of overflowing int64. */
-                t = (r >> 4) > (uint64_t)(INT64_MAX - t) ? INT64_MAX : t + (int64_t)(r >> 4);
+                t = t > INT64_MAX - (int64_t)(r >> 4) ? INT64_MAX : t + (int64_t)(r >> 4);
                 v = (r & 1) ? test_u2f(STALE_NAN) : 1.0;
                 break;
             case 4: /* constant */
