@@ -186,7 +186,8 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     if (enc != TSDB_ENC_RAW && enc != TSDB_ENC_GORILLA)
         return PL_ERR_INVALID;
     uint64_t *vb = pl_xmalloc((n ? n : 1) * sizeof(*vb));
-    memcpy(vb, vs, n * sizeof(*vb));
+    if (n)
+        memcpy(vb, vs, n * sizeof(*vb));
     int rc;
     switch (enc) {
     case TSDB_ENC_RAW:
