@@ -55,6 +55,9 @@ int tsdb_chunk_dec_init(struct tsdb_chunk_dec *d, const uint8_t *p, size_t n)
     case TSDB_ENC_GORILLA:
         rc = tsdb__chunk_gorilla_init(d);
         break;
+    case TSDB_ENC_PACKED:
+        rc = tsdb__chunk_packed_init(d);
+        break;
     default:
         rc = PL_ERR_CORRUPT;
         break;
@@ -93,6 +96,9 @@ int tsdb_chunk_dec_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
     switch (d->enc) {
     case TSDB_ENC_GORILLA:
         rc = tsdb__chunk_gorilla_next(d, t, v);
+        break;
+    case TSDB_ENC_PACKED:
+        rc = tsdb__chunk_packed_next(d, t, v);
         break;
     default:
         rc = raw_next(d, t, v);
@@ -175,6 +181,21 @@ static int gorilla_encode(const int64_t *ts, const uint64_t *vs, size_t n, struc
     return rc;
 }
 
+/* True when p[0..len) decodes to exactly ts/vs. */
+static int decodes_to(const uint8_t *p, size_t len, const int64_t *ts, const uint64_t *vs, size_t n)
+{
+    struct tsdb_chunk_dec d;
+    if (tsdb_chunk_dec_init(&d, p, len) < 0 || tsdb_chunk_dec_count(&d) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t;
+        double v;
+        if (tsdb_chunk_dec_next(&d, &t, &v) != 1 || t != ts[i] || tsdb__f2u(v) != vs[i])
+            return 0;
+    }
+    return 1;
+}
+
 int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uint8_t enc,
                               struct pl_buf *out)
 {
@@ -183,8 +204,10 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     for (size_t i = 1; i < n; i++)
         if (ts[i] < ts[i - 1])
             return PL_ERR_OUT_OF_ORDER;
-    if (enc != TSDB_ENC_RAW && enc != TSDB_ENC_GORILLA)
+    if (enc != TSDB_ENC_RAW && enc != TSDB_ENC_GORILLA && enc != TSDB_ENC_PACKED)
         return PL_ERR_INVALID;
+    if (enc == TSDB_ENC_PACKED && n == 0)
+        return PL_ERR_UNSUPPORTED;
     uint64_t *vb = pl_xmalloc((n ? n : 1) * sizeof(*vb));
     if (n)
         memcpy(vb, vs, n * sizeof(*vb));
@@ -192,6 +215,9 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     switch (enc) {
     case TSDB_ENC_RAW:
         rc = raw_encode(ts, vb, n, out);
+        break;
+    case TSDB_ENC_PACKED:
+        rc = tsdb__chunk_packed_encode(ts, vb, n, out);
         break;
     default:
         rc = gorilla_encode(ts, vb, n, out);
@@ -232,6 +258,14 @@ int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
     if (rc < 0)
         goto done;
     best_len = scratch.len;
+    if (cnt > 0) {
+        size_t off = scratch.len;
+        if (tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 && scratch.len - off < best_len &&
+            decodes_to((uint8_t *)scratch.data + off, scratch.len - off, ts, vs, cnt)) {
+            best_off = off;
+            best_len = scratch.len - off;
+        }
+    }
     if (TSDB__CHUNK_HDR + 16 * cnt < best_len) {
         size_t off = scratch.len;
         rc = raw_encode(ts, vs, cnt, &scratch);

@@ -80,8 +80,8 @@ static void put_dod(uint8_t *buf, size_t *bitlen, int64_t dod)
     }
 }
 
-/* Gorilla's XOR value code; *leading is 0xff while no window exists. */
-static void put_xor(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading, uint8_t *trailing)
+void tsdb__chunk_xor_put(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading,
+                         uint8_t *trailing)
 {
     if (x == 0) {
         tsdb__bits_put(buf, bitlen, 0, 1);
@@ -125,7 +125,7 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
         uint64_t delta = (uint64_t)t - (uint64_t)e->t_last;
         int64_t dod = (int64_t)(delta - (uint64_t)e->t_delta);
         put_dod(e->buf, &e->bitlen, dod);
-        put_xor(e->buf, &e->bitlen, vb ^ e->v_last, &e->leading, &e->trailing);
+        tsdb__chunk_xor_put(e->buf, &e->bitlen, vb ^ e->v_last, &e->leading, &e->trailing);
         e->t_delta = (int64_t)delta;
         e->t_last = t;
     }
@@ -191,12 +191,6 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d)
     d->bitpos = off * 8;
     return 0;
 }
-
-/*
- * Reads Gorilla's XOR value code into *v. Shared with the packed codec's
- * XOR kind. Returns 0 or PL_ERR_CORRUPT.
- */
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing);
 
 int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing)
 {

@@ -124,20 +124,19 @@
  * Worked example (checked byte by byte by test_chunk_packed.c), the
  * samples (1000, 0.5), (16001, 0.75), (30999, 1.0), (46000, 1.0):
  *   02 00 04          encoding 2, n = 4
- *   14                mode: grid, order 1, decimal, no exceptions, no gcd
- *   42                tdesc: Rice k = 1
- *   41                vdesc: Rice k = 0
- *   d0 0f             t0 = 1000
+ *   44                mode: grid, value order 1, decimal, gcd
+ *   02                tdesc: fixed 2 bits
+ *   02                vdesc: fixed 2 bits
+ *   d0 0f             t0 = 1000 (zigzag 2000)
  *   98 75             D = 15000
- *   02                scale 2: 0.5 = 50/100
+ *   02                scale 2: values are m / 100
  *   64                m0 = 50 (zigzag 100)
- *   residuals: t: +1 -> 2, -1 -> 1, 0 -> 0; values: +25 (escape), +25, 0
- *   sample 1: t '01' '0' (q=1,k=1: '0','1','0'); v: escape
- *             '0000000000000000' + L-1 = 5 '000101' + '10010' (x = 50)
- *   sample 2: t '1' '1'; v: escape again
- *   sample 3: t '1' '0'; v '1'
- *   -> 40 00 05 20 00 00 a2 5a 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
- * 00 (the test prints the real bytes; see there for the exact tail)
+ *   19                g = 25
+ *   timestamp residuals t_i - (1000 + 15000 i): +1, -1, 0 -> zigzag 2, 1, 0;
+ *   m = 50, 75, 100, 100: differences 25, 25, 0 / g -> 1, 1, 0 -> 2, 2, 0
+ *   bits: t '10' v '10' | t '01' v '10' | t '00' v '00'
+ *   -> a6 00
+ *   total 15 bytes (Gorilla: 22).
  */
 #ifndef TSDB_CHUNK_INT_H
 #define TSDB_CHUNK_INT_H
@@ -367,6 +366,15 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
  * `out`, or PL_ERR_UNSUPPORTED when no packed form applies.
  */
 int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out);
+
+/*
+ * Gorilla's XOR value code for x = bits(v_i) ^ bits(v_{i-1}) (buffer rules
+ * of tsdb__bits_put); *leading is 0xff while no window exists.
+ */
+void tsdb__chunk_xor_put(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading,
+                         uint8_t *trailing);
+/* Reads one XOR value code, updating *v; 0 or PL_ERR_CORRUPT. */
+int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing);
 
 /*
  * Bits a Gorilla XOR stream takes for values vs[1..n) (the first value's 64

@@ -6,6 +6,7 @@ int main(void)
     printf("test_tsdb_chunk: seed %llu (set TEST_SEED to change)\n",
            (unsigned long long)test_seed());
     failed += test_chunk_gorilla_run();
+    failed += test_chunk_packed_run();
     failed += test_chunk_seal_run();
     return failed ? 1 : 0;
 }

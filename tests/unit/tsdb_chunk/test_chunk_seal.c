@@ -56,6 +56,43 @@ static void test_chunk_seal_random_floats_stay_exact(void **state)
     seal_check(ts, vs, 480, NULL);
 }
 
+static void test_chunk_seal_picks_packed_for_decimals(void **state)
+{
+    uint64_t rng = test_seed() ^ 0x99;
+    int64_t ts[120];
+    double vs[120];
+    double c = 1000.25;
+    for (int i = 0; i < 120; i++) {
+        ts[i] = 1763900000000 + 15000 * i + (int64_t)(test_rand(&rng) % 5) - 2;
+        c += (double)(test_rand(&rng) % 300) / 100.0;
+        vs[i] = (double)(int64_t)(c * 100) / 100.0;
+    }
+    vs[119] = test_u2f(STALE_NAN);
+    size_t len;
+    assert_int_equal(seal_check(ts, vs, 120, &len), TSDB_ENC_PACKED);
+    assert_true(len < 120 * 2);
+    /* Constant: a few bytes for the whole chunk. */
+    for (int i = 0; i < 120; i++)
+        vs[i] = 1.0;
+    assert_int_equal(seal_check(ts, vs, 120, &len), TSDB_ENC_PACKED);
+    assert_true(len <= 20);
+}
+
+static void test_chunk_seal_of_raw_input_is_exact(void **state)
+{
+    int64_t ts[] = {-9, -9, -8, 1LL << 50};
+    double vs[] = {0.5, test_u2f(STALE_NAN), -0.0, 1e-300};
+    struct pl_buf r, s;
+    pl_buf_init(&r, 1 << 20);
+    pl_buf_init(&s, 1 << 20);
+    assert_int_equal(tsdb_chunk_encode_samples(ts, vs, 4, TSDB_ENC_RAW, &r), 0);
+    assert_int_equal(tsdb_chunk_seal((uint8_t *)r.data, r.len, &s), 0);
+    assert_true(s.len < r.len);
+    test_check_decodes((uint8_t *)s.data, s.len, ts, vs, 4);
+    pl_buf_fini(&r);
+    pl_buf_fini(&s);
+}
+
 static void test_chunk_seal_rejects_corrupt_input(void **state)
 {
     struct pl_buf s;
@@ -86,6 +123,8 @@ int test_chunk_seal_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_seal_empty_and_single),
         cmocka_unit_test(test_chunk_seal_random_floats_stay_exact),
+        cmocka_unit_test(test_chunk_seal_picks_packed_for_decimals),
+        cmocka_unit_test(test_chunk_seal_of_raw_input_is_exact),
         cmocka_unit_test(test_chunk_seal_rejects_corrupt_input),
         cmocka_unit_test(test_chunk_seal_reports_full_output),
     };
