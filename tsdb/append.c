@@ -94,8 +94,8 @@ int tsdb__head_seal(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struc
     return 0;
 }
 
-int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t,
-                      uint64_t v, struct pl_buf *scratch)
+int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t, uint64_t v,
+                      struct pl_buf *scratch)
 {
     int rc = tsdb__head_check(s, t, v);
     if (rc)

@@ -63,8 +63,7 @@ int tsdb__mdb_err(struct pl_err *err, int rc, const char *what)
         return pl_err_set(err, PL_ERR_LIMIT, "%s: database map full", what);
     if (rc == ENOSPC || rc == -ENOSPC)
         return pl_err_set(err, -ENOSPC, "%s: disk full (no space left on device)", what);
-    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
-        rc == PL_ERR_CORRUPT)
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID || rc == PL_ERR_CORRUPT)
         return pl_err_set(err, PL_ERR_CORRUPT, "%s: database is corrupt (%s)", what,
                           rc == PL_ERR_CORRUPT ? "bad record" : mdb_strerror(rc));
     if (rc <= PL_ERR_BASE && rc > PL_ERR_BASE - 100)
@@ -168,8 +167,8 @@ int tsdb__meta_get_u64(struct tsdb *db, MDB_txn *txn, const char *key, uint64_t 
 
 uint64_t tsdb__used_bytes(struct tsdb *db, MDB_txn *txn)
 {
-    MDB_dbi dbis[] = {db->dbi_meta, db->dbi_series, db->dbi_skey, db->dbi_post,
-                      db->dbi_chunks, db->dbi_head, db->dbi_wal, db->dbi_tomb};
+    MDB_dbi dbis[] = {db->dbi_meta,   db->dbi_series, db->dbi_skey, db->dbi_post,
+                      db->dbi_chunks, db->dbi_head,   db->dbi_wal,  db->dbi_tomb};
     uint64_t pages = 0;
     unsigned psize = 4096;
     for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
@@ -234,9 +233,10 @@ static int open_dbis(struct tsdb *db, struct pl_err *err)
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } t[] = {{"meta", &db->dbi_meta},   {"series", &db->dbi_series}, {"series_key", &db->dbi_skey},
-             {"postings", &db->dbi_post}, {"chunks", &db->dbi_chunks}, {"head", &db->dbi_head},
-             {"wal", &db->dbi_wal},     {"tombstones", &db->dbi_tomb}};
+    } t[] = {{"meta", &db->dbi_meta},       {"series", &db->dbi_series},
+             {"series_key", &db->dbi_skey}, {"postings", &db->dbi_post},
+             {"chunks", &db->dbi_chunks},   {"head", &db->dbi_head},
+             {"wal", &db->dbi_wal},         {"tombstones", &db->dbi_tomb}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) && rc == 0; i++) {
         rc = mdb_dbi_open(txn, t[i].name, flags, t[i].dbi);
         if (rc == MDB_NOTFOUND && db->opt.read_only) {
@@ -336,7 +336,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     db->opt = *o;
     db->path = pl_xstrdup(o->path);
     db->opt.path = db->path;
-    db->ckpt_bytes = 32u << 20;
+    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 32u << 20;
     pthread_rwlock_init(&db->env_lock, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_rwlock_init(&db->tomb_lock, NULL);
@@ -357,7 +357,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     mdb_env_set_maxdbs(db->env, 16);
     mdb_env_set_maxreaders(db->env, 512);
     /* Start small; the map grows on demand (tsdb__wtxn_begin). */
-    size_t ms = INITIAL_MAPSIZE;
+    size_t ms = o->map_initial_bytes ? o->map_initial_bytes : INITIAL_MAPSIZE;
     char file[4096];
     snprintf(file, sizeof(file), "%s/data.mdb", db->path);
     struct stat sb;

@@ -11,7 +11,6 @@
 
 #include "common/mem.h"
 
-
 int tsdb__tomb_covers(const struct tsdb__tomb *tb, int64_t t)
 {
     for (uint32_t i = 0; i < tb->n; i++)
@@ -414,8 +413,8 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
         pl_buf_reset(sb);
         if ((rc = tsdb_chunk_seal(p, len, sb)))
             break;
-        rc = tsdb__chunk_put(db, txn, tb->id, enc->t_first, enc->t_last,
-                             (const uint8_t *)sb->data, sb->len);
+        rc = tsdb__chunk_put(db, txn, tb->id, enc->t_first, enc->t_last, (const uint8_t *)sb->data,
+                             sb->len);
     }
     free(ck.keys);
     if (rc)

@@ -195,8 +195,7 @@ int tsdb__head_load_id(struct tsdb *db, MDB_txn *txn, uint32_t id, struct tsdb__
     return 0;
 }
 
-int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls,
-                             struct tsdb__series **out)
+int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls, struct tsdb__series **out)
 {
     pthread_rwlock_rdlock(&db->map_lock);
     struct tsdb__series *s = tsdb__smap_find(&db->map, ls);

@@ -11,7 +11,7 @@
 #include "common/intern.h"
 #include "common/mem.h"
 
-size_t tsdb__uvarint_put(uint8_t *p, uint64_t v)
+size_t tsdb__vint_put(uint8_t *p, uint64_t v)
 {
     size_t i = 0;
     while (v >= 0x80) {
@@ -22,7 +22,7 @@ size_t tsdb__uvarint_put(uint8_t *p, uint64_t v)
     return i;
 }
 
-size_t tsdb__uvarint_get(const uint8_t *p, size_t n, uint64_t *v)
+size_t tsdb__vint_get(const uint8_t *p, size_t n, uint64_t *v)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < n && i < 10; i++) {
@@ -41,14 +41,14 @@ size_t tsdb__uvarint_get(const uint8_t *p, size_t n, uint64_t *v)
 int tsdb__labels_encode(const struct pl_labels *ls, struct pl_buf *out)
 {
     uint8_t tmp[10];
-    int rc = pl_buf_append(out, tmp, tsdb__uvarint_put(tmp, ls->n));
+    int rc = pl_buf_append(out, tmp, tsdb__vint_put(tmp, ls->n));
     for (uint32_t i = 0; i < ls->n && rc == 0; i++) {
         const struct pl_label *l = &ls->v[i];
-        rc = pl_buf_append(out, tmp, tsdb__uvarint_put(tmp, l->name_len));
+        rc = pl_buf_append(out, tmp, tsdb__vint_put(tmp, l->name_len));
         if (rc == 0)
             rc = pl_buf_append(out, l->name, l->name_len);
         if (rc == 0)
-            rc = pl_buf_append(out, tmp, tsdb__uvarint_put(tmp, l->value_len));
+            rc = pl_buf_append(out, tmp, tsdb__vint_put(tmp, l->value_len));
         if (rc == 0)
             rc = pl_buf_append(out, l->value, l->value_len);
     }
@@ -58,7 +58,7 @@ int tsdb__labels_encode(const struct pl_labels *ls, struct pl_buf *out)
 int tsdb__labels_decode(const uint8_t *p, size_t n, uint64_t hash, struct pl_labels **out)
 {
     uint64_t cnt;
-    size_t off = tsdb__uvarint_get(p, n, &cnt);
+    size_t off = tsdb__vint_get(p, n, &cnt);
     if (!off || cnt > n)
         return PL_ERR_CORRUPT;
     /* Validate first so that the allocation below is sized by real data. */
@@ -66,7 +66,7 @@ int tsdb__labels_decode(const uint8_t *p, size_t n, uint64_t hash, struct pl_lab
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t len;
         for (int k = 0; k < 2; k++) {
-            size_t m = tsdb__uvarint_get(p + pos, n - pos, &len);
+            size_t m = tsdb__vint_get(p + pos, n - pos, &len);
             if (!m || len > n - pos - m)
                 return PL_ERR_CORRUPT;
             pos += m + len;
@@ -77,19 +77,18 @@ int tsdb__labels_decode(const uint8_t *p, size_t n, uint64_t hash, struct pl_lab
     if (pos != n)
         return PL_ERR_CORRUPT;
     /* Same layout as labels.c builds: one allocation, values after the array. */
-    struct pl_labels *ls =
-        pl_xmalloc(sizeof(*ls) + (size_t)cnt * sizeof(struct pl_label) + vbytes);
+    struct pl_labels *ls = pl_xmalloc(sizeof(*ls) + (size_t)cnt * sizeof(struct pl_label) + vbytes);
     char *vp = (char *)(ls->v + cnt);
     ls->n = (uint32_t)cnt;
     ls->hash = hash;
     pos = off;
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t len;
-        pos += tsdb__uvarint_get(p + pos, n - pos, &len);
+        pos += tsdb__vint_get(p + pos, n - pos, &len);
         ls->v[i].name = pl_intern((const char *)p + pos, (size_t)len);
         ls->v[i].name_len = (uint32_t)len;
         pos += len;
-        pos += tsdb__uvarint_get(p + pos, n - pos, &len);
+        pos += tsdb__vint_get(p + pos, n - pos, &len);
         memcpy(vp, p + pos, len);
         vp[len] = '\0';
         ls->v[i].value = vp;
@@ -174,13 +173,13 @@ int tsdb__postings_prefix(struct pl_buf *buf, const char *name, size_t nlen, con
 static int page_decode(uint32_t first, const uint8_t *p, size_t n, uint32_t *ids)
 {
     uint64_t cnt, d;
-    size_t off = tsdb__uvarint_get(p, n, &cnt);
+    size_t off = tsdb__vint_get(p, n, &cnt);
     if (!off || cnt < 1 || cnt > TSDB_POSTINGS_PAGE)
         return -1;
     ids[0] = first;
     uint64_t cur = first;
     for (uint64_t i = 1; i < cnt; i++) {
-        size_t m = tsdb__uvarint_get(p + off, n - off, &d);
+        size_t m = tsdb__vint_get(p + off, n - off, &d);
         if (!m || d == 0 || cur + d > UINT32_MAX)
             return -1;
         off += m;
@@ -198,8 +197,8 @@ int tsdb__page_decode(uint32_t first, const uint8_t *p, size_t n, uint32_t *ids)
 }
 
 /* Writes ids[0..n) (sorted, n >= 1) as pages under prefix, at most PAGE ids each. */
-static int pages_put(MDB_txn *txn, MDB_dbi dbi, struct pl_buf *kb, size_t plen,
-                     const uint32_t *ids, size_t n)
+static int pages_put(MDB_txn *txn, MDB_dbi dbi, struct pl_buf *kb, size_t plen, const uint32_t *ids,
+                     size_t n)
 {
     uint8_t val[10 * TSDB_POSTINGS_PAGE + 10];
     /* Split evenly so that a full page followed by appends stays half full. */
@@ -207,9 +206,9 @@ static int pages_put(MDB_txn *txn, MDB_dbi dbi, struct pl_buf *kb, size_t plen,
     size_t per = (n + npages - 1) / npages;
     for (size_t s = 0; s < n; s += per) {
         size_t m = n - s < per ? n - s : per;
-        size_t off = tsdb__uvarint_put(val, m);
+        size_t off = tsdb__vint_put(val, m);
         for (size_t i = 1; i < m; i++)
-            off += tsdb__uvarint_put(val + off, ids[s + i] - ids[s + i - 1]);
+            off += tsdb__vint_put(val + off, ids[s + i] - ids[s + i - 1]);
         kb->len = plen;
         uint8_t k4[4];
         tsdb__be32(k4, ids[s]);
@@ -264,8 +263,7 @@ static int postings_insert(MDB_txn *txn, MDB_dbi dbi, struct pl_buf *kb, size_t 
                 tsdb__be32(k4, ids[i]);
                 pl_buf_append(kb, k4, 4);
                 r = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-                if (r == 0 && key.mv_size == plen + 4 &&
-                    memcmp(key.mv_data, kb->data, plen) == 0)
+                if (r == 0 && key.mv_size == plen + 4 && memcmp(key.mv_data, kb->data, plen) == 0)
                     have = 1;
             } else if (r != MDB_NOTFOUND) {
                 rc = r;
@@ -389,10 +387,10 @@ int tsdb__index_add(struct tsdb *db, MDB_txn *txn, struct tsdb__series *const *s
     uint32_t *ids = pl_xmalloc((np ? np : 1) * sizeof(uint32_t));
     for (size_t i = 0; i < np && rc == 0;) {
         size_t j = i, m = 0;
-        while (j < np && (j == i || ((pr[j].l == NULL) == (pr[i].l == NULL) &&
-                                     (pr[i].l == NULL || (pr[j].l->name == pr[i].l->name &&
-                                                          strcmp(pr[j].l->value,
-                                                                 pr[i].l->value) == 0))))) {
+        while (j < np &&
+               (j == i || ((pr[j].l == NULL) == (pr[i].l == NULL) &&
+                           (pr[i].l == NULL || (pr[j].l->name == pr[i].l->name &&
+                                                strcmp(pr[j].l->value, pr[i].l->value) == 0))))) {
             if (m == 0 || ids[m - 1] != pr[j].id)
                 ids[m++] = pr[j].id;
             j++;

@@ -87,8 +87,8 @@ static int list_seek(struct tsdb__pit *it, uint32_t target, uint32_t *id)
         tsdb__be32(kb + l->plen, target);
         MDB_val key = {l->plen + 4, kb}, val;
         int rc = mdb_cursor_get(l->c, &key, &val, MDB_SET_RANGE);
-        int exact = rc == 0 && key.mv_size == l->plen + 4 &&
-                    memcmp(key.mv_data, kb, l->plen + 4) == 0;
+        int exact =
+            rc == 0 && key.mv_size == l->plen + 4 && memcmp(key.mv_data, kb, l->plen + 4) == 0;
         if (!exact && (rc == 0 || rc == MDB_NOTFOUND)) {
             MDB_val pk, pv;
             int r2 = rc == 0 ? mdb_cursor_get(l->c, &pk, &pv, MDB_PREV)

@@ -209,13 +209,13 @@ static inline int64_t tsdb__partition_start(uint32_t part)
 }
 
 /* Varints (LEB128). put returns bytes written (<= 10); get returns bytes read or 0 on error. */
-size_t tsdb__uvarint_put(uint8_t *p, uint64_t v);
-size_t tsdb__uvarint_get(const uint8_t *p, size_t n, uint64_t *v);
-static inline uint64_t tsdb__zigzag(int64_t v)
+size_t tsdb__vint_put(uint8_t *p, uint64_t v);
+size_t tsdb__vint_get(const uint8_t *p, size_t n, uint64_t *v);
+static inline uint64_t tsdb__zz(int64_t v)
 {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
-static inline int64_t tsdb__unzigzag(uint64_t v)
+static inline int64_t tsdb__unzz(uint64_t v)
 {
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
@@ -321,8 +321,8 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err);
  * lock held by the caller), sealing the open chunk into `chunks` when needed.
  * Returns 0, 1 (ignored duplicate), PL_ERR_OUT_OF_ORDER/DUPLICATE, or an LMDB error.
  */
-int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t,
-                      uint64_t v, struct pl_buf *scratch);
+int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t, uint64_t v,
+                      struct pl_buf *scratch);
 /* Checks a sample against the series' state without changing it: 0, 1 (dup ignored) or error. */
 int tsdb__head_check(const struct tsdb__series *s, int64_t t, uint64_t v);
 /* Writes a sealed chunk. */

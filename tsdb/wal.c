@@ -9,6 +9,7 @@
 #include "tsdb/tsdb_int.h"
 
 #include <snappy-c.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,12 @@ int tsdb__wal_encode(const struct tsdb__sample *s, size_t n, struct pl_buf *out)
     uint8_t *p = (uint8_t *)out->data + out->len;
     size_t off = 0;
     p[off++] = TSDB_WAL_VERSION;
-    off += tsdb__uvarint_put(p + off, n);
+    off += tsdb__vint_put(p + off, n);
     uint32_t pid = 0;
     int64_t pt = 0;
     for (size_t i = 0; i < n; i++) {
-        off += tsdb__uvarint_put(p + off, tsdb__zigzag((int64_t)s[i].id - (int64_t)pid));
-        off += tsdb__uvarint_put(p + off, tsdb__zigzag((int64_t)((uint64_t)s[i].t - (uint64_t)pt)));
+        off += tsdb__vint_put(p + off, tsdb__zz((int64_t)s[i].id - (int64_t)pid));
+        off += tsdb__vint_put(p + off, tsdb__zz((int64_t)((uint64_t)s[i].t - (uint64_t)pt)));
         tsdb__le64(p + off, s[i].v);
         off += 8;
         pid = s[i].id;
@@ -55,7 +56,7 @@ int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const stru
     }
     uint64_t cnt;
     size_t off;
-    if (ulen < 2 || u[0] != TSDB_WAL_VERSION || !(off = tsdb__uvarint_get(u + 1, ulen - 1, &cnt)) ||
+    if (ulen < 2 || u[0] != TSDB_WAL_VERSION || !(off = tsdb__vint_get(u + 1, ulen - 1, &cnt)) ||
         cnt > ulen) {
         rc = PL_ERR_CORRUPT;
         goto out;
@@ -64,25 +65,25 @@ int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const stru
     struct tsdb__sample s = {0, 0, 0};
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t d1, d2;
-        size_t m1 = tsdb__uvarint_get(u + off, ulen - off, &d1);
+        size_t m1 = tsdb__vint_get(u + off, ulen - off, &d1);
         if (!m1) {
             rc = PL_ERR_CORRUPT;
             goto out;
         }
         off += m1;
-        size_t m2 = tsdb__uvarint_get(u + off, ulen - off, &d2);
+        size_t m2 = tsdb__vint_get(u + off, ulen - off, &d2);
         if (!m2 || ulen - off - m2 < 8) {
             rc = PL_ERR_CORRUPT;
             goto out;
         }
         off += m2;
-        int64_t id = (int64_t)s.id + tsdb__unzigzag(d1);
+        int64_t id = (int64_t)s.id + tsdb__unzz(d1);
         if (id < 0 || id > UINT32_MAX) {
             rc = PL_ERR_CORRUPT;
             goto out;
         }
         s.id = (uint32_t)id;
-        s.t = (int64_t)((uint64_t)s.t + (uint64_t)tsdb__unzigzag(d2));
+        s.t = (int64_t)((uint64_t)s.t + (uint64_t)tsdb__unzz(d2));
         s.v = tsdb__rd_le64(u + off);
         off += 8;
         if ((rc = fn(ctx, &s)))
@@ -162,14 +163,33 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
     uint8_t k[8];
     tsdb__be64(k, db->ckpt_seq + 1);
     int rc = 0, done = 0;
-    /* Replay in bounded transactions so that a long WAL cannot fill one txn. */
+    /* Nothing to do (the common case after a clean close)? */
+    MDB_txn *peek;
+    if ((rc = tsdb__rtxn_begin(db, &peek)) == 0) {
+        MDB_cursor *pc;
+        if ((rc = mdb_cursor_open(peek, db->dbi_wal, &pc)) == 0) {
+            MDB_val key = {8, k}, val;
+            int r = mdb_cursor_get(pc, &key, &val, MDB_SET_RANGE);
+            if (r == MDB_NOTFOUND)
+                done = 1;
+            else if (r)
+                rc = r;
+            mdb_cursor_close(pc);
+        }
+        tsdb__rtxn_end(db, peek);
+    }
+    /*
+     * Replay in bounded transactions (by compressed bytes) so that the map
+     * can be grown between them: a transaction that changed the head must
+     * not fail for want of map space.
+     */
     while (!done && rc == 0) {
         MDB_txn *txn;
         /* Read-only opens replay into memory only (the head never seals then). */
         if (db->opt.read_only)
             rc = tsdb__rtxn_begin(db, &txn);
         else
-            rc = tsdb__wtxn_begin(db, 64 << 20, &txn);
+            rc = tsdb__wtxn_begin(db, 32u << 20, &txn);
         if (rc)
             break;
         c.txn = txn;
@@ -181,8 +201,8 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
         }
         MDB_val key = {8, k}, val;
         int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-        size_t in_txn = 0;
-        while (r == 0 && in_txn < 4096) {
+        size_t in_txn = 0, txn_bytes = 0;
+        while (r == 0 && in_txn < 4096 && txn_bytes < (1u << 20)) {
             if (key.mv_size != 8) {
                 rc = PL_ERR_CORRUPT;
                 break;
@@ -198,6 +218,7 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
             }
             records++;
             bytes += val.mv_size;
+            txn_bytes += val.mv_size;
             db->wal_seq = seq;
             tsdb__be64(k, seq + 1);
             in_txn++;
