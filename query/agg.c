@@ -18,14 +18,15 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "query/parse_int.h"
 
 struct acc {
     double value, mean;
     double count;
     int touched;
-    size_t nheap;   /* topk/bottomk: heap entries in heap[hoff..] */
-    size_t hoff;    /* offset of this group's slots in the shared arrays */
-    int32_t out;    /* output series index (range mode), -1 none */
+    size_t nheap; /* topk/bottomk: heap entries in heap[hoff..] */
+    size_t hoff;  /* offset of this group's slots in the shared arrays */
+    int32_t out;  /* output series index (range mode), -1 none */
 };
 
 /* A heap entry: the value and its input series. */
@@ -162,7 +163,8 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
     int32_t *gout = NULL;
     size_t *order = NULL;
     size_t alloc = 0;
-    char num[512];
+    struct pl_buf num;
+    pl_buf_init(&num, 1024);
     int rc = 0;
     out->type = QUERY_VT_VECTOR;
     for (size_t k = 0; k < c->nsteps && rc == 0; k++) {
@@ -177,9 +179,10 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
             if (lastg[i] >= 0 && (lastv[i] == v || (isnan(v) && isnan(lastv[i])))) {
                 g = (uint32_t)lastg[i];
             } else {
-                query__format_float(v, num, sizeof(num));
+                pl_buf_reset(&num);
+                query__format_float(&num, v);
                 pl_lb_reset_from(&c->lb, s->ls);
-                pl_lb_setz(&c->lb, label, num);
+                pl_lb_setz(&c->lb, label, pl_buf_cstr(&num));
                 const struct pl_labels *withv = query__lb_pooled(c);
                 const struct pl_labels *gl;
                 if (n->agg.without) {
@@ -191,7 +194,7 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
                         if (l)
                             pl_lb_set(&c->lb, l->name, l->name_len, l->value, l->value_len);
                     }
-                    pl_lb_setz(&c->lb, label, num);
+                    pl_lb_setz(&c->lb, label, pl_buf_cstr(&num));
                     gl = query__lb_pooled(c);
                 }
                 g = group_find(&h, &glab, &ng, &gcap, gl);
@@ -227,6 +230,7 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
         if (rc == 0)
             rc = query__check(c);
     }
+    pl_buf_fini(&num);
     free(cnt);
     free(gout);
     free(order);
@@ -287,8 +291,8 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
     }
     int is_k = op == QUERY_AGG_TOPK || op == QUERY_AGG_BOTTOMK;
     int bottom = op == QUERY_AGG_BOTTOMK;
-    struct hent *heap = (is_k || op == QUERY_AGG_QUANTILE) ? pl_xmalloc((ns + 1) * sizeof(*heap))
-                                                           : NULL;
+    struct hent *heap =
+        (is_k || op == QUERY_AGG_QUANTILE) ? pl_xmalloc((ns + 1) * sizeof(*heap)) : NULL;
     double *qv = op == QUERY_AGG_QUANTILE ? pl_xmalloc((ns + 1) * sizeof(double)) : NULL;
     int32_t *sout = is_k ? pl_xmalloc((ns + 1) * sizeof(*sout)) : NULL;
     for (size_t i = 0; sout && i < ns; i++)
@@ -376,8 +380,7 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
                     hp[a->nheap].s = (uint32_t)i;
                     heap_up(hp, a->nheap, bottom);
                     a->nheap++;
-                } else if ((bottom ? hp[0].v > v : hp[0].v < v) ||
-                           (isnan(hp[0].v) && !isnan(v))) {
+                } else if ((bottom ? hp[0].v > v : hp[0].v < v) || (isnan(hp[0].v) && !isnan(v))) {
                     hp[0].v = v;
                     hp[0].s = (uint32_t)i;
                     if (kk > 1 && !heap_down(hp, 0, a->nheap, bottom))

@@ -69,8 +69,7 @@ static int drops_name(enum query_binop op)
     case QUERY_OP_DIV:
     case QUERY_OP_POW:
     case QUERY_OP_MOD:
-    case QUERY_OP_ATAN2:
-        return 1;
+        return 1; /* not atan2: Prometheus 2.42 keeps the name there */
     default:
         return 0;
     }
@@ -199,8 +198,7 @@ static const struct pl_labels *match_labels(struct ev_ctx *c, const struct pl_la
     for (uint32_t i = 0; i < ls->n; i++) {
         int ok = in_list(ls->v[i].name, vm->labels, vm->nlabels);
         if (vm->on == ok && (vm->on || strcmp(ls->v[i].name, PL_METRIC_NAME) != 0))
-            pl_lb_set(&c->lb, ls->v[i].name, ls->v[i].name_len, ls->v[i].value,
-                      ls->v[i].value_len);
+            pl_lb_set(&c->lb, ls->v[i].name, ls->v[i].name_len, ls->v[i].value, ls->v[i].value_len);
     }
     return query__lb_pooled(c);
 }
@@ -336,16 +334,14 @@ static int vector_vector(struct ev_ctx *c, const struct query_node *n, struct ev
             if (op == QUERY_OP_OR) {
                 for (size_t a = 0; a < cl; a++) {
                     query__hmap_put(&sigs, lsig[lidx[a]], 0);
-                    query__series_push(out_get(c, &oc, &out->m, lv->m.s[lidx[a]].ls), ts,
-                                       lval[a]);
+                    query__series_push(out_get(c, &oc, &out->m, lv->m.s[lidx[a]].ls), ts, lval[a]);
                     emitted++;
                 }
                 for (size_t b = 0; b < cr; b++) {
                     uint32_t it = 0, d;
                     if (query__hmap_iter(&sigs, rsig[ridx[b]], &it, &d))
                         continue;
-                    query__series_push(out_get(c, &oc, &out->m, rv->m.s[ridx[b]].ls), ts,
-                                       rval[b]);
+                    query__series_push(out_get(c, &oc, &out->m, rv->m.s[ridx[b]].ls), ts, rval[b]);
                     emitted++;
                 }
             } else {
@@ -356,8 +352,7 @@ static int vector_vector(struct ev_ctx *c, const struct query_node *n, struct ev
                     int found = query__hmap_iter(&sigs, lsig[lidx[a]], &it, &d);
                     if (found != (op == QUERY_OP_AND))
                         continue;
-                    query__series_push(out_get(c, &oc, &out->m, lv->m.s[lidx[a]].ls), ts,
-                                       lval[a]);
+                    query__series_push(out_get(c, &oc, &out->m, lv->m.s[lidx[a]].ls), ts, lval[a]);
                     emitted++;
                 }
             }
@@ -385,8 +380,9 @@ static int vector_vector(struct ev_ctx *c, const struct query_node *n, struct ev
                 labels_go_string(&eb, dup);
                 pl_buf_puts(&eb, "];many-to-many matching not allowed: matching labels must be "
                                  "unique on one side");
-                rc = query__errf(c, QUERY_ERR_EXECUTION, "found duplicate series for the match "
-                                                         "group %s",
+                rc = query__errf(c, QUERY_ERR_EXECUTION,
+                                 "found duplicate series for the match "
+                                 "group %s",
                                  pl_buf_cstr(&eb));
                 break;
             }
@@ -496,8 +492,9 @@ int query__binary(struct ev_ctx *c, const struct query_node *n, struct ev_value 
     else if (l.type == QUERY_VT_VECTOR && r.type == QUERY_VT_VECTOR)
         rc = vector_vector(c, n, &l, &r, out);
     else
-        rc = query__errf(c, QUERY_ERR_BAD_DATA, "binary expression must contain only scalar and "
-                                                "instant vector types");
+        rc = query__errf(c, QUERY_ERR_BAD_DATA,
+                         "binary expression must contain only scalar and "
+                         "instant vector types");
 out:
     query__value_fini(c, &l);
     query__value_fini(c, &r);

@@ -16,8 +16,7 @@
 #include "common/timeutil.h"
 #include "query/eval_int.h"
 
-int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range,
-                       struct query_result *r);
+int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range, struct query_result *r);
 
 struct query_engine {
     struct query_engine_opts o;
@@ -164,7 +163,8 @@ int query_exec_expr(struct query_engine *e, const struct query_queryable *st,
                        "zero or negative query resolution step widths are not accepted. Try a "
                        "positive integer");
     if (end < start)
-        return set_err(err, QUERY_ERR_BAD_DATA, "%s", "end timestamp must not be before start time");
+        return set_err(err, QUERY_ERR_BAD_DATA, "%s",
+                       "end timestamp must not be before start time");
     enum query_value_type rt = query_node_type(root);
     if (is_range && rt != QUERY_VT_SCALAR && rt != QUERY_VT_VECTOR)
         return set_err(err, QUERY_ERR_BAD_DATA,
@@ -228,7 +228,7 @@ static int exec_text(struct query_engine *e, const struct query_queryable *st, c
     memset(&pe, 0, sizeof(pe));
     if (query_parse(q, strlen(q), &ex, &pe) != 0) {
         err->type = QUERY_ERR_BAD_DATA;
-        snprintf(err->msg, sizeof(err->msg), "%d:%d: parse error: %s", pe.line, pe.col, pe.msg);
+        query_parse_err_format(&pe, err->msg, sizeof(err->msg));
         return PL_ERR_INVALID;
     }
     int rc = query_exec_expr(e, st, ex->root, start, end, step, is_range, xo, out, err);
@@ -236,9 +236,9 @@ static int exec_text(struct query_engine *e, const struct query_queryable *st, c
     return rc;
 }
 
-int query_exec_instant_opts(struct query_engine *e, const struct query_queryable *st,
-                            const char *q, int64_t t, const struct query_exec_opts *xo,
-                            struct query_result *out, struct query_error *err)
+int query_exec_instant_opts(struct query_engine *e, const struct query_queryable *st, const char *q,
+                            int64_t t, const struct query_exec_opts *xo, struct query_result *out,
+                            struct query_error *err)
 {
     return exec_text(e, st, q, t, t, 1, 0, xo, out, err);
 }

@@ -47,7 +47,7 @@ struct ev_hmap {
         uint64_t h;
         uint32_t val;
         uint32_t next; /* entry + 1, 0 = end */
-    } *e;
+    } * e;
     size_t n, cap;
 };
 void query__hmap_init(struct ev_hmap *m);
@@ -163,8 +163,6 @@ int query__binary(struct ev_ctx *c, const struct query_node *n, struct ev_value 
 /* ---- Go float semantics shared by several files ---- */
 double query__go_min(double a, double b); /* math.Min */
 double query__go_max(double a, double b); /* math.Max */
-/* strconv.FormatFloat(v, 'f', -1, 64) into buf (>= 400 bytes). */
-void query__format_float(double v, char *buf, size_t n);
 /* strconv.ParseFloat(s, 64): 0 or -1. */
 int query__parse_float(const char *s, double *out);
 /* Prometheus's quantile over values[0..n) (sorts them). */

@@ -19,7 +19,6 @@
 #include "common/mem.h"
 #include "tsdb/matcher.h"
 
-
 /* ---- Go float semantics ---- */
 
 double query__go_min(double a, double b)
@@ -46,65 +45,6 @@ double query__go_max(double a, double b)
     if (a == 0 && a == b)
         return signbit(a) ? b : a;
     return a > b ? a : b;
-}
-
-void query__format_float(double v, char *buf, size_t n)
-{
-    if (isnan(v)) {
-        snprintf(buf, n, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, n, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    /* The shortest decimal that reads back as v, then written without exponent. */
-    char e[64];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
-        if (strtod(e, NULL) == v)
-            break;
-    }
-    char digits[32];
-    size_t nd = 0;
-    const char *p = e;
-    int neg = 0;
-    if (*p == '-') {
-        neg = 1;
-        p++;
-    }
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[nd++] = *p;
-    int exp10 = *p == 'e' ? atoi(p + 1) : 0;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    size_t o = 0;
-    if (neg && o + 1 < n)
-        buf[o++] = '-';
-    /* digits d0.d1d2... x 10^exp10 */
-    int point = exp10 + 1; /* digits before the decimal point */
-    if (point <= 0) {
-        if (o + 2 < n) {
-            buf[o++] = '0';
-            buf[o++] = '.';
-        }
-        for (int i = 0; i < -point && o + 1 < n; i++)
-            buf[o++] = '0';
-        for (size_t i = 0; i < nd && o + 1 < n; i++)
-            buf[o++] = digits[i];
-    } else {
-        for (int i = 0; i < point && o + 1 < n; i++)
-            buf[o++] = (size_t)i < nd ? digits[i] : '0';
-        if ((size_t)point < nd) {
-            if (o + 1 < n)
-                buf[o++] = '.';
-            for (size_t i = (size_t)point; i < nd && o + 1 < n; i++)
-                buf[o++] = digits[i];
-        }
-    }
-    buf[o] = 0;
 }
 
 int query__parse_float(const char *s, double *out)
@@ -454,11 +394,20 @@ static void expand_template(struct pl_buf *b, const char *tpl, const char *src, 
     }
 }
 
+/* A string argument, through any parentheses. */
+static const char *str_arg(const struct query_node *n, size_t i)
+{
+    const struct query_node *a = n->call.args[i];
+    while (a->kind == QUERY_NODE_PAREN)
+        a = a->paren.expr;
+    return a->kind == QUERY_NODE_STRING ? a->string.s : "";
+}
+
 static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
                               struct ev_value *out)
 {
-    const char *dst = n->call.args[1]->string.s, *repl = n->call.args[2]->string.s;
-    const char *src = n->call.args[3]->string.s, *pat = n->call.args[4]->string.s;
+    const char *dst = str_arg(n, 1), *repl = str_arg(n, 2);
+    const char *src = str_arg(n, 3), *pat = str_arg(n, 4);
     struct tsdb_regex *tre = NULL;
     struct pl_err pe;
     if (tsdb_regex_new(pat, &tre, &pe) != 0)
@@ -507,9 +456,9 @@ static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, stru
 static int eval_label_join(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
                            struct ev_value *out)
 {
-    const char *dst = n->call.args[1]->string.s, *sep = n->call.args[2]->string.s;
+    const char *dst = str_arg(n, 1), *sep = str_arg(n, 2);
     for (size_t i = 3; i < n->call.nargs; i++) {
-        const char *src = n->call.args[i]->string.s;
+        const char *src = str_arg(n, i);
         if (!pl_label_name_valid(src, strlen(src)))
             return query__errf(c, QUERY_ERR_EXECUTION,
                                "invalid source label name in label_join(): %s", src);
@@ -528,7 +477,7 @@ static int eval_label_join(struct ev_ctx *c, const struct query_node *n, struct 
         for (size_t j = 3; j < n->call.nargs; j++) {
             if (j > 3)
                 pl_buf_puts(&b, sep);
-            pl_buf_puts(&b, pl_labels_value(s->ls, n->call.args[j]->string.s));
+            pl_buf_puts(&b, pl_labels_value(s->ls, str_arg(n, j)));
         }
         pl_lb_reset_from(&c->lb, s->ls);
         pl_lb_set(&c->lb, dst, strlen(dst), pl_buf_cstr(&b), b.len);

@@ -20,11 +20,11 @@ struct win {
     const int64_t *t;
     const double *v;
     size_t n;
-    int64_t ts;             /* evaluation time (for predict_linear) */
-    int64_t range_start;    /* ref - range */
-    int64_t range_end;      /* ref */
-    int64_t range;          /* ms */
-    double p0, p1;          /* scalar parameters at this step */
+    int64_t ts;          /* evaluation time (for predict_linear) */
+    int64_t range_start; /* ref - range */
+    int64_t range_end;   /* ref */
+    int64_t range;       /* ms */
+    double p0, p1;       /* scalar parameters at this step */
 };
 
 /* extrapolatedRate in Prometheus: delta, increase and rate. */
@@ -350,8 +350,8 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
     for (size_t i = 0; i < ms.m.n; i++)
         if (ms.m.s[i].n > maxn)
             maxn = ms.m.s[i].n;
-    double *scratch = id == QUERY_FN_QUANTILE_OVER_TIME ? pl_xmalloc((maxn + 1) * sizeof(double))
-                                                        : NULL;
+    double *scratch =
+        id == QUERY_FN_QUANTILE_OVER_TIME ? pl_xmalloc((maxn + 1) * sizeof(double)) : NULL;
     for (size_t i = 0; rc == 0 && i < ms.m.n; i++) {
         struct ev_series *s = &ms.m.s[i];
         struct ev_series *o = NULL;
@@ -380,7 +380,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
                 .t = s->t + lo,
                 .v = s->v + lo,
                 .n = hi - lo,
-                .ts = ms.at != QUERY_AT_NONE ? c->qstart : ts,
+                .ts = ts,
                 .range_start = ref - ms.range,
                 .range_end = ref,
                 .range = ms.range,

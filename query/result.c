@@ -51,10 +51,8 @@ static void take_matrix(struct query_result *r, struct ev_matrix *m)
     }
 }
 
-int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range,
-                       struct query_result *r);
-int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range,
-                       struct query_result *r)
+int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range, struct query_result *r);
+int query__result_from(struct ev_ctx *c, struct ev_value *v, int is_range, struct query_result *r)
 {
     memset(r, 0, sizeof(*r));
     r->t = c->start;
