@@ -7,8 +7,9 @@
  * selector and subquery (promqltest's atModifierTestCases) at -10T, 0, T/5,
  * T and 10T. Prints `N passed, N failed` per file.
  *
- * Usage: promqltest [-v] [--ratchet FILE] [--no-variants] FILE.test|DIR...
- * With --ratchet, exits 1 when fewer evals pass than the number in FILE.
+ * Usage: promqltest [-v] [--strict] [--ratchet FILE] [--no-variants] FILE.test|DIR...
+ * With --ratchet, exits 1 when fewer evals pass than the number in FILE;
+ * with --strict, when any eval fails.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -25,6 +26,7 @@
 
 static int verbose;
 static int variants = 1;
+static int strict;
 
 #define MAX_VALS 200000
 
@@ -779,6 +781,10 @@ int main(int argc, char **argv)
             verbose = 1;
             continue;
         }
+        if (strcmp(argv[i], "--strict") == 0) {
+            strict = 1;
+            continue;
+        }
         if (strcmp(argv[i], "--no-variants") == 0) {
             variants = 0;
             continue;
@@ -819,6 +825,8 @@ int main(int argc, char **argv)
         free(names);
     }
     printf("%d passed, %d failed\n", pass, fail);
+    if (strict && fail)
+        return 1;
     if (ratchet) {
         FILE *f = fopen(ratchet, "r");
         int want = 0;
