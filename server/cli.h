@@ -18,5 +18,6 @@ extern const struct srv_cmd srv_cmds[];
 
 int srv_cmd_server(int argc, char **argv);
 int srv_cmd_version(int argc, char **argv);
+int srv_cmd_query(int argc, char **argv);
 
 #endif

@@ -259,3 +259,54 @@ int srv_json_point(struct pl_buf *b, int64_t t, double v)
         rc = pl_buf_putc(b, ']');
     return rc;
 }
+
+int srv_json_query_result(struct pl_buf *b, const struct query_result *r)
+{
+    int rc = pl_buf_puts(b, "{\"resultType\":");
+    switch (r->type) {
+    case QUERY_VT_SCALAR:
+        rc = rc ? rc : pl_buf_puts(b, "\"scalar\",\"result\":");
+        rc = rc ? rc : srv_json_point(b, r->t, r->scalar);
+        break;
+    case QUERY_VT_STRING:
+        rc = rc ? rc : pl_buf_puts(b, "\"string\",\"result\":[");
+        rc = rc ? rc : srv_json_time(b, r->t);
+        rc = rc ? rc : pl_buf_putc(b, ',');
+        rc = rc ? rc : srv_json_strz(b, r->str ? r->str : "");
+        rc = rc ? rc : pl_buf_putc(b, ']');
+        break;
+    case QUERY_VT_VECTOR:
+    case QUERY_VT_MATRIX: {
+        int vec = r->type == QUERY_VT_VECTOR;
+        rc = rc ? rc : pl_buf_puts(b, vec ? "\"vector\",\"result\":[" : "\"matrix\",\"result\":[");
+        size_t out = 0;
+        for (size_t i = 0; i < r->nseries && !rc; i++) {
+            const struct query_series *se = &r->series[i];
+            if (vec && se->n == 0)
+                continue;
+            if (out++)
+                rc = pl_buf_putc(b, ',');
+            rc = rc ? rc : pl_buf_puts(b, "{\"metric\":");
+            rc = rc ? rc : srv_json_labels(b, se->labels);
+            if (vec) {
+                rc = rc ? rc : pl_buf_puts(b, ",\"value\":");
+                rc = rc ? rc : srv_json_point(b, se->t[0], se->v[0]);
+            } else {
+                rc = rc ? rc : pl_buf_puts(b, ",\"values\":[");
+                for (size_t j = 0; j < se->n && !rc; j++) {
+                    if (j)
+                        rc = pl_buf_putc(b, ',');
+                    rc = rc ? rc : srv_json_point(b, se->t[j], se->v[j]);
+                }
+                rc = rc ? rc : pl_buf_putc(b, ']');
+            }
+            rc = rc ? rc : pl_buf_putc(b, '}');
+        }
+        rc = rc ? rc : pl_buf_putc(b, ']');
+        break;
+    }
+    default:
+        return PL_ERR_INVALID;
+    }
+    return rc ? rc : pl_buf_putc(b, '}');
+}

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/labels.h"
+#include "query/query.h"
 
 /* Longest text srv_json_format_float writes, NUL included. */
 #define SRV_FLOAT_MAX 40
@@ -38,5 +39,12 @@ int srv_json_strz(struct pl_buf *b, const char *s);
 int srv_json_labels(struct pl_buf *b, const struct pl_labels *ls);
 /* Appends [t,"v"], the pair of a vector value or a matrix point. */
 int srv_json_point(struct pl_buf *b, int64_t t, double v);
+
+/*
+ * Appends the `data` of a query answer: {"resultType":...,"result":...} for a
+ * scalar, string, vector or matrix result. Vector series with no point are
+ * left out. PL_ERR_LIMIT when the buffer's limit is reached.
+ */
+int srv_json_query_result(struct pl_buf *b, const struct query_result *r);
 
 #endif

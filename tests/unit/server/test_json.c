@@ -169,6 +169,80 @@ static void test_json_labels_object_in_sorted_order(void **state)
     pl_labels_free(ls);
 }
 
+static struct pl_labels *labels(const char *txt)
+{
+    struct pl_labels *ls;
+    assert_int_equal(pl_labels_parse(txt, strlen(txt), &ls, NULL), 0);
+    return ls;
+}
+
+static char *result_json(const struct query_result *r)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    assert_int_equal(srv_json_query_result(&b, r), 0);
+    return pl_buf_steal(&b, NULL);
+}
+
+static void test_json_result_shapes_match_captures(void **state)
+{
+    /* captures/prometheus-api/query_scalar.json, query_string.json, qr_empty_vector.json */
+    struct query_result r;
+    memset(&r, 0, sizeof(r));
+    r.type = QUERY_VT_SCALAR;
+    r.t = 1795416322000;
+    r.scalar = 2;
+    char *s = result_json(&r);
+    assert_string_equal(s, "{\"resultType\":\"scalar\",\"result\":[1795416322,\"2\"]}");
+    free(s);
+    r.type = QUERY_VT_STRING;
+    r.t = 1795416322146;
+    r.str = "hello";
+    s = result_json(&r);
+    assert_string_equal(s, "{\"resultType\":\"string\",\"result\":[1795416322.146,\"hello\"]}");
+    free(s);
+    r.type = QUERY_VT_VECTOR;
+    r.str = NULL;
+    s = result_json(&r);
+    assert_string_equal(s, "{\"resultType\":\"vector\",\"result\":[]}");
+    free(s);
+
+    /* captures/prometheus-api/query_vector.json */
+    int64_t t1[] = {1795416322120};
+    double v1[] = {1};
+    int64_t t2[] = {1795416322120};
+    double v2[] = {NAN};
+    struct query_series vs[3] = {
+        {labels("up{env=\"test\",instance=\"127.0.0.1:19100\",job=\"node\"}"), t1, v1, 1},
+        {labels("{a=\"empty\"}"), NULL, NULL, 0},
+        {labels("{a=\"nan\"}"), t2, v2, 1},
+    };
+    r.series = vs;
+    r.nseries = 3;
+    s = result_json(&r);
+    assert_string_equal(s,
+                        "{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"up\","
+                        "\"env\":\"test\",\"instance\":\"127.0.0.1:19100\",\"job\":\"node\"},"
+                        "\"value\":[1795416322.120,\"1\"]},{\"metric\":{\"a\":\"nan\"},"
+                        "\"value\":[1795416322.120,\"NaN\"]}]}");
+    free(s);
+
+    /* captures/prometheus-api/qr_scalar_range.json: a matrix series with no labels. */
+    int64_t mt[] = {1795417114000, 1795417124000};
+    double mv[] = {1795417114, 1795417124};
+    struct query_series ms[1] = {{labels("{}"), mt, mv, 2}};
+    r.type = QUERY_VT_MATRIX;
+    r.series = ms;
+    r.nseries = 1;
+    s = result_json(&r);
+    assert_string_equal(s, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":"
+                           "[[1795417114,\"1795417114\"],[1795417124,\"1795417124\"]]}]}");
+    free(s);
+    for (int i = 0; i < 3; i++)
+        pl_labels_free(vs[i].labels);
+    pl_labels_free(ms[0].labels);
+}
+
 int test_json_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +254,7 @@ int test_json_run(void)
         cmocka_unit_test(test_json_string_escapes_like_go),
         cmocka_unit_test(test_json_string_refuses_past_limit),
         cmocka_unit_test(test_json_labels_object_in_sorted_order),
+        cmocka_unit_test(test_json_result_shapes_match_captures),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
