@@ -365,12 +365,14 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
             rc = r;
         tsdb_series_set_free(ss);
     }
+    size_t nsel = sel.n;
     tsdb_querier_close(q);
     selectors_free(&sel);
     if (rc) {
         srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
     } else {
-        if (sel.n > 1 && n > 1)
+        /* One selector yields sorted, distinct series; several must be merged. */
+        if (nsel > 1 && n > 1)
             qsort(all, n, sizeof(*all), cmp_labels);
         struct pl_buf data;
         pl_buf_init(&data, SRV_MAX_RESPONSE);

@@ -290,10 +290,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req->route->fn(s, req, &resp);
 
 send:
-    if (resp.status >= 500)
-        pl_log(PL_LOG_WARN, "web", "request failed", "method", method, "path", url, "status",
-               resp.status == 503 ? "503" : "5xx", NULL);
-    else if (pl_log_enabled(PL_LOG_DEBUG))
+    if (resp.status >= 500 && resp.status != 503) {
+        char code[16];
+        snprintf(code, sizeof(code), "%d", resp.status);
+        pl_log(PL_LOG_WARN, "web", "request failed", "method", method, "path", url, "status", code,
+               NULL);
+    } else if (pl_log_enabled(PL_LOG_DEBUG))
         pl_logf(PL_LOG_DEBUG, "web", "%s %s -> %d in %.3f ms", method, url, resp.status,
                 (double)(pl_mono_ns() - req->start_ns) / 1e6);
     ret = send_resp(c, &resp);

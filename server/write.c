@@ -11,6 +11,9 @@
 #include "common/mem.h"
 #include "server/remote.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -29,22 +32,46 @@ static const char *append_error_text(int rc)
     }
 }
 
-/* Per-thread decode state, reused so that steady traffic does not allocate. */
+/*
+ * Per-thread decode state, reused so that steady traffic does not allocate;
+ * freed by the key's destructor when an MHD pool thread exits.
+ */
 struct rw_state {
     struct srv_rw_request req;
     struct pl_labels_builder lb;
-    int init;
 };
-static _Thread_local struct rw_state rw_tls;
+static pthread_key_t rw_key;
+static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
+
+static void rw_state_free(void *p)
+{
+    struct rw_state *st = p;
+    srv_rw_request_fini(&st->req);
+    pl_lb_fini(&st->lb);
+    free(st);
+}
+
+static void rw_key_init(void)
+{
+    pthread_key_create(&rw_key, rw_state_free);
+}
+
+static struct rw_state *rw_state_get(void)
+{
+    pthread_once(&rw_once, rw_key_init);
+    struct rw_state *st = pthread_getspecific(rw_key);
+    if (!st) {
+        st = pl_xcalloc(1, sizeof(*st));
+        srv_rw_request_init(&st->req);
+        pl_lb_init(&st->lb);
+        pthread_setspecific(rw_key, st);
+    }
+    return st;
+}
 
 void srv__api_remote_write(struct srv *s, struct srv_req *req, struct srv_resp *resp)
 {
-    struct rw_state *st = &rw_tls;
-    if (!st->init) {
-        srv_rw_request_init(&st->req);
-        pl_lb_init(&st->lb);
-        st->init = 1;
-    }
+    struct rw_state *st = rw_state_get();
     if (req->content_encoding && strcasecmp(req->content_encoding, "snappy") != 0) {
         srv__resp_text(resp, 415, "unsupported Content-Encoding; only snappy is supported\n");
         return;
