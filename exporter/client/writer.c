@@ -300,7 +300,7 @@ int exp__writer_finish(struct exp_writer *w)
 {
     if (w->fmt == EXP_FORMAT_OPENMETRICS)
         puts_(w, "# EOF\n");
-    if (!w->err && !w->buf)
-        grow(w, 0); /* an empty exposition is still a valid string */
+    if (!w->err && !w->buf && grow(w, 0) == 0)
+        w->buf[0] = '\0'; /* an empty exposition is still a valid string */
     return w->err;
 }

@@ -422,7 +422,7 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
             }
             files[nfiles].buf = copy;
             files[nfiles].path = pcopy;
-            files[nfiles].mtime = (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9;
+            files[nfiles].mtime = (double)sb.st_mtim.tv_sec; /* whole seconds, like node_exporter */
             nfiles++;
         }
         for (int i = 0; i < nl; i++)

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     }
     int rc = exp_registry_new(&reg);
     if (!rc)
-        rc = exp_registry_add_process_collector(reg, o.procfs);
+        rc = exp_registry_add_process_collector(reg, NULL); /* this process, in the real /proc */
     if (!rc)
         rc = node_exporter_register(ne, reg);
     if (rc) {
