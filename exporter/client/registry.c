@@ -173,6 +173,7 @@ static void metric_free(struct exp_metric *m)
 {
     if (!m)
         return;
+    free(m->values);
     free(m->buckets);
     if (m->sum) {
         for (unsigned i = 0; i < m->sum->nb; i++)
@@ -678,11 +679,13 @@ static int render_summary(struct exp_writer *w, struct exp_family *f, struct exp
         }
         size_t k = 0;
         for (unsigned i = 0; i < s->nb; i++) {
-            memcpy(*scratch + k, s->buckets[i].vals, s->buckets[i].n * sizeof(double));
+            if (s->buckets[i].n)
+                memcpy(*scratch + k, s->buckets[i].vals, s->buckets[i].n * sizeof(double));
             k += s->buckets[i].n;
         }
         pthread_mutex_unlock(&s->mu);
-        qsort(*scratch, n, sizeof(double), cmp_double);
+        if (n)
+            qsort(*scratch, n, sizeof(double), cmp_double);
         for (size_t i = 0; i < f->nq; i++) {
             double qv = NAN;
             if (n) {

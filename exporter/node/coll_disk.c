@@ -138,9 +138,10 @@ int node__collect_diskstats(struct node_exporter *e, struct exp_writer *w, struc
         for (char *f; d->nv < 17 && (f = node__field(&line)) != NULL; d->nv++)
             d->v[d->nv] = strtod(f, NULL);
         if (d->nv < 11) {
+            int nv = d->nv;
             free(disks);
             return pl_err_set(err, PL_ERR_INVALID, "%s: %s has %d fields, want >= 11", path, name,
-                              d->nv);
+                              nv);
         }
         n++;
     }

@@ -430,7 +430,8 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
         free(list);
     }
 
-    qsort(st.f, st.nf, sizeof(*st.f), cmp_fam);
+    if (st.nf)
+        qsort(st.f, st.nf, sizeof(*st.f), cmp_fam);
     for (size_t i = 0; i < st.nf && !w->err; i++) {
         struct tf_family *f = &st.f[i];
         if (!f->ns)
