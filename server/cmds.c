@@ -6,6 +6,7 @@
 const struct srv_cmd srv_cmds[] = {
     {"server", srv_cmd_server, "run the monitoring server (default)"},
     {"version", srv_cmd_version, "print the version"},
+    {"check config", coll_config_check_cmd, "validate prometheus.yml files like promtool"},
     {0, 0, 0},
 };
 
