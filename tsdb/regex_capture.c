@@ -90,7 +90,8 @@ static int compile_error(struct pl_err *err, int code, const char *p, size_t n, 
                           (int)(n - st), p + st);
     }
     case PCRE2_ERROR_QUANTIFIER_INVALID: {
-        size_t at = off > 0 && off <= n ? off - 1 : 0;
+        /* PCRE2 points at or just past the operator. */
+        size_t at = off < n && strchr("*+?{", p[off]) ? off : off > 0 && off <= n ? off - 1 : 0;
         return pl_err_set(err, PL_ERR_INVALID,
                           "error parsing regexp: missing argument to repetition operator: `%c`",
                           p[at]);
