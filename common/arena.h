@@ -14,10 +14,10 @@
 struct pl_arena_block;
 
 struct pl_arena {
-    struct pl_arena_block *head;   /* block being filled */
-    struct pl_arena_block *spare;  /* blocks kept by pl_arena_reset */
+    struct pl_arena_block *head;  /* block being filled */
+    struct pl_arena_block *spare; /* blocks kept by pl_arena_reset */
     size_t block_size;
-    size_t used_total;             /* bytes handed out since the last reset */
+    size_t used_total; /* bytes handed out since the last reset */
 };
 
 void pl_arena_init(struct pl_arena *a, size_t block_size);

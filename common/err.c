@@ -8,10 +8,20 @@
 const char *pl_err_str(int code)
 {
     static const char *const names[] = {
-        "invalid input",     "corrupt data",     "out of memory",  "limit exceeded",
-        "not found",         "already exists",   "I/O error",      "invalid state",
-        "timeout",           "canceled",         "unsupported",    "out of order sample",
-        "duplicate sample for timestamp", "too old sample",
+        "invalid input",
+        "corrupt data",
+        "out of memory",
+        "limit exceeded",
+        "not found",
+        "already exists",
+        "I/O error",
+        "invalid state",
+        "timeout",
+        "canceled",
+        "unsupported",
+        "out of order sample",
+        "duplicate sample for timestamp",
+        "too old sample",
     };
     if (code == 0)
         return "success";

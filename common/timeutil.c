@@ -12,8 +12,12 @@ static const struct {
     const char *unit;
     int64_t mult;
 } units[] = {
-    {"y", 365 * PL_MS_PER_DAY}, {"w", 7 * PL_MS_PER_DAY}, {"d", PL_MS_PER_DAY},
-    {"h", PL_MS_PER_HOUR},      {"m", PL_MS_PER_MIN},     {"s", PL_MS_PER_SEC},
+    {"y", 365 * PL_MS_PER_DAY},
+    {"w", 7 * PL_MS_PER_DAY},
+    {"d", PL_MS_PER_DAY},
+    {"h", PL_MS_PER_HOUR},
+    {"m", PL_MS_PER_MIN},
+    {"s", PL_MS_PER_SEC},
     {"ms", 1},
 };
 #define NUNITS (sizeof(units) / sizeof(units[0]))
@@ -113,13 +117,12 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *ms)
 {
     size_t i = 0;
     int Y, M, D, h, m, sec;
-    if (digits(s, n, &i, 4, &Y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &M) ||
-        i >= n || s[i++] != '-' || digits(s, n, &i, 2, &D) || i >= n ||
-        (s[i] != 'T' && s[i] != 't') )
+    if (digits(s, n, &i, 4, &Y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &M) || i >= n ||
+        s[i++] != '-' || digits(s, n, &i, 2, &D) || i >= n || (s[i] != 'T' && s[i] != 't'))
         return -1;
     i++;
-    if (digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &m) ||
-        i >= n || s[i++] != ':' || digits(s, n, &i, 2, &sec))
+    if (digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &m) || i >= n ||
+        s[i++] != ':' || digits(s, n, &i, 2, &sec))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
         return -1;

@@ -12,10 +12,10 @@
 
 #include "common/err.h"
 
-#define PL_MS_PER_SEC INT64_C(1000)
-#define PL_MS_PER_MIN (60 * PL_MS_PER_SEC)
+#define PL_MS_PER_SEC  INT64_C(1000)
+#define PL_MS_PER_MIN  (60 * PL_MS_PER_SEC)
 #define PL_MS_PER_HOUR (60 * PL_MS_PER_MIN)
-#define PL_MS_PER_DAY (24 * PL_MS_PER_HOUR)
+#define PL_MS_PER_DAY  (24 * PL_MS_PER_HOUR)
 
 /* Prometheus's "min time" and "max time" bounds (math.MinInt64/1000 ... in ms). */
 #define PL_TIME_MIN (INT64_MIN / 1000 + 62135596801LL)

@@ -22,15 +22,24 @@ static void test_duration_parses_prometheus_forms(void **state)
     assert_int_equal(dur("2d"), 2 * 86400000LL);
     assert_int_equal(dur("1w"), 7 * 86400000LL);
     assert_int_equal(dur("1y"), 365 * 86400000LL);
-    assert_int_equal(dur("1y2w3d4h5m6s7ms"),
-                     365 * 86400000LL + 14 * 86400000LL + 3 * 86400000LL + 4 * 3600000LL +
-                         5 * 60000LL + 6000 + 7);
+    assert_int_equal(dur("1y2w3d4h5m6s7ms"), 365 * 86400000LL + 14 * 86400000LL + 3 * 86400000LL +
+                                                 4 * 3600000LL + 5 * 60000LL + 6000 + 7);
 }
 
 static void test_duration_rejects_bad_forms(void **state)
 {
-    const char *bad[] = {"", "1", "1.5h", "h", "1m1h", "1s1s", "-1s", "1hh", "1 h", "1x",
-                         "99999999999999999999s", "5000000000y"};
+    const char *bad[] = {"",
+                         "1",
+                         "1.5h",
+                         "h",
+                         "1m1h",
+                         "1s1s",
+                         "-1s",
+                         "1hh",
+                         "1 h",
+                         "1x",
+                         "99999999999999999999s",
+                         "5000000000y"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms;
         struct pl_err err;
@@ -86,7 +95,7 @@ static void test_time_parses_float_and_rfc3339(void **state)
 
 static void test_time_rejects_garbage(void **state)
 {
-    const char *bad[] = {"", "abc", "2015-07-01", "2015-13-01T00:00:00Z", "2015-07-01T20:10:51",
+    const char *bad[] = {"",   "abc", "2015-07-01", "2015-13-01T00:00:00Z", "2015-07-01T20:10:51",
                          "NaN"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms;
