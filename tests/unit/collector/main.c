@@ -7,5 +7,6 @@ int main(void)
     failed += test_expfmt_run();
     failed += test_expfmt_rules_run();
     failed += test_expfmt_robust_run();
+    failed += test_check_metrics_run();
     return failed ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 int test_expfmt_run(void);
 int test_expfmt_rules_run(void);
 int test_expfmt_robust_run(void);
+int test_check_metrics_run(void);
 
 /* Allocation calls counted by the --wrap'ed allocators (test_expfmt_robust.c). */
 extern unsigned long test_alloc_calls;
