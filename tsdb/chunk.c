@@ -132,6 +132,15 @@ int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double
 
 int tsdb_chunk_dec_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
 {
+    if (max > INT32_MAX)
+        max = INT32_MAX;
+    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED) {
+        int rc = d->enc == TSDB_ENC_GORILLA ? tsdb__chunk_gorilla_batch(d, ts, vs, max)
+                                            : tsdb__chunk_packed_batch(d, ts, vs, max);
+        if (rc < 0)
+            d->enc = DEC_FAILED;
+        return rc;
+    }
     size_t k = 0;
     while (k < max) {
         int rc = tsdb_chunk_dec_next(d, &ts[k], &vs[k]);

@@ -410,6 +410,9 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
 int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+/* Batch forms: up to max samples, or PL_ERR_CORRUPT (decoder left failed). */
+int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
 
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,

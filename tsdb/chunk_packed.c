@@ -671,16 +671,21 @@ int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d)
     return 0;
 }
 
-int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+/*
+ * Decodes sample d->i with the bit reader *b into d->t, d->v. Inlined into
+ * the one-sample and the batch entry points; the batch one runs it on a
+ * local copy of the decoder so the compiler keeps the state in registers.
+ */
+static inline __attribute__((always_inline)) int packed_step(struct tsdb_chunk_dec *d,
+                                                             struct tsdb__br *b)
 {
-    struct tsdb__br b = {d->p, d->len, d->bitpos};
     uint64_t nt;
     if (d->i == 0) {
         nt = d->t0;
     } else {
         uint64_t x;
         struct tsdb__run r = {d->tpend, d->thave};
-        if (tsdb__code_read_any(&b, d->tdesc, d->tkv, &r, &x) < 0)
+        if (tsdb__code_read_any(b, d->tdesc, d->tkv, &r, &x) < 0)
             return PL_ERR_CORRUPT;
         d->tpend = r.pend;
         d->thave = r.have;
@@ -701,8 +706,8 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
     }
     if (d->mode & TSDB__PACKED_XOR) {
         if (d->i == 0)
-            d->v = tsdb__br_read_long(&b, 64);
-        else if (tsdb__chunk_xor_read(&b, &d->v, &d->leading, &d->trailing) < 0)
+            d->v = tsdb__br_read_long(b, 64);
+        else if (tsdb__chunk_xor_read(b, &d->v, &d->leading, &d->trailing) < 0)
             return PL_ERR_CORRUPT;
     } else if (d->i == d->next_exc) {
         /* The list was validated by init: gap varint, then 8 bytes. */
@@ -725,7 +730,7 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
         if (d->seen) {
             uint64_t x;
             struct tsdb__run r = {d->vpend, d->vhave};
-            if (tsdb__code_read_any(&b, d->vdesc, d->vkv, &r, &x) < 0)
+            if (tsdb__code_read_any(b, d->vdesc, d->vkv, &r, &x) < 0)
                 return PL_ERR_CORRUPT;
             d->vpend = r.pend;
             d->vhave = r.have;
@@ -746,12 +751,38 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
         d->seen = 1;
         d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
     }
-    if (tsdb__br_overrun(&b))
+    if (tsdb__br_overrun(b))
         return PL_ERR_CORRUPT;
-    d->bitpos = b.pos;
     d->t = (int64_t)nt;
     d->i++;
+    return 0;
+}
+
+int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+{
+    struct tsdb__br b = {d->p, d->len, d->bitpos};
+    if (packed_step(d, &b) < 0)
+        return PL_ERR_CORRUPT;
+    d->bitpos = b.pos;
     *t = d->t;
     *v = tsdb__u2f(d->v);
     return 1;
+}
+
+int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    size_t lim = (size_t)(l.n - l.i) < max ? (size_t)(l.n - l.i) : max;
+    for (size_t k = 0; k < lim; k++) {
+        if (packed_step(&l, &b) < 0) {
+            *d = l;
+            return PL_ERR_CORRUPT;
+        }
+        ts[k] = l.t;
+        vs[k] = tsdb__u2f(l.v);
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return (int)lim;
 }
