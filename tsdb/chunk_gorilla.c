@@ -192,35 +192,6 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d)
     return 0;
 }
 
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing)
-{
-    uint64_t w = tsdb__br_peek(b);
-    if (!(w >> 63)) {
-        b->pos += 1;
-        return 0;
-    }
-    if (!((w >> 62) & 1)) {
-        if (*leading == 0xff)
-            return PL_ERR_CORRUPT;
-        unsigned sig = 64u - *leading - *trailing;
-        b->pos += 2;
-        *v ^= tsdb__br_read_long(b, sig) << *trailing;
-        return 0;
-    }
-    unsigned lz = (unsigned)(w >> 57) & 0x1f;
-    unsigned sig = (unsigned)(w >> 51) & 0x3f;
-    if (sig == 0)
-        sig = 64;
-    if (lz + sig > 64)
-        return PL_ERR_CORRUPT;
-    b->pos += 13;
-    unsigned tz = 64 - lz - sig;
-    *v ^= tsdb__br_read_long(b, sig) << tz;
-    *leading = (uint8_t)lz;
-    *trailing = (uint8_t)tz;
-    return 0;
-}
-
 /* Decodes sample d->i with *b into d->t, d->v (see packed_step). */
 static inline __attribute__((always_inline)) int gorilla_step(struct tsdb_chunk_dec *d,
                                                               struct tsdb__br *b)
@@ -301,4 +272,24 @@ int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs,
     l.bitpos = b.pos;
     *d = l;
     return (int)lim;
+}
+
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    int rc = 0;
+    while (l.i < l.n) {
+        if (gorilla_step(&l, &b) < 0) {
+            rc = PL_ERR_CORRUPT;
+            break;
+        }
+        if (l.t >= t) {
+            rc = 1;
+            break;
+        }
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return rc;
 }

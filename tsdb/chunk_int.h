@@ -262,7 +262,9 @@ struct tsdb__br {
 };
 
 /* The 64 bits from pos, at least 57 of them real (zeros past the end). */
-static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
+#define TSDB__INLINE static inline __attribute__((always_inline))
+
+TSDB__INLINE uint64_t tsdb__br_peek(const struct tsdb__br *b)
 {
     size_t byte = b->pos >> 3;
     uint64_t w;
@@ -277,7 +279,7 @@ static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
 }
 
 /* Reads 0..56 bits. */
-static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits == 0)
         return 0;
@@ -287,7 +289,7 @@ static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 }
 
 /* Reads 0..64 bits. */
-static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits > 32) {
         uint64_t hi = tsdb__br_read(b, nbits - 32);
@@ -297,13 +299,13 @@ static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 }
 
 /* True when the reader went past the data (a truncated or corrupt stream). */
-static inline int tsdb__br_overrun(const struct tsdb__br *b)
+TSDB__INLINE int tsdb__br_overrun(const struct tsdb__br *b)
 {
     return b->pos > b->len * 8;
 }
 
 /* Reads one residual coded with descriptor desc (validated by the caller). */
-static inline uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
+TSDB__INLINE uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
 {
     if (desc == 0)
         return 0;
@@ -339,8 +341,8 @@ struct tsdb__run {
  * Reads one residual with any descriptor; kv and the run state only matter
  * for zero-run codes. Returns PL_ERR_CORRUPT for an impossible run length.
  */
-static inline int tsdb__code_read_any(struct tsdb__br *b, unsigned desc, unsigned kv,
-                                      struct tsdb__run *r, uint64_t *x)
+TSDB__INLINE int tsdb__code_read_any(struct tsdb__br *b, unsigned desc, unsigned kv,
+                                     struct tsdb__run *r, uint64_t *x)
 {
     if (desc < TSDB__DESC_RUN) {
         *x = tsdb__code_read(b, desc);
@@ -413,6 +415,12 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
 /* Batch forms: up to max samples, or PL_ERR_CORRUPT (decoder left failed). */
 int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
 int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+/*
+ * Seek forms: decode until a sample with timestamp >= t (1; it is in d->t,
+ * d->v), the end (0) or corrupt data (PL_ERR_CORRUPT).
+ */
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t);
+int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t);
 
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,
@@ -428,7 +436,35 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
 void tsdb__chunk_xor_put(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading,
                          uint8_t *trailing);
 /* Reads one XOR value code, updating *v; 0 or PL_ERR_CORRUPT. */
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing);
+TSDB__INLINE int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading,
+                                      uint8_t *trailing)
+{
+    uint64_t w = tsdb__br_peek(b);
+    if (!(w >> 63)) {
+        b->pos += 1;
+        return 0;
+    }
+    if (!((w >> 62) & 1)) {
+        if (*leading == 0xff)
+            return PL_ERR_CORRUPT;
+        unsigned sig = 64u - *leading - *trailing;
+        b->pos += 2;
+        *v ^= tsdb__br_read_long(b, sig) << *trailing;
+        return 0;
+    }
+    unsigned lz = (unsigned)(w >> 57) & 0x1f;
+    unsigned sig = (unsigned)(w >> 51) & 0x3f;
+    if (sig == 0)
+        sig = 64;
+    if (lz + sig > 64)
+        return PL_ERR_CORRUPT;
+    b->pos += 13;
+    unsigned tz = 64 - lz - sig;
+    *v ^= tsdb__br_read_long(b, sig) << tz;
+    *leading = (uint8_t)lz;
+    *trailing = (uint8_t)tz;
+    return 0;
+}
 
 /*
  * Bits a Gorilla XOR stream takes for values vs[1..n) (the first value's 64

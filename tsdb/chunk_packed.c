@@ -186,10 +186,28 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
     return a;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/*
+ * The k-th smallest of a[0..n) (k < n) by radix selection: one pass per
+ * byte from the top, counting only values with the prefix chosen so far.
+ * Linear in n whatever the input, unlike quickselect.
+ */
+static uint64_t select_u64(const uint64_t *a, size_t n, size_t k)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    uint64_t prefix = 0, mask = 0;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            if ((a[i] & mask) == prefix)
+                cnt[(a[i] >> shift) & 0xff]++;
+        unsigned b = 0;
+        while (k >= cnt[b]) {
+            k -= cnt[b];
+            b++;
+        }
+        prefix |= (uint64_t)b << shift;
+        mask |= (uint64_t)0xff << shift;
+    }
+    return prefix;
 }
 
 /* Work arrays for one encode, n entries each (scratch: 2n + 2). */
@@ -258,8 +276,7 @@ static struct tchoice choose_time(const int64_t *ts, size_t n, struct work *w)
             mindelta = deltas[i - 1];
     }
     uint64_t first = deltas[0];
-    qsort(deltas, n - 1, sizeof(*deltas), cmp_u64);
-    uint64_t median = deltas[(n - 1) / 2];
+    uint64_t median = select_u64(deltas, n - 1, (n - 2) / 2);
     uint64_t mean = span / (n - 1) + (span % (n - 1) >= n / 2);
     t_try(&best, ts, n, 0, median, w);
     if (mean != median)
@@ -393,12 +410,6 @@ static void v_try(struct vchoice *best, size_t k, unsigned E, unsigned order, in
     }
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Tries every value order at scale E. */
 static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsigned E,
                         struct work *w)
@@ -416,11 +427,11 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
      * around a typical value, cheaper to code as offsets from it than as
      * differences of differences (which double the noise).
      */
-    int64_t *d = (int64_t *)(void *)w->scratch;
+    /* Flipping the sign bit orders int64 values as uint64. */
+    uint64_t *d = w->scratch, sign = (uint64_t)1 << 63;
     for (size_t j = 1; j < k; j++)
-        d[j - 1] = (int64_t)((uint64_t)w->m[j] - (uint64_t)w->m[j - 1]);
-    qsort(d, k - 1, sizeof(*d), cmp_i64);
-    int64_t median = d[(k - 1) / 2];
+        d[j - 1] = ((uint64_t)w->m[j] - (uint64_t)w->m[j - 1]) ^ sign;
+    int64_t median = (int64_t)(select_u64(d, k - 1, (k - 2) / 2) ^ sign);
     if (median != 0)
         v_try(best, k, E, 1, median, nexc, exc_bytes, w);
 }
@@ -785,4 +796,24 @@ int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, 
     l.bitpos = b.pos;
     *d = l;
     return (int)lim;
+}
+
+int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    int rc = 0;
+    while (l.i < l.n) {
+        if (packed_step(&l, &b) < 0) {
+            rc = PL_ERR_CORRUPT;
+            break;
+        }
+        if (l.t >= t) {
+            rc = 1;
+            break;
+        }
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return rc;
 }
