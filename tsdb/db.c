@@ -376,6 +376,9 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         db_free(db);
         return e;
     }
+    /* Free reader slots left by processes that died (kill -9). */
+    int dead = 0;
+    mdb_reader_check(db->env, &dead);
     MDB_envinfo info;
     mdb_env_info(db->env, &info);
     db->mapsize = info.me_mapsize;
