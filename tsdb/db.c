@@ -336,7 +336,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     db->opt = *o;
     db->path = pl_xstrdup(o->path);
     db->opt.path = db->path;
-    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 32u << 20;
+    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 4u << 20;
     pthread_rwlock_init(&db->env_lock, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_rwlock_init(&db->tomb_lock, NULL);
@@ -364,7 +364,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     if (stat(file, &sb) == 0 && (size_t)sb.st_size * 2 > ms)
         ms = (size_t)sb.st_size * 2;
     mdb_env_set_mapsize(db->env, ms);
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_WRITEMAP;
     if (o->read_only)
         flags |= MDB_RDONLY;
     else if (o->sync != TSDB_SYNC_BATCH)
