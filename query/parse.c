@@ -494,6 +494,11 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
             fail(p, t.pos, "%s", perr.msg);
         return 0;
     }
+    /* Prometheus holds durations in Go's time.Duration: nanoseconds in an int64 (~292 years). */
+    if (ms > INT64_MAX / 1000000) {
+        fail(p, t.pos, "duration out of range");
+        return 0;
+    }
     if (ms == 0) {
         fail(p, t.pos, "duration must be greater than 0");
         return 0;
@@ -502,6 +507,8 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
 }
 
 /* ---- grammar ---- */
+
+static int starts_expr(enum query_tok t);
 
 static struct query_node *parse_expr(struct parser *p, int min_prec, int *height);
 
@@ -746,7 +753,9 @@ static int parse_call_args(struct parser *p, struct ptrvec *args, int *height)
             return -1;
         }
         consume(p);
-        if (peek_type(p) == QUERY_T_RPAREN) {
+        enum query_tok nt = peek_type(p);
+        /* Prometheus's grammar reduces `args ","` whenever no expression can follow. */
+        if (!p->failed && !starts_expr(nt)) {
             fail(p, t.pos, "trailing commas not allowed in function call args");
             return -1;
         }
