@@ -1021,10 +1021,6 @@ static int parse_offset(struct parser *p, struct query_node *e)
     int64_t d = parse_duration_tok(p, t);
     if (p->failed)
         return -1;
-    if (e->kind == QUERY_NODE_MATRIX_SELECTOR && e->ms.vs->kind != QUERY_NODE_VECTOR_SELECTOR) {
-        fail(p, e->pos.start, "ranges only allowed for vector selectors");
-        return -1;
-    }
     struct mod_target mt;
     if (mod_target_of(p, e, &mt, "offset") != 0)
         return -1;
