@@ -1557,9 +1557,31 @@ static enum query_value_type check(struct parser *p, struct query_node *n)
     return query_node_type(n);
 }
 
-/* ---- entry point ---- */
+/* ---- entry points ---- */
 
-int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+/* The selector-only grammar: metric_identifier [label_matchers] | label_matchers, then EOF. */
+static struct query_node *parse_selector_only(struct parser *p)
+{
+    struct query_token t = peek_tok(p);
+    if (p->failed)
+        return NULL;
+    struct query_node *n;
+    if (t.type == QUERY_T_LBRACE) {
+        n = parse_vector_selector(p, NULL, t.pos);
+    } else if (is_metric_identifier(t.type)) {
+        consume(p);
+        n = parse_vector_selector(p, &t, t.pos);
+    } else {
+        unexpected(p, NULL, NULL);
+        return NULL;
+    }
+    if (n && peek_type(p) != QUERY_T_EOF)
+        unexpected(p, NULL, NULL);
+    return p->failed ? NULL : n;
+}
+
+static int parse_entry(const char *s, size_t n, int selector_only, struct query_expr **out,
+                       struct query_parse_err *err)
 {
     struct query_parse_err scratch;
     if (!err)
@@ -1588,7 +1610,9 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     query__lex_init(&p.lx, e->text, n);
 
     struct query_node *root = NULL;
-    if (peek_type(&p) == QUERY_T_EOF) {
+    if (selector_only) {
+        root = parse_selector_only(&p);
+    } else if (peek_type(&p) == QUERY_T_EOF) {
         if (!p.failed)
             fail(&p, 0, "no expression found in input");
     } else if (!p.failed) {
@@ -1597,7 +1621,7 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
         if (root && peek_type(&p) != QUERY_T_EOF)
             unexpected(&p, NULL, NULL);
     }
-    if (!p.failed && root)
+    if (!p.failed && root && !selector_only)
         check(&p, root);
     if (p.failed || !root) {
         if (!p.failed)
@@ -1608,4 +1632,15 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     e->root = root;
     *out = e;
     return 0;
+}
+
+int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+{
+    return parse_entry(s, n, 0, out, err);
+}
+
+int query_parse_selector(const char *s, size_t n, struct query_expr **out,
+                         struct query_parse_err *err)
+{
+    return parse_entry(s, n, 1, out, err);
 }
