@@ -131,7 +131,8 @@ static void test_errors_selector_only_grammar(void **state)
             fail_msg("selector %s: got %s, want %s", sel[i].in, got, sel[i].want);
     }
     struct query_expr *e = NULL;
-    assert_int_equal(query_parse_selector("up{job=~\"a|b\"}", 16, &e, NULL), 0);
+    const char *up = "up{job=~\"a|b\"}";
+    assert_int_equal(query_parse_selector(up, strlen(up), &e, NULL), 0);
     assert_int_equal(e->root->vs.nmatchers, 2);
     assert_string_equal(e->root->vs.name, "up");
     query_expr_free(e);
