@@ -1400,6 +1400,28 @@ static uint32_t op_pos(struct parser *p, struct query_node *b)
     return s;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first on() label (in written order) that group_x() repeats, or NULL.
+ * Sorting a copy of the include list keeps this O((n + m) log m) for long lists.
+ */
+static const char *first_shared_label(const struct query_vector_matching *vm)
+{
+    const char **inc = pl_xmalloc(vm->ninclude * sizeof(*inc));
+    memcpy(inc, vm->include, vm->ninclude * sizeof(*inc));
+    qsort(inc, vm->ninclude, sizeof(*inc), cmp_cstr);
+    const char *found = NULL;
+    for (size_t i = 0; i < vm->nlabels && !found; i++)
+        if (bsearch(&vm->labels[i], inc, vm->ninclude, sizeof(*inc), cmp_cstr))
+            found = vm->labels[i];
+    free(inc);
+    return found;
+}
+
 static void check_binary(struct parser *p, struct query_node *n)
 {
     enum query_value_type lt = check(p, n->binary.lhs);
@@ -1411,17 +1433,16 @@ static void check_binary(struct parser *p, struct query_node *n)
     if (query_binop_is_comparison(op) && !n->binary.return_bool && lt == QUERY_VT_SCALAR &&
         rt == QUERY_VT_SCALAR)
         fail(p, op_pos(p, n), "comparisons between scalars must use BOOL modifier");
-    if (vm && vm->on) {
-        for (size_t i = 0; i < vm->nlabels; i++)
-            for (size_t j = 0; j < vm->ninclude; j++)
-                if (strcmp(vm->labels[i], vm->include[j]) == 0) {
-                    struct pl_buf b;
-                    pl_buf_init(&b, 400);
-                    query__quote(&b, vm->labels[i], strlen(vm->labels[i]), 0);
-                    fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
-                         pl_buf_cstr(&b));
-                    pl_buf_fini(&b);
-                }
+    if (vm && vm->on && vm->nlabels > 0 && vm->ninclude > 0) {
+        const char *dup = first_shared_label(vm);
+        if (dup) {
+            struct pl_buf b;
+            pl_buf_init(&b, 400);
+            query__quote(&b, dup, strlen(dup), 0);
+            fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
+                 pl_buf_cstr(&b));
+            pl_buf_fini(&b);
+        }
     }
     if (lt != QUERY_VT_SCALAR && lt != QUERY_VT_VECTOR)
         fail(p, n->binary.lhs->pos.start,

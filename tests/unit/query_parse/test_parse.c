@@ -458,6 +458,24 @@ static void test_parse_long_inputs_in_linear_time(void **state)
     assert_true(t1 - t0 < 2.0);
     free(q);
 
+    /* Long on() and group_left() lists: the shared-label check is not quadratic. */
+    q = malloc(n * 30 + 64);
+    k = (size_t)sprintf(q, "a * on(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "%sl%zu", i ? "," : "", i);
+    k += (size_t)sprintf(q + k, ") group_left(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "m%zu,", i);
+    strcpy(q + k, "l7) b");
+    t0 = now_s();
+    char *err = qp_parse_err(q);
+    t1 = now_s();
+    assert_non_null(err);
+    assert_non_null(strstr(err, "label \"l7\" must not occur in ON and GROUP clause at once"));
+    free(err);
+    assert_true(t1 - t0 < 2.0);
+    free(q);
+
     size_t sl = 4 << 20;
     q = malloc(sl + 3);
     q[0] = '"';
