@@ -89,7 +89,8 @@ static int rune_printable(int32_t r)
         (r >= 0x1D173 && r <= 0x1D17A) || (r >= 0xE0000 && r <= 0xE00FF))
         return 0;
     /* Large unassigned blocks of Unicode 13 (Go 1.19, which built Prometheus 2.42). */
-    if ((r >= 0x18D09 && r <= 0x1AFFF) || (r >= 0x1BCA4 && r <= 0x1CFFF) ||
+    if ((r >= 0x18D09 && r <= 0x1AFFF) || (r >= 0x1B11F && r <= 0x1B14F) ||
+        (r >= 0x1B2FC && r <= 0x1BBFF) || (r >= 0x1BCA4 && r <= 0x1CFFF) ||
         (r >= 0x2A6DE && r <= 0x2A6FF) || (r >= 0x2EBE1 && r <= 0x2F7FF) ||
         (r >= 0x2FA1E && r <= 0x2FFFF) || (r >= 0x3134B && r <= 0xDFFFF) ||
         (r >= 0xE01F0 && r <= 0xEFFFF))
