@@ -57,10 +57,11 @@ static int fn_extrapolated(const struct win *w, int is_counter, int is_rate, dou
     double interval = sampled;
     interval += to_start < threshold ? to_start : avg / 2;
     interval += to_end < threshold ? to_end : avg / 2;
-    result = result * (interval / sampled);
+    /* One factor, divided by the range for rates, as Prometheus rounds it. */
+    double factor = interval / sampled;
     if (is_rate)
-        result = result / ((double)w->range / 1000.0);
-    *out = result;
+        factor /= (double)w->range / 1000.0;
+    *out = result * factor;
     return 1;
 }
 
