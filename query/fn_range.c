@@ -120,9 +120,20 @@ static double trend_value(int i, double tf, double s0, double s1, double b)
     return tf * (s1 - s0) + (1 - tf) * b;
 }
 
+/* kahanSumInc in Prometheus: Neumaier's compensated summation step. */
+static double kahan_inc(double inc, double sum, double *c)
+{
+    double t = sum + inc;
+    if (fabs(sum) >= fabs(inc))
+        *c += (sum - t) + inc;
+    else
+        *c += (inc - t) + sum;
+    return t;
+}
+
 static double avg_of(const struct win *w)
 {
-    double mean = 0, count = 0;
+    double mean = 0, count = 0, c = 0;
     for (size_t i = 0; i < w->n; i++) {
         double v = w->v[i];
         count++;
@@ -132,9 +143,11 @@ static double avg_of(const struct win *w)
             if (!isinf(v) && !isnan(v))
                 continue;
         }
-        mean += v / count - mean / count;
+        mean = kahan_inc(v / count - mean / count, mean, &c);
     }
-    return mean;
+    if (isinf(mean))
+        return mean;
+    return mean + c;
 }
 
 static double var_of(const struct win *w)
@@ -238,10 +251,10 @@ static int compute(struct ev_ctx *c, enum query_func_id id, const struct win *w,
     case QUERY_FN_SUM_OVER_TIME: {
         if (w->n == 0)
             return 0;
-        double s = 0;
+        double s = 0, comp = 0;
         for (size_t i = 0; i < w->n; i++)
-            s += w->v[i];
-        *out = s;
+            s = kahan_inc(w->v[i], s, &comp);
+        *out = isinf(s) ? s : s + comp;
         return 1;
     }
     case QUERY_FN_MIN_OVER_TIME:
