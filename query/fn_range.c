@@ -150,16 +150,18 @@ static double avg_of(const struct win *w)
     return mean + c;
 }
 
+/* Welford's online variance with compensated sums, as Prometheus 2.42. */
 static double var_of(const struct win *w)
 {
-    double aux = 0, count = 0, mean = 0;
+    double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
     for (size_t i = 0; i < w->n; i++) {
+        double v = w->v[i];
         count++;
-        double delta = w->v[i] - mean;
-        mean += delta / count;
-        aux += delta * (w->v[i] - mean);
+        double delta = v - (mean + cmean);
+        mean = kahan_inc(delta / count, mean, &cmean);
+        aux = kahan_inc(delta * (v - (mean + cmean)), aux, &caux);
     }
-    return aux / count;
+    return (aux + caux) / count;
 }
 
 /* Returns 1 with *out set when the function yields a value for the window. */
