@@ -162,8 +162,9 @@ enum query_value_type query_node_type(const struct query_node *n)
 }
 
 /*
- * Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that read
- * back as v, laid out without an exponent.
+ * Go's strconv.FormatFloat(v, 'g', -1, 64), as Prometheus prints number
+ * literals: the shortest digits that read back as v, with an exponent when
+ * it is below -4 or at least 6 (1e+06, 2e-07, 123456, 0.0001).
  */
 int query__format_float(struct pl_buf *out, double v)
 {
@@ -198,6 +199,19 @@ int query__format_float(struct pl_buf *out, double v)
     int rc = 0;
     if (neg)
         rc = pl_buf_putc(out, '-');
+    if (exp10 < -4 || exp10 >= 6) {
+        /* %e form with the shortest mantissa and at least two exponent digits. */
+        if (rc == 0)
+            rc = pl_buf_putc(out, digits[0]);
+        if (rc == 0 && nd > 1) {
+            rc = pl_buf_putc(out, '.');
+            if (rc == 0)
+                rc = pl_buf_append(out, digits + 1, nd - 1);
+        }
+        if (rc == 0)
+            rc = pl_buf_printf(out, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+        return rc;
+    }
     /* The decimal point sits after digit index exp10 (value = 0.d1d2... * 10^(exp10+1)). */
     int point = exp10 + 1;
     if (point <= 0) {

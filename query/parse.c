@@ -53,6 +53,7 @@ struct parser {
     struct query_parse_err *err;
     int failed;
     int depth;
+    int agg_depth; /* inside an aggregation's arguments: generic errors say "in aggregation" */
 };
 
 /* ---- errors ---- */
@@ -167,7 +168,9 @@ static void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
     default:
         break;
     }
-    if (is_op(t.type))
+    if (t.type == QUERY_T_AT)
+        pl_buf_puts(b, "\"<Item 57385>\" <op:@>"); /* sic: Prometheus 2.42 names '@' so */
+    else if (is_op(t.type))
         pl_buf_printf(b, "<op:%.*s>", (int)t.len, s);
     else if (is_agg(t.type))
         pl_buf_printf(b, "<aggr:%.*s>", (int)t.len, s);
@@ -187,6 +190,9 @@ static void unexpected(struct parser *p, const char *context, const char *expect
     pl_buf_init(&b, 400);
     pl_buf_puts(&b, "unexpected ");
     tok_desc(p, t, &b);
+    /* Prometheus's grammar catches errors anywhere inside an aggregation's arguments. */
+    if (!context && p->agg_depth > 0)
+        context = "aggregation";
     if (context)
         pl_buf_printf(&b, " in %s", context);
     if (expected)
@@ -481,7 +487,11 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
     int64_t ms = 0;
     pl_err_clear(&perr);
     if (pl_duration_parse(tok_text(p, t), t.len, &ms, &perr) != 0) {
-        fail(p, t.pos, "%s", perr.msg);
+        /* Prometheus's overflow message does not quote the duration. */
+        if (strncmp(perr.msg, "duration out of range", 21) == 0)
+            fail(p, t.pos, "duration out of range");
+        else
+            fail(p, t.pos, "%s", perr.msg);
         return 0;
     }
     if (ms == 0) {
@@ -806,9 +816,11 @@ static struct query_node *parse_aggregate(struct parser *p, struct query_token o
     }
     struct ptrvec args = {0};
     int h;
-    if (parse_call_args(p, &args, &h) != 0)
+    p->agg_depth++;
+    int rc = parse_call_args(p, &args, &h);
+    p->agg_depth--;
+    if (rc != 0)
         return NULL;
-    uint32_t closing = p->last_end;
     if (!pre) {
         t = peek_type(p);
         if (t == QUERY_T_BY || t == QUERY_T_WITHOUT) {
@@ -818,7 +830,6 @@ static struct query_node *parse_aggregate(struct parser *p, struct query_token o
     }
     if (p->failed)
         return NULL;
-    (void)closing;
     n->pos.end = p->last_end;
     if (args.n == 0) {
         fail(p, n->pos.start, "no arguments for aggregate expression provided");
@@ -1043,8 +1054,8 @@ static struct query_node *parse_range_or_subquery(struct parser *p, struct query
             msg = "ranges only allowed for vector selectors";
         else if (e->vs.offset_ms != 0)
             msg = "no offset modifiers allowed before range";
-        else if (e->vs.at != QUERY_AT_NONE)
-            msg = "no @ modifiers allowed before range";
+        else if (e->vs.at == QUERY_AT_TIME)
+            msg = "no @ modifiers allowed before range"; /* start()/end() pass, as in Prometheus */
         if (msg) {
             fail(p, lb.pos, "%s", msg);
             return NULL;
@@ -1280,6 +1291,13 @@ static struct query_node *parse_unary(struct parser *p, int *height)
     return n;
 }
 
+/* Tokens that can begin an expression. */
+static int starts_expr(enum query_tok t)
+{
+    return t == QUERY_T_NUMBER || t == QUERY_T_STRING || t == QUERY_T_LBRACE ||
+           t == QUERY_T_LPAREN || t == QUERY_T_ADD || t == QUERY_T_SUB || is_metric_identifier(t);
+}
+
 /* bool, on/ignoring (...), group_left/group_right [(...)] after a binary operator. */
 static int parse_bin_modifiers(struct parser *p, struct query_node *b)
 {
@@ -1302,9 +1320,13 @@ static int parse_bin_modifiers(struct parser *p, struct query_node *b)
     if (t == QUERY_T_GROUP_LEFT || t == QUERY_T_GROUP_RIGHT) {
         consume(p);
         vm->card = t == QUERY_T_GROUP_LEFT ? QUERY_CARD_MANY_TO_ONE : QUERY_CARD_ONE_TO_MANY;
-        if (peek_type(p) == QUERY_T_LPAREN) {
+        enum query_tok nt = peek_type(p);
+        if (nt == QUERY_T_LPAREN) {
             if (parse_grouping_labels(p, &vm->include, &vm->ninclude) != 0)
                 return -1;
+        } else if (!p->failed && !starts_expr(nt)) {
+            unexpected(p, "grouping opts", "\"(\"");
+            return -1;
         }
     }
     return p->failed ? -1 : 0;

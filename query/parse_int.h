@@ -13,7 +13,7 @@
 /* Prometheus's DocumentedType: "instant vector", "range vector", "scalar", "string", "none". */
 const char *query__value_type_doc(enum query_value_type t);
 
-/* Go's strconv.FormatFloat(v, 'f', -1, 64), with "+Inf", "-Inf" and "NaN". */
+/* Go's strconv.FormatFloat(v, 'g', -1, 64), with "+Inf", "-Inf" and "NaN". */
 int query__format_float(struct pl_buf *out, double v);
 
 /*
