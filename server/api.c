@@ -241,27 +241,62 @@ void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *
 
 /* ---- series and labels ---- */
 
-/* The parsed match[] selectors of a request. */
-struct selectors {
-    struct query_expr **v;
-    size_t n;
-};
+/*
+ * Prometheus parses match[] with parser.ParseMetricSelector, which accepts
+ * selectors whose matchers all match the empty string ({job=~".*"}); the
+ * series and delete endpoints then refuse them, while labels and label
+ * values use them as given. query_parse applies the expression rule that
+ * refuses them outright, so such a selector is parsed again with a
+ * placeholder matcher that is dropped afterwards.
+ */
+#define PLACEHOLDER "__promlite_placeholder__"
 
-static void selectors_free(struct selectors *sel)
+static struct query_expr *parse_selector(const char *v, size_t n, int *only_empty,
+                                         struct srv_resp *resp)
 {
-    for (size_t i = 0; i < sel->n; i++)
-        query_expr_free(sel->v[i]);
+    struct query_expr *e = NULL;
+    struct query_parse_err pe;
+    memset(&pe, 0, sizeof(pe));
+    *only_empty = 0;
+    if (query_parse(v, n, &e, &pe) == 0)
+        return e;
+    const char *close = n ? memchr(v, '}', n) : NULL;
+    if (strstr(pe.msg, "at least one non-empty matcher") && close && close == v + n - 1) {
+        /* Insert the placeholder before the closing brace. */
+        size_t k = (size_t)(close - v);
+        while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t' || v[k - 1] == '\n'))
+            k--;
+        int comma = k > 0 && v[k - 1] != '{' && v[k - 1] != ',';
+        struct pl_buf alt;
+        pl_buf_init(&alt, n + 64);
+        pl_buf_append(&alt, v, k);
+        pl_buf_printf(&alt, "%s" PLACEHOLDER "=\"1\"}", comma ? "," : "");
+        struct query_parse_err pe2;
+        int rc = query_parse(alt.data, alt.len, &e, &pe2);
+        pl_buf_fini(&alt);
+        if (rc == 0) {
+            *only_empty = 1;
+            return e;
+        }
+    }
+    srv__resp_error(resp, 400, "bad_data", "invalid parameter \"match[]\": %d:%d: parse error: %s",
+                    pe.line, pe.col, pe.msg);
+    return NULL;
+}
+
+void srv__selectors_free(struct srv_selectors *sel)
+{
+    for (size_t i = 0; i < sel->n; i++) {
+        query_expr_free(sel->v[i].expr);
+        free(sel->v[i].ms);
+    }
     free(sel->v);
     sel->v = NULL;
     sel->n = 0;
 }
 
-/*
- * Parses every match[] as a series selector. need_nonempty: each must have a
- * matcher that does not match "" (series, delete_series). Answers on error.
- */
-static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_nonempty,
-                           struct srv_resp *resp)
+int srv__selectors_parse(struct srv_req *req, struct srv_selectors *sel, int need_nonempty,
+                         struct srv_resp *resp)
 {
     size_t n = srv_params_count(&req->params, "match[]");
     sel->v = pl_xcalloc(n ? n : 1, sizeof(*sel->v));
@@ -270,11 +305,12 @@ static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_
         const struct srv_param *p = &req->params.v[i];
         if (strcmp(p->key, "match[]") != 0)
             continue;
-        struct query_expr *e =
-            parse_or_answer(p->value, p->vlen, "invalid parameter \"match[]\": ", resp);
+        int only_empty;
+        struct query_expr *e = parse_selector(p->value, p->vlen, &only_empty, resp);
         if (!e)
             goto fail;
-        sel->v[sel->n++] = e;
+        struct srv_selector *s = &sel->v[sel->n++];
+        s->expr = e;
         const struct query_node *root = e->root;
         if (root->kind != QUERY_NODE_VECTOR_SELECTOR) {
             srv__resp_error(resp, 400, "bad_data",
@@ -283,21 +319,20 @@ static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_
                             documented_type(query_node_type(root)));
             goto fail;
         }
-        if (need_nonempty) {
-            int ok = 0;
-            for (size_t j = 0; j < root->vs.nmatchers; j++)
-                ok |= !tsdb_matcher_matches_empty(root->vs.matchers[j]);
-            if (!ok) {
-                srv__resp_error(resp, 400, "bad_data",
-                                "invalid parameter \"match[]\": match[] must contain at least one "
-                                "non-empty matcher");
-                goto fail;
-            }
+        s->ms = pl_xcalloc(root->vs.nmatchers + 1, sizeof(*s->ms));
+        for (size_t j = 0; j < root->vs.nmatchers; j++)
+            if (strcmp(tsdb_matcher_name(root->vs.matchers[j]), PLACEHOLDER) != 0)
+                s->ms[s->n++] = root->vs.matchers[j];
+        if (need_nonempty && only_empty) {
+            srv__resp_error(resp, 400, "bad_data",
+                            "invalid parameter \"match[]\": match[] must contain at least one "
+                            "non-empty matcher");
+            goto fail;
         }
     }
     return 0;
 fail:
-    selectors_free(sel);
+    srv__selectors_free(sel);
     return -1;
 }
 
@@ -333,12 +368,12 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     if (time_param(req, "start", PL_TIME_MIN, &start, resp) ||
         time_param(req, "end", PL_TIME_MAX, &end, resp))
         return;
-    struct selectors sel;
-    if (parse_selectors(req, &sel, 1, resp))
+    struct srv_selectors sel;
+    if (srv__selectors_parse(req, &sel, 1, resp))
         return;
     struct tsdb_querier *q;
     if (open_querier(s, start, end, &q, resp)) {
-        selectors_free(&sel);
+        srv__selectors_free(&sel);
         return;
     }
     struct pl_labels **all = NULL;
@@ -348,8 +383,7 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     int rc = 0;
     for (size_t i = 0; i < sel.n && !rc; i++) {
         struct tsdb_series_set *ss;
-        const struct query_node *root = sel.v[i]->root;
-        rc = tsdb_select(q, root->vs.matchers, root->vs.nmatchers, &ss, &err);
+        rc = tsdb_select(q, sel.v[i].ms, sel.v[i].n, &ss, &err);
         if (rc)
             break;
         const struct pl_labels *ls;
@@ -367,7 +401,7 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     }
     size_t nsel = sel.n;
     tsdb_querier_close(q);
-    selectors_free(&sel);
+    srv__selectors_free(&sel);
     if (rc) {
         srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
     } else {
@@ -441,12 +475,12 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
     if (time_param(req, "start", PL_TIME_MIN, &start, resp) ||
         time_param(req, "end", PL_TIME_MAX, &end, resp))
         return;
-    struct selectors sel;
-    if (parse_selectors(req, &sel, 0, resp))
+    struct srv_selectors sel;
+    if (srv__selectors_parse(req, &sel, 0, resp))
         return;
     struct tsdb_querier *q;
     if (open_querier(s, start, end, &q, resp)) {
-        selectors_free(&sel);
+        srv__selectors_free(&sel);
         return;
     }
     struct tsdb_strings all = {0}, one = {0};
@@ -458,8 +492,8 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
         struct tsdb_matcher *const *ms = NULL;
         size_t nms = 0;
         if (sel.n) {
-            ms = sel.v[i]->root->vs.matchers;
-            nms = sel.v[i]->root->vs.nmatchers;
+            ms = sel.v[i].ms;
+            nms = sel.v[i].n;
         }
         rc = name ? tsdb_label_values(q, name, ms, nms, &one, &err)
                   : tsdb_label_names(q, ms, nms, &one, &err);
@@ -469,7 +503,7 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
         memset(&one, 0, sizeof(one));
     }
     tsdb_querier_close(q);
-    selectors_free(&sel);
+    srv__selectors_free(&sel);
     if (rc)
         srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
     else

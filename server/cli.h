@@ -18,6 +18,9 @@ extern const struct srv_cmd srv_cmds[];
 
 int srv_cmd_server(int argc, char **argv);
 int srv_cmd_version(int argc, char **argv);
+/* server/check_metrics.c */
+int srv_cmd_check_metrics(int argc, char **argv);
+/* server/querycmd.c */
 int srv_cmd_query(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 const struct srv_cmd srv_cmds[] = {
     {"server", srv_cmd_server, "run the monitoring server (default)"},
     {"version", srv_cmd_version, "print the version"},
+    {"check metrics", srv_cmd_check_metrics, "validate a Prometheus/OpenMetrics exposition"},
     {"query", srv_cmd_query, "run one PromQL query on a data directory or a server"},
     {0, 0, 0},
 };

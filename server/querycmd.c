@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef PROMLITE_SERVER_FULL
 #include "query/query.h"
 #include "tsdb/tsdb.h"
-#endif
 
 #define QUERY_MAX_RESPONSE (1u << 30)
 
@@ -324,7 +322,6 @@ static int run_remote(const struct qopts *o, int64_t t, int64_t start, int64_t e
 
 static int run_local(const struct qopts *o, int64_t t, int64_t start, int64_t end, int64_t step)
 {
-#ifdef PROMLITE_SERVER_FULL
     struct tsdb_options to;
     tsdb_options_init(&to);
     to.path = o->data ? o->data : "data/";
@@ -374,15 +371,6 @@ static int run_local(const struct qopts *o, int64_t t, int64_t start, int64_t en
     query_engine_free(e);
     tsdb_close(db);
     return status;
-#else
-    (void)o;
-    (void)t;
-    (void)start;
-    (void)end;
-    (void)step;
-    fprintf(stderr, "promlite query: this build has no storage or query engine; use --url\n");
-    return 1;
-#endif
 }
 
 int srv_cmd_query(int argc, char **argv)

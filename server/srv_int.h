@@ -89,6 +89,26 @@ void srv__resp_error(struct srv_resp *r, int status, const char *type, const cha
 void srv__resp_text(struct srv_resp *r, int status, const char *text);
 
 /* ---- api.c ---- */
+
+/* One parsed match[] selector: its matchers borrow from expr. */
+struct srv_selector {
+    struct query_expr *expr;
+    struct tsdb_matcher **ms;
+    size_t n;
+};
+struct srv_selectors {
+    struct srv_selector *v;
+    size_t n;
+};
+/*
+ * Parses every match[] of the request as a series selector, as Prometheus's
+ * ParseMetricSelector does. need_nonempty: refuse selectors whose matchers
+ * all match "" (series, delete_series). On error answers 400 and returns -1.
+ */
+int srv__selectors_parse(struct srv_req *req, struct srv_selectors *sel, int need_nonempty,
+                         struct srv_resp *resp);
+void srv__selectors_free(struct srv_selectors *sel);
+
 void srv__api_query(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *resp);
