@@ -64,6 +64,7 @@ static const struct route_def routes[] = {
     {{"/api/v1/status/flags", SRV_GET, srv__api_flags, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/status/runtimeinfo", SRV_GET, srv__api_runtimeinfo, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/write", SRV_POST, srv__api_remote_write, 1, 1, 0}, GATE_REMOTE_WRITE},
+    {{"/api/v1/import/prometheus", SRV_POST, srv__api_import, 1, 1, 0}, GATE_REMOTE_WRITE},
     {{"/api/v1/admin/tsdb/delete_series", SRV_POST | SRV_PUT, srv__api_delete_series, 1, 0, 0},
      GATE_ADMIN},
     {{"/api/v1/admin/tsdb/clean_tombstones", SRV_POST | SRV_PUT, srv__api_clean_tombstones, 1, 0,
@@ -235,8 +236,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (rd->gate == GATE_REMOTE_WRITE && !s->flags.remote_write_receiver) {
             srv__resp_text(&resp, 404,
-                           "remote write receiver needs to be enabled with "
-                           "--web.enable-remote-write-receiver\n");
+                           strcmp(url, "/api/v1/write") == 0
+                               ? "remote write receiver needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n"
+                               : "the text import needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n");
             goto send;
         }
         if (rd->gate == GATE_ADMIN && !s->flags.admin_api) {

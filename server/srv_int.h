@@ -123,6 +123,7 @@ void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *r
 
 /* ---- write.c ---- */
 void srv__api_remote_write(struct srv *s, struct srv_req *req, struct srv_resp *resp);
+void srv__api_import(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 
 /* ---- admin.c ---- */
 void srv__api_delete_series(struct srv *s, struct srv_req *req, struct srv_resp *resp);

@@ -299,6 +299,8 @@ def run(srv, binary, data):
     check(doc.get("data") == [b], "POST series with a matcher")
     st, doc = srv.json("GET", "/api/v1/labels")
     check(doc.get("data") == ["__name__", "instance", "job", "path"], "label names (got %s)" % doc.get("data"))
+    st, doc = srv.json("GET", "/api/v1/labels", {"match[]": '{job=~".*"}'})
+    check(doc.get("data") == ["__name__", "instance", "job", "path"], "labels accept an all-empty matcher")
     st, doc = srv.json("GET", "/api/v1/labels", {"match[]": "it_gauge"})
     check(doc.get("data") == ["__name__", "job", "path"], "label names restricted by match[]")
     st, doc = srv.json("GET", "/api/v1/label/__name__/values")
@@ -334,6 +336,30 @@ def run(srv, binary, data):
     check(st == 400 and b"out of order" in resp, "out-of-order sample is 400 (got %d %r)" % (st, resp[:100]))
     st, doc = srv.json("GET", "/api/v1/query", {"query": 'it_requests_total{instance="a:1"}', "time": str(base / 1000)})
     check(doc["data"]["result"][0]["value"][1] == "0", "a rejected request leaves no sample behind")
+
+    # Text import: one body is one batch; `stale` is the stale marker.
+    imp = ("# TYPE it_imported gauge\n"
+           "it_imported{k=\"1\"} 1.5 %d\n"
+           "it_imported{k=\"1\"} 2.5 %d\n"
+           "it_imported{k=\"2\"} -Inf %d\n"
+           "it_imported{k=\"1\"} stale %d\n") % (base, base + 15000, base, base + 30000)
+    st, _, body = srv.request("POST", "/api/v1/import/prometheus", body=imp.encode(),
+                              headers={"Content-Type": "text/plain"})
+    check(st == 204, "text import is 204 (got %d %r)" % (st, body[:200]))
+    st, doc = srv.json("GET", "/api/v1/query", {"query": "it_imported", "time": str((base + 15000) / 1000)})
+    check([(r["metric"]["k"], r["value"][1]) for r in doc["data"]["result"]] == [("1", "2.5"), ("2", "-Inf")],
+          "imported samples are queryable (got %s)" % doc.get("data"))
+    st, doc = srv.json("GET", "/api/v1/query", {"query": 'it_imported{k="1"}', "time": str((base + 31000) / 1000)})
+    check(doc["data"]["result"] == [], "imported `stale` ends the series")
+    bad = "it_imported2 1 %d\nit_imported2 2 %d\nit_imported2{ 3 %d\n" % (base, base + 1000, base + 2000)
+    st, ct, body = srv.request("POST", "/api/v1/import/prometheus", body=bad.encode())
+    doc = json.loads(body) if body.startswith(b"{") else {}
+    check(st == 400 and doc.get("errorType") == "bad_data" and doc.get("error", "").startswith("line 3:"),
+          "an invalid line rejects the import with 400 naming the line (got %d %s)" % (st, doc))
+    st, doc = srv.json("GET", "/api/v1/series", {"match[]": "it_imported2"})
+    check(doc.get("data") == [], "a rejected import stores nothing")
+    st, ct, body = srv.request("POST", "/api/v1/import/prometheus", body=("it_imported{k=\"2\"} 9 %d\n" % (base - 1000)).encode())
+    check(st == 400 and b"line 1: out of order sample" in body, "an out-of-order imported sample is 400 (got %d %r)" % (st, body[:200]))
 
     # Large POST form body (Grafana sends long match[] lists).
     many = ["it_requests_total{instance=\"%d\"}" % i for i in range(3000)] + ["it_gauge"]
@@ -382,6 +408,8 @@ def run(srv, binary, data):
         check(sorted(r["value"][1] for r in doc["data"]["result"]) == ["0", "7"], "rewritten series survives a restart")
         st, _, body = srv2.request("POST", "/api/v1/write", body=snappy_literal(b""))
         check(st == 404 and b"--web.enable-remote-write-receiver" in body, "remote write is 404 unless enabled")
+        st, _, body = srv2.request("POST", "/api/v1/import/prometheus", body=b"x 1 1\n")
+        check(st == 404, "text import is 404 unless enabled")
         st, doc = srv2.json("POST", "/api/v1/admin/tsdb/clean_tombstones")
         check(st == 503 and err_of(doc) == ("error", "unavailable", "admin APIs disabled"), "admin API is off by default")
         took = srv2.stop()
