@@ -24,6 +24,9 @@
 /* Most parameters of one request. */
 #define SRV_MAX_PARAMS 100000
 
+struct exp_registry;
+struct exp_family;
+
 struct srv {
     struct srv_flags flags;
     struct tsdb *db;        /* set once by the opener thread, before ready */
@@ -32,6 +35,9 @@ struct srv {
     struct query_engine *engine;
     struct query_queryable qq;
     int64_t start_time_ms;
+    /* Self-metrics (metrics.c); NULL registry when they could not be set up. */
+    struct exp_registry *reg;
+    struct exp_family *http_requests, *http_duration;
     char cwd[1024];
 };
 
@@ -73,6 +79,7 @@ struct srv_route {
     int needs_ready; /* 503 until the TSDB is open */
     int raw_body;    /* the body is not a form (remote write, import) */
     int prefix_arg;  /* "/api/v1/label/" + <name> + "/values" */
+    int metrics;     /* GET /metrics, served by libpromlite-client (fn unused) */
 };
 
 /* ---- http.c ---- */
@@ -120,6 +127,15 @@ void srv__api_metadata(struct srv *s, struct srv_req *req, struct srv_resp *resp
 void srv__api_buildinfo(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_flags(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *resp);
+
+/* ---- metrics.c ---- */
+struct MHD_Connection;
+int srv__metrics_init(struct srv *s);
+/* Records a finished request; `handler` is the route's path pattern. */
+void srv__metrics_observe(struct srv *s, const char *handler, int code, double seconds);
+/* Serves /metrics on c; returns the MHD_queue_response result. */
+int srv__metrics_respond(struct srv *s, struct MHD_Connection *c);
+void srv__metrics_free(struct srv *s);
 
 /* ---- write.c ---- */
 void srv__api_remote_write(struct srv *s, struct srv_req *req, struct srv_resp *resp);

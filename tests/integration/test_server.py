@@ -394,6 +394,20 @@ def run(srv, binary, data):
     name = doc.get("data", {}).get("name", "")
     check(st == 200 and name and os.path.isdir(os.path.join(data, "snapshots", name)), "snapshot creates its directory")
 
+    # Self-metrics, in a valid exposition.
+    st, ct, body = srv.get("/metrics")
+    text = body.decode(errors="replace")
+    check(st == 200 and ct.startswith("text/plain"), "/metrics answers 200 text")
+    check('prometheus_http_requests_total{code="200",handler="/api/v1/query"}' in text and
+          'prometheus_http_request_duration_seconds_bucket{handler="/api/v1/query_range",le="0.1"}' in text,
+          "HTTP requests by handler and code, with duration histograms")
+    appended = [l for l in text.splitlines() if l.startswith("prometheus_tsdb_head_samples_appended_total ")]
+    check(appended and float(appended[0].split()[1]) >= 45, "tsdb samples appended are exposed (%s)" % appended)
+    check("\nprocess_resident_memory_bytes " in text and "\nprometheus_tsdb_head_series " in text,
+          "process and head metrics are exposed")
+    r = subprocess.run([binary, "check", "metrics", "-"], input=body, capture_output=True, timeout=30)
+    check(r.returncode == 0, "promlite check metrics accepts /metrics (%r)" % (r.stdout[-300:] + r.stderr[-300:]))
+
     # Shutdown and restart on the same directory.
     took = srv.stop()
     check(srv.proc.returncode == 0 and took < 10, "SIGTERM stops the server cleanly in %.2f s" % took)
