@@ -70,25 +70,20 @@ static int timeout_param(struct srv_req *req, int64_t *out, struct srv_resp *res
 /* ---- query execution ---- */
 
 /*
- * Runs one query. A `timeout` parameter shorter than --query.timeout gets an
- * engine of its own with that deadline (query.h has no per-query deadline).
+ * Evaluates a parsed query. The `timeout` parameter can only shorten
+ * --query.timeout (Prometheus derives a context with both deadlines); every
+ * query is cancelled when the server shuts down.
  */
-static int run_query(struct srv *s, const char *q, int64_t t, int64_t start, int64_t end,
+static int run_query(struct srv *s, const struct query_expr *e, int64_t start, int64_t end,
                      int64_t step, int range, int64_t timeout_ms, struct query_result *res,
                      struct query_error *qerr)
 {
-    struct query_engine *e = s->engine, *own = NULL;
-    if (timeout_ms > 0 && timeout_ms < s->flags.query_timeout_ms) {
-        struct query_engine_opts o;
-        srv_flags_query_opts(&s->flags, &o);
-        o.timeout_ms = timeout_ms;
-        if (query_engine_new(&o, &own) == 0)
-            e = own;
-    }
-    int rc = range ? query_exec_range(e, &s->qq, q, start, end, step, res, qerr)
-                   : query_exec_instant(e, &s->qq, q, t, res, qerr);
-    query_engine_free(own);
-    return rc;
+    struct query_exec_opts xo;
+    memset(&xo, 0, sizeof(xo));
+    if (timeout_ms > 0 && timeout_ms < s->flags.query_timeout_ms)
+        xo.timeout_ms = timeout_ms;
+    xo.cancel = &s->cancel_queries;
+    return query_exec_expr(s->engine, &s->qq, e->root, start, end, step, range, &xo, res, qerr);
 }
 
 static void answer_result(struct srv_resp *resp, const struct query_result *res)
@@ -135,16 +130,16 @@ void srv__api_query(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     struct query_expr *e = parse_or_answer(q, qn, "invalid parameter \"query\": ", resp);
     if (!e)
         return;
-    query_expr_free(e);
     struct query_result res;
     struct query_error qe;
     memset(&res, 0, sizeof(res));
     memset(&qe, 0, sizeof(qe));
-    if (run_query(s, q, t, 0, 0, 0, 0, timeout_ms, &res, &qe))
+    if (run_query(s, e, t, t, 1, 0, timeout_ms, &res, &qe))
         answer_query_error(resp, &qe);
     else
         answer_result(resp, &res);
     query_result_fini(&res);
+    query_expr_free(e);
 }
 
 static const char *documented_type(enum query_value_type t)
@@ -201,8 +196,8 @@ void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *r
     if (!e)
         return;
     enum query_value_type vt = query_node_type(e->root);
-    query_expr_free(e);
     if (vt != QUERY_VT_SCALAR && vt != QUERY_VT_VECTOR) {
+        query_expr_free(e);
         srv__resp_error(resp, 400, "bad_data",
                         "invalid expression type \"%s\" for range query, must be Scalar or "
                         "instant Vector",
@@ -213,11 +208,12 @@ void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *r
     struct query_error qe;
     memset(&res, 0, sizeof(res));
     memset(&qe, 0, sizeof(qe));
-    if (run_query(s, q, 0, start, end, step, 1, timeout_ms, &res, &qe))
+    if (run_query(s, e, start, end, step, 1, timeout_ms, &res, &qe))
         answer_query_error(resp, &qe);
     else
         answer_result(resp, &res);
     query_result_fini(&res);
+    query_expr_free(e);
 }
 
 void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *resp)

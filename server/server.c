@@ -134,6 +134,7 @@ int srv_cmd_server(int argc, char **argv)
         pl_log(PL_LOG_WARN, "main", "Received termination signal, exiting gracefully...", "signal",
                sig == SIGINT ? "interrupt" : "terminated", NULL);
     srv__http_quiesce();
+    s.cancel_queries = 1;
     srv__http_stop();
     pthread_join(opener, NULL);
     if (s.db) {

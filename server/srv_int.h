@@ -33,6 +33,7 @@ struct srv {
     atomic_int ready;       /* 1 once the TSDB is open and its WAL replayed */
     atomic_int open_failed; /* 1 if tsdb_open failed (the server then shuts down) */
     struct query_engine *engine;
+    volatile int cancel_queries; /* set at shutdown: running queries stop */
     struct query_queryable qq;
     int64_t start_time_ms;
     /* Self-metrics (metrics.c); NULL registry when they could not be set up. */

@@ -408,9 +408,21 @@ def run(srv, binary, data):
     r = subprocess.run([binary, "check", "metrics", "-"], input=body, capture_output=True, timeout=30)
     check(r.returncode == 0, "promlite check metrics accepts /metrics (%r)" % (r.stdout[-300:] + r.stderr[-300:]))
 
-    # Shutdown and restart on the same directory.
+    # A `timeout` shorter than --query.timeout applies (captures/query_timeout2.json).
+    slow = "count_over_time(vector(1)[200d:1s])"
+    st, doc = srv.json("GET", "/api/v1/query", {"query": "count_over_time(vector(1)[100d:1s])", "timeout": "20ms"})
+    check(st == 503 and err_of(doc) == ("error", "timeout", "query timed out in expression evaluation"),
+          "timeout parameter: 503 timeout (got %d %s)" % (st, err_of(doc)))
+
+    # Shutdown, with a slow query in flight, and restart on the same directory.
+    inflight = []
+    th = threading.Thread(target=lambda: inflight.append(srv.json("GET", "/api/v1/query", {"query": slow})))
+    th.start()
+    time.sleep(0.3)
     took = srv.stop()
-    check(srv.proc.returncode == 0 and took < 10, "SIGTERM stops the server cleanly in %.2f s" % took)
+    th.join()
+    check(srv.proc.returncode == 0 and took < 10,
+          "SIGTERM with a query in flight stops the server cleanly in %.2f s" % took)
     srv2 = Server(binary, data, [])
     try:
         check(srv2.wait_ready(), "restarted server becomes ready")
