@@ -317,11 +317,12 @@ static void *server_main(void *arg)
         if (p[0].revents)
             break;
         if (k > 0) {
-            if (p[1].revents & POLLIN)
-                conn_accept(s);
+            /* Connections first, so slots freed by closing peers are reused at once. */
             for (int j = 2; j < n; j++)
                 if (p[j].revents && s->conns[idx[j]])
                     conn_read(s, idx[j]);
+            if (p[1].revents & POLLIN)
+                conn_accept(s);
         }
         double now = mono();
         for (int i = 0; i < SRV_MAX_CONNS; i++)
