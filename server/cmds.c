@@ -6,6 +6,8 @@
 const struct srv_cmd srv_cmds[] = {
     {"server", srv_cmd_server, "run the monitoring server (default)"},
     {"version", srv_cmd_version, "print the version"},
+    {"check metrics", srv_cmd_check_metrics, "validate a Prometheus/OpenMetrics exposition"},
+    {"query", srv_cmd_query, "run one PromQL query on a data directory or a server"},
     {"check config", coll_config_check_cmd, "validate prometheus.yml files like promtool"},
     {0, 0, 0},
 };

@@ -21,6 +21,7 @@
 enum tsdb_enc {
     TSDB_ENC_RAW = 0,     /* uncompressed: for tests and as a fallback */
     TSDB_ENC_GORILLA = 1, /* delta-of-delta timestamps, XOR values */
+    TSDB_ENC_PACKED = 2,  /* per-chunk codes: decimal values, scrape grid; chunk_packed.c */
     /* further codecs appended by chunk_*.c; never renumber */
 };
 
@@ -28,10 +29,10 @@ enum tsdb_enc {
 
 /* The streaming encoder used by the head. Embed it; _init/_fini. */
 struct tsdb_chunk_enc {
-    uint8_t *buf;   /* owned; the encoded chunk so far (readable with the decoder) */
+    uint8_t *buf; /* owned; the encoded chunk so far (readable with the decoder) */
     size_t cap;
-    size_t bitlen;  /* bits written */
-    uint16_t n;     /* samples */
+    size_t bitlen; /* bits written */
+    uint16_t n;    /* samples */
     int64_t t_first, t_last, t_delta;
     uint64_t v_last;
     uint8_t leading, trailing; /* of the last XOR window */
@@ -65,6 +66,13 @@ struct tsdb_chunk_dec {
     uint64_t v;
     uint8_t leading, trailing;
     uint64_t state[4]; /* codec-specific */
+    /* Added for TSDB_ENC_PACKED; private to chunk*.c. */
+    uint64_t t0, tD, m, md, g;
+    double div;
+    size_t xpos;       /* next exception entry (byte offset) */
+    uint32_t next_exc; /* sample index of that exception, or UINT32_MAX */
+    uint32_t exc_left;
+    uint8_t mode, tdesc, vdesc, seen;
 };
 
 /* PL_ERR_CORRUPT for an unknown encoding or a truncated header. */
@@ -73,7 +81,24 @@ int tsdb_chunk_dec_init(struct tsdb_chunk_dec *d, const uint8_t *p, size_t n);
 uint16_t tsdb_chunk_dec_count(const struct tsdb_chunk_dec *d);
 /* 1 with the next sample, 0 at the end, PL_ERR_CORRUPT on bad data (never reads out of bounds). */
 int tsdb_chunk_dec_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
-/* Skips to the first sample with timestamp >= t; same returns as _next, sample in *ot/*ov. */
+/* Skips to the first sample with timestamp >= t; same returns as _next, sample in *ot and *ov. */
 int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double *ov);
+
+/*
+ * Decodes up to `max` next samples into ts[]/vs[] (OUT). Returns how many
+ * (0 at the end) or PL_ERR_CORRUPT; samples before a corrupt one are
+ * returned by the previous calls only, so on error ts/vs hold garbage.
+ */
+int tsdb_chunk_dec_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+
+/*
+ * Encodes n samples (timestamps non-decreasing) with a given encoding,
+ * appending to `out` (tests, benchmarks, imports). PL_ERR_LIMIT when n >
+ * TSDB_CHUNK_MAX_SAMPLES or `out` is full, PL_ERR_OUT_OF_ORDER,
+ * PL_ERR_INVALID for an unknown encoding, PL_ERR_UNSUPPORTED when the
+ * encoding cannot hold these samples (packed with n = 0).
+ */
+int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uint8_t enc,
+                              struct pl_buf *out);
 
 #endif

@@ -34,13 +34,16 @@ enum tsdb_sync {
 };
 
 struct tsdb_options {
-    const char *path;             /* data directory, created if missing */
-    int64_t retention_ms;         /* drop partitions older than this; default 15d */
-    uint64_t retention_bytes;     /* drop oldest partitions beyond this size; 0 = no limit */
+    const char *path;         /* data directory, created if missing */
+    int64_t retention_ms;     /* drop partitions older than this; default 15d */
+    uint64_t retention_bytes; /* drop oldest partitions beyond this size; 0 = no limit */
     enum tsdb_sync sync;
-    int64_t sync_interval_ms;     /* for TSDB_SYNC_INTERVAL; default 1000 */
-    int64_t out_of_order_window_ms; /* accept samples this much older than a series' newest; default 0 */
-    int read_only;                /* open for reading only (tools) */
+    int64_t sync_interval_ms;       /* for TSDB_SYNC_INTERVAL; default 1000 */
+    int64_t out_of_order_window_ms; /* accept samples this much older than a series' newest; default
+                                       0 */
+    int read_only;                  /* open for reading only (tools) */
+    size_t map_initial_bytes;       /* first LMDB map size; grown on demand; 0 = 64 MiB */
+    uint64_t checkpoint_bytes;      /* checkpoint the head after this much WAL; 0 = 32 MiB */
 };
 
 void tsdb_options_init(struct tsdb_options *o);
@@ -80,8 +83,8 @@ int tsdb_append(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, 
 int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v);
 
 struct tsdb_append_result {
-    uint64_t samples;     /* samples made durable */
-    uint64_t series_new;  /* series created by this batch */
+    uint64_t samples;    /* samples made durable */
+    uint64_t series_new; /* series created by this batch */
 };
 
 /*
@@ -164,16 +167,16 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err);
 int tsdb_snapshot(struct tsdb *db, const char *dir, struct pl_err *err);
 
 struct tsdb_stats {
-    uint64_t series;          /* series in the index */
-    uint64_t head_series;     /* series with an open head chunk */
+    uint64_t series;      /* series in the index */
+    uint64_t head_series; /* series with an open head chunk */
     uint64_t head_chunks;
     uint64_t samples_appended; /* since open */
     uint64_t out_of_order_rejected;
     uint64_t duplicate_rejected;
-    uint64_t wal_records;     /* since open */
-    uint64_t wal_bytes;       /* since open */
-    uint64_t sealed_chunks;   /* written since open */
-    uint64_t disk_bytes;      /* size of the LMDB data file in use */
+    uint64_t wal_records;       /* since open */
+    uint64_t wal_bytes;         /* since open */
+    uint64_t sealed_chunks;     /* written since open */
+    uint64_t disk_bytes;        /* size of the LMDB data file in use */
     int64_t min_time, max_time; /* of stored samples; INT64_MAX/INT64_MIN when empty */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);

@@ -1,0 +1,11 @@
+#include "tests.h"
+
+int main(void)
+{
+    int failed = 0;
+    failed += test_index_run();
+    failed += test_head_run();
+    failed += test_wal_run();
+    failed += test_maint_run();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,188 @@
+/* test_maint.c - deletes, tombstone cleaning, retention, snapshots, map growth. */
+#include "tests.h"
+
+#include <sys/stat.h>
+
+#include "tsdb/tsdb_int.h"
+
+static void fill(struct tsdb *db, const char *series, int64_t from, int64_t step, int n)
+{
+    struct pl_labels *ls;
+    struct pl_err err;
+    assert_int_equal(pl_labels_parse(series, strlen(series), &ls, &err), 0);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(db, &a), 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(tsdb_append(a, ls, from + i * step, i, NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls);
+}
+
+static void del(struct tsdb *db, const char *spec, int64_t mint, int64_t maxt)
+{
+    struct tsdb_matcher *ms[1];
+    mk_matchers(ms, &spec, 1);
+    struct pl_err err;
+    assert_int_equal(tsdb_delete_series(db, ms, 1, mint, maxt, &err), 0);
+    free_matchers(ms, 1);
+}
+
+static void test_delete_range_hides_at_once_and_clean_keeps_it_hidden(void **state)
+{
+    struct fx *f = *state;
+    fill(f->db, "d{k=\"1\"}", 0, 1000, 500);
+    fill(f->db, "d{k=\"2\"}", 0, 1000, 500);
+    del(f->db, "k=1", 100000, 199999);
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    assert_int_equal(series_samples(f->db, "d{k=\"1\"}", 0, 10000000, &smp), 400);
+    assert_int_equal(smp.t[100], 200000);
+    assert_int_equal(series_samples(f->db, "d{k=\"2\"}", 0, 10000000, &smp), 500);
+    fx_reopen(f);
+    assert_int_equal(series_samples(f->db, "d{k=\"1\"}", 0, 10000000, &smp), 400);
+    struct pl_err err;
+    assert_int_equal(tsdb_clean_tombstones(f->db, &err), 0);
+    assert_int_equal(f->db->ntombs, 0);
+    assert_int_equal(series_samples(f->db, "d{k=\"1\"}", 0, 10000000, &smp), 400);
+    fx_reopen(f);
+    assert_int_equal(series_samples(f->db, "d{k=\"1\"}", 0, 10000000, &smp), 400);
+    assert_int_equal(smp.t[99], 99000);
+    assert_int_equal(smp.t[100], 200000);
+    tsdb_samples_fini(&smp);
+}
+
+static void test_whole_delete_forgets_series_so_it_can_restart_at_zero(void **state)
+{
+    struct fx *f = *state;
+    fill(f->db, "r{k=\"1\"}", 0, 1000, 300);
+    del(f->db, "k=1", INT64_MIN / 2, INT64_MAX / 2);
+    const char *m[] = {"__name__=r"};
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
+    struct tsdb_stats st;
+    tsdb_stats_get(f->db, &st);
+    assert_int_equal(st.series, 0);
+    fill(f->db, "r{k=\"1\"}", 0, 5000, 10);
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 10);
+    fx_reopen(f);
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 10);
+}
+
+static void test_retention_by_age_drops_old_partitions(void **state)
+{
+    struct fx *f = *state;
+    f->o.retention_ms = 6 * 3600 * 1000;
+    fx_reopen(f);
+    /* 24 h at 60 s in batches of 60: the first partitions must go. */
+    for (int h = 0; h < 24; h++)
+        fill(f->db, "ret{k=\"1\"}", (int64_t)h * 3600000, 60000, 60);
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    long n = series_samples(f->db, "ret{k=\"1\"}", 0, INT64_MAX / 2, &smp);
+    assert_true(n > 0 && n <= 10 * 60);
+    assert_true(smp.t[0] >= 12 * 3600000);
+    assert_int_equal(smp.t[n - 1], 24 * 3600000 - 60000);
+    /* Too old for the retention window. */
+    assert_int_equal(app1(f->db, "ret{k=\"2\"}", 1000, 1), PL_ERR_TOO_OLD);
+    tsdb_samples_fini(&smp);
+}
+
+static void test_retention_by_size_keeps_the_newest_partition(void **state)
+{
+    struct fx *f = *state;
+    f->o.retention_bytes = 400 * 1024;
+    fx_reopen(f);
+    char buf[64];
+    for (int h = 0; h < 12; h++)
+        for (int s = 0; s < 50; s++) {
+            snprintf(buf, sizeof(buf), "sz{s=\"%d\"}", s);
+            fill(f->db, buf, (int64_t)h * 3600000, 15000, 240);
+        }
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(f->db, &txn), 0);
+    uint64_t used = tsdb__used_bytes(f->db, txn);
+    tsdb__rtxn_end(f->db, txn);
+    assert_true(used <= 400 * 1024 + 256 * 1024);
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    long n = series_samples(f->db, "sz{s=\"7\"}", 0, INT64_MAX / 2, &smp);
+    assert_true(n > 0 && n < 12 * 240);
+    assert_int_equal(smp.t[n - 1], 11 * 3600000 + 239 * 15000);
+    tsdb_samples_fini(&smp);
+}
+
+static void test_snapshot_is_a_consistent_openable_copy(void **state)
+{
+    struct fx *f = *state;
+    fill(f->db, "snap{k=\"1\"}", 0, 1000, 250);
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s-snap", f->dir);
+    struct pl_err err;
+    assert_int_equal(tsdb_snapshot(f->db, dir, &err), 0);
+    assert_int_not_equal(tsdb_snapshot(f->db, dir, &err), 0); /* refuses to overwrite */
+    fill(f->db, "snap{k=\"1\"}", 250000, 1000, 10);
+    struct tsdb_options o = f->o;
+    o.path = dir;
+    struct tsdb *db;
+    assert_int_equal(tsdb_open(&o, &db, &err), 0);
+    const char *m[] = {"__name__=snap"};
+    assert_int_equal(sel(db, m, 1, 0, INT64_MAX / 2, NULL, 0), 250);
+    assert_int_equal(sel(f->db, m, 1, 0, INT64_MAX / 2, NULL, 0), 260);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+static void test_map_grows_instead_of_failing(void **state)
+{
+    struct fx *f = *state;
+    f->o.map_initial_bytes = 1 << 20;
+    rm_rf(f->dir);
+    mkdir(f->dir, 0755);
+    fx_reopen(f);
+    size_t first = f->db->mapsize;
+    char buf[256];
+    for (int s = 0; s < 2000; s++) {
+        snprintf(buf, sizeof(buf), "grow{s=\"%d\",pad=\"%0100d\"}", s, s);
+        fill(f->db, buf, 0, 1000, 200);
+    }
+    assert_true(f->db->mapsize > first);
+    const char *m[] = {"__name__=grow"};
+    assert_int_equal(sel(f->db, m, 1, 0, INT64_MAX / 2, NULL, 0), 2000 * 200);
+    fx_reopen(f);
+    assert_int_equal(sel(f->db, m, 1, 0, INT64_MAX / 2, NULL, 0), 2000 * 200);
+}
+
+static void test_read_only_open_sees_unreplayed_wal(void **state)
+{
+    struct fx *f = *state;
+    fill(f->db, "ro{k=\"1\"}", 0, 1000, 50);
+    struct tsdb_options o = f->o;
+    o.read_only = 1;
+    struct tsdb *db;
+    struct pl_err err;
+    assert_int_equal(tsdb_open(&o, &db, &err), 0);
+    const char *m[] = {"__name__=ro"};
+    assert_int_equal(sel(db, m, 1, 0, INT64_MAX / 2, NULL, 0), 50);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(db, &a), PL_ERR_STATE);
+    tsdb_close(db);
+}
+
+int test_maint_run(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_delete_range_hides_at_once_and_clean_keeps_it_hidden,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_whole_delete_forgets_series_so_it_can_restart_at_zero,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_age_drops_old_partitions, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_size_keeps_the_newest_partition, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_is_a_consistent_openable_copy, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_map_grows_instead_of_failing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_open_sees_unreplayed_wal, fx_setup,
+                                        fx_teardown),
+    };
+    return cmocka_run_group_tests_name("tsdb_maint", tests, NULL, NULL);
+}

@@ -1,0 +1,455 @@
+/*
+ * append.c - appenders: a batch of samples becomes one WAL record and one
+ * LMDB write transaction, and is applied to the head's open chunks, with
+ * Prometheus's append rules (per-series out-of-order rejected, duplicate
+ * timestamp with the same value ignored, with another value rejected).
+ */
+#include "tsdb/tsdb_int.h"
+
+#include <snappy-c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/timeutil.h"
+
+struct aent {
+    struct tsdb__series *s;
+    int64_t t;
+    uint64_t v;
+};
+
+struct tsdb_appender {
+    struct tsdb *db;
+    struct aent *v;
+    size_t n, cap;
+    /* id -> index+1 of the batch's last entry for that series (open addressing). */
+    uint32_t *hk;
+    uint32_t *hv;
+    size_t hcap;
+};
+
+static uint64_t dbits(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b;
+}
+
+int tsdb__head_check(const struct tsdb__series *s, int64_t t, uint64_t v)
+{
+    if (s->max_t == INT64_MIN || t > s->max_t)
+        return 0;
+    if (t < s->max_t)
+        return PL_ERR_OUT_OF_ORDER;
+    return v == s->last_v ? 1 : PL_ERR_DUPLICATE;
+}
+
+int tsdb__chunk_put(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t mint, int64_t maxt,
+                    const uint8_t *p, size_t n)
+{
+    uint8_t k[16];
+    tsdb__be32(k, tsdb__partition(mint));
+    tsdb__be32(k + 4, id);
+    tsdb__be64(k + 8, (uint64_t)mint ^ (UINT64_C(1) << 63));
+    MDB_val key = {16, k}, val = {n + 8, NULL};
+    int rc = mdb_put(txn, db->dbi_chunks, &key, &val, MDB_RESERVE);
+    if (rc)
+        return rc;
+    tsdb__le64(val.mv_data, (uint64_t)maxt);
+    memcpy((uint8_t *)val.mv_data + 8, p, n);
+    return 0;
+}
+
+int tsdb__head_seal(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struct pl_buf *scratch)
+{
+    if (s->enc.n == 0)
+        return 0;
+    size_t len;
+    const uint8_t *p = tsdb_chunk_enc_bytes(&s->enc, &len);
+    pl_buf_reset(scratch);
+    int rc = tsdb_chunk_seal(p, len, scratch);
+    if (rc)
+        return rc;
+    int64_t mint = s->enc.t_first, maxt = s->enc.t_last;
+    rc = tsdb__chunk_put(db, txn, s->id, mint, maxt, (const uint8_t *)scratch->data, scratch->len);
+    if (rc)
+        return rc;
+    /*
+     * Until this transaction commits, readers cannot see the chunk in LMDB, so
+     * the series keeps a copy (the stripe lock is held by the caller).
+     */
+    s->sealing = pl_xrealloc(s->sealing, (size_t)s->sealing_len + 4 + scratch->len);
+    uint8_t *q = s->sealing + s->sealing_len;
+    q[0] = (uint8_t)scratch->len;
+    q[1] = (uint8_t)(scratch->len >> 8);
+    q[2] = (uint8_t)(scratch->len >> 16);
+    q[3] = (uint8_t)(scratch->len >> 24);
+    memcpy(q + 4, scratch->data, scratch->len);
+    s->sealing_len += (uint32_t)(4 + scratch->len);
+    s->seal_txn = mdb_txn_id(txn);
+    tsdb_chunk_enc_reset(&s->enc);
+    atomic_fetch_add(&db->st_sealed, 1);
+    return 0;
+}
+
+int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t, uint64_t v,
+                      struct pl_buf *scratch)
+{
+    int rc = tsdb__head_check(s, t, v);
+    if (rc)
+        return rc;
+    if (db->opt.read_only) {
+        /* Replaying for a read-only open: nothing may be written. */
+        double rv;
+        memcpy(&rv, &v, 8);
+        if ((rc = tsdb_chunk_enc_append(&s->enc, t, rv)))
+            return rc;
+        s->max_t = t;
+        s->last_v = v;
+        return 0;
+    }
+    if (s->enc.n > 0 &&
+        (s->enc.n >= TSDB_SEAL_SAMPLES || tsdb__partition(t) != tsdb__partition(s->enc.t_first))) {
+        if ((rc = tsdb__head_seal(db, txn, s, scratch)))
+            return rc;
+    }
+    double dv;
+    memcpy(&dv, &v, 8);
+    rc = tsdb_chunk_enc_append(&s->enc, t, dv);
+    if (rc == PL_ERR_LIMIT) {
+        if ((rc = tsdb__head_seal(db, txn, s, scratch)))
+            return rc;
+        rc = tsdb_chunk_enc_append(&s->enc, t, dv);
+    }
+    if (rc)
+        return rc;
+    s->max_t = t;
+    s->last_v = v;
+    if (t < s->min_t)
+        s->min_t = t;
+    s->dirty = 1;
+    return 0;
+}
+
+int tsdb_appender_begin(struct tsdb *db, struct tsdb_appender **out)
+{
+    if (db->opt.read_only)
+        return PL_ERR_STATE;
+    struct tsdb_appender *a = pl_xcalloc(1, sizeof(*a));
+    a->db = db;
+    *out = a;
+    return 0;
+}
+
+static void appender_free(struct tsdb_appender *a)
+{
+    free(a->v);
+    free(a->hk);
+    free(a->hv);
+    free(a);
+}
+
+void tsdb_appender_rollback(struct tsdb_appender *a)
+{
+    if (a)
+        appender_free(a);
+}
+
+static void hash_grow(struct tsdb_appender *a)
+{
+    size_t ncap = a->hcap ? a->hcap * 2 : 256;
+    uint32_t *nk = pl_xmalloc(ncap * sizeof(*nk)), *nv = pl_xcalloc(ncap, sizeof(*nv));
+    for (size_t i = 0; i < a->hcap; i++) {
+        if (!a->hv[i])
+            continue;
+        size_t j = (a->hk[i] * 2654435761u) & (ncap - 1);
+        while (nv[j])
+            j = (j + 1) & (ncap - 1);
+        nk[j] = a->hk[i];
+        nv[j] = a->hv[i];
+    }
+    free(a->hk);
+    free(a->hv);
+    a->hk = nk;
+    a->hv = nv;
+    a->hcap = ncap;
+}
+
+/* Slot of id in the batch map (to read or to fill). */
+static size_t hash_slot(struct tsdb_appender *a, uint32_t id)
+{
+    size_t j = (id * 2654435761u) & (a->hcap - 1);
+    while (a->hv[j] && a->hk[j] != id)
+        j = (j + 1) & (a->hcap - 1);
+    return j;
+}
+
+static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, double dv)
+{
+    struct tsdb *db = a->db;
+    uint64_t v = dbits(dv);
+    if (db->opt.retention_ms > 0) {
+        int64_t newest = atomic_load(&db->st_max_t);
+        if (newest != INT64_MIN && t < newest - db->opt.retention_ms)
+            return PL_ERR_TOO_OLD;
+    }
+    if ((a->n + 1) * 2 > a->hcap)
+        hash_grow(a);
+    size_t slot = hash_slot(a, s->id);
+    int rc;
+    if (a->hv[slot]) {
+        const struct aent *last = &a->v[a->hv[slot] - 1];
+        if (t < last->t)
+            rc = PL_ERR_OUT_OF_ORDER;
+        else if (t == last->t)
+            rc = last->v == v ? 1 : PL_ERR_DUPLICATE;
+        else
+            rc = 0;
+    } else {
+        pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+        pthread_mutex_lock(mu);
+        rc = tsdb__head_check(s, t, v);
+        pthread_mutex_unlock(mu);
+    }
+    if (rc == 1)
+        return 0;
+    if (rc == PL_ERR_OUT_OF_ORDER)
+        atomic_fetch_add(&db->st_ooo, 1);
+    if (rc == PL_ERR_DUPLICATE)
+        atomic_fetch_add(&db->st_dup, 1);
+    if (rc)
+        return rc;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 256;
+        a->v = pl_xreallocarray(a->v, a->cap, sizeof(*a->v));
+    }
+    a->v[a->n].s = s;
+    a->v[a->n].t = t;
+    a->v[a->n].v = v;
+    a->n++;
+    a->hk[slot] = s->id;
+    a->hv[slot] = (uint32_t)a->n;
+    return 0;
+}
+
+int tsdb_append(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, double v,
+                uint64_t *ref)
+{
+    struct tsdb__series *s;
+    if (ls->n == 0)
+        return PL_ERR_INVALID;
+    int rc = tsdb__head_get_or_create(a->db, ls, &s);
+    if (rc)
+        return rc;
+    if (ref)
+        *ref = (uint64_t)s->id + 1;
+    return add(a, s, t, v);
+}
+
+int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
+{
+    if (ref == 0 || ref > UINT32_MAX)
+        return PL_ERR_NOTFOUND;
+    struct tsdb__series *s = tsdb__head_get(a->db, (uint32_t)(ref - 1));
+    if (!s)
+        return PL_ERR_NOTFOUND;
+    return add(a, s, t, v);
+}
+
+static int cmp_series_id(const void *x, const void *y)
+{
+    const struct tsdb__series *a = *(struct tsdb__series *const *)x,
+                              *b = *(struct tsdb__series *const *)y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Applies the batch inside txn; collects accepted samples and sealed series. */
+static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc, size_t *nacc,
+                 struct tsdb__series **sealed, size_t *nsealed, struct pl_buf *scratch)
+{
+    struct tsdb *db = a->db;
+    size_t na = 0, ns = 0;
+    int64_t maxt = INT64_MIN, mint = INT64_MAX;
+    for (size_t i = 0; i < a->n;) {
+        struct tsdb__series *s = a->v[i].s;
+        pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+        pthread_mutex_lock(mu);
+        uint32_t had = s->sealing_len;
+        size_t j = i;
+        int rc = 0;
+        for (; j < a->n && a->v[j].s == s; j++) {
+            if (s->persisted == 2)
+                continue; /* deleted since tsdb_append */
+            rc = tsdb__head_append(db, txn, s, a->v[j].t, a->v[j].v, scratch);
+            if (rc == 0) {
+                acc[na].id = s->id;
+                acc[na].t = a->v[j].t;
+                acc[na].v = a->v[j].v;
+                na++;
+                if (a->v[j].t > maxt)
+                    maxt = a->v[j].t;
+                if (a->v[j].t < mint)
+                    mint = a->v[j].t;
+            } else if (rc == PL_ERR_OUT_OF_ORDER) {
+                /* Another appender committed newer samples since tsdb_append. */
+                atomic_fetch_add(&db->st_ooo, 1);
+                rc = 0;
+            } else if (rc == PL_ERR_DUPLICATE) {
+                atomic_fetch_add(&db->st_dup, 1);
+                rc = 0;
+            } else if (rc == 1) {
+                rc = 0;
+            } else {
+                break;
+            }
+        }
+        if (s->sealing_len != had)
+            sealed[ns++] = s;
+        pthread_mutex_unlock(mu);
+        if (rc)
+            return rc;
+        i = j;
+    }
+    *nacc = na;
+    *nsealed = ns;
+    int64_t cur = atomic_load(&db->st_max_t);
+    while (maxt > cur && !atomic_compare_exchange_weak(&db->st_max_t, &cur, maxt))
+        ;
+    cur = atomic_load(&db->st_min_t);
+    while (mint < cur && !atomic_compare_exchange_weak(&db->st_min_t, &cur, mint))
+        ;
+    return 0;
+}
+
+int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res,
+                         struct pl_err *err)
+{
+    struct tsdb *db = a->db;
+    if (a->n == 0) {
+        if (res)
+            memset(res, 0, sizeof(*res));
+        appender_free(a);
+        return 0;
+    }
+    /* Group each series' samples together, keeping their order (stable by index). */
+    struct tsdb__sample *acc = pl_xmalloc(a->n * sizeof(*acc));
+    struct tsdb__series **news = pl_xmalloc(a->n * sizeof(*news));
+    struct tsdb__series **sealed = pl_xmalloc(a->n * sizeof(*sealed));
+    struct pl_buf rec, comp, scratch;
+    pl_buf_init(&rec, (size_t)1 << 31);
+    pl_buf_init(&comp, (size_t)1 << 31);
+    pl_buf_init(&scratch, 1 << 20);
+    size_t nnew = 0, nacc = 0, nsealed = 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&db->commit_mu);
+    if (db->failed) {
+        rc = pl_err_set(err, PL_ERR_STATE,
+                        "storage is in a failed state after a write error; reopen it");
+        goto unlock;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        struct tsdb__series *s = a->v[i].s;
+        if (!s->persisted && !s->dirty) {
+            /* dirty doubles as "queued" for unpersisted series within this commit. */
+            s->dirty = 1;
+            if (a->v[i].t < s->min_t)
+                s->min_t = a->v[i].t;
+            news[nnew++] = s;
+        }
+    }
+    for (size_t i = 0; i < nnew; i++)
+        news[i]->dirty = 0;
+    qsort(news, nnew, sizeof(*news), cmp_series_id);
+
+    MDB_txn *txn;
+    rc = tsdb__wtxn_begin(db, a->n * 64 + nnew * 512 + 4096, &txn);
+    if (rc) {
+        tsdb__mdb_err(err, rc, "beginning a write");
+        goto unlock;
+    }
+    if ((rc = tsdb__index_add(db, txn, news, nnew))) {
+        mdb_txn_abort(txn);
+        tsdb__mdb_err(err, rc, "writing the series index");
+        goto unlock;
+    }
+    /* From here the head changes: a failure leaves the db failed until reopened. */
+    rc = apply(a, txn, acc, &nacc, sealed, &nsealed, &scratch);
+    if (rc == 0 && nacc > 0) {
+        rc = tsdb__wal_encode(acc, nacc, &rec);
+        if (rc == 0)
+            rc = pl_buf_reserve(&comp, snappy_max_compressed_length(rec.len));
+        if (rc == 0) {
+            size_t clen = comp.cap - comp.len;
+            if (snappy_compress(rec.data, rec.len, comp.data, &clen) != SNAPPY_OK)
+                rc = PL_ERR_LIMIT;
+            comp.len = clen;
+        }
+        if (rc == 0) {
+            uint8_t k[8];
+            tsdb__be64(k, db->wal_seq + 1);
+            MDB_val key = {8, k}, val = {comp.len, comp.data};
+            rc = mdb_put(txn, db->dbi_wal, &key, &val, MDB_APPEND);
+        }
+    }
+    uint32_t next = (uint32_t)atomic_load(&db->next_id);
+    if (rc == 0 && nnew && next != db->next_id_persisted)
+        rc = tsdb__meta_put_u64(db, txn, "next_id", next);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    for (size_t i = 0; i < nsealed; i++) {
+        pthread_mutex_t *mu = tsdb__stripe(db, sealed[i]->id);
+        pthread_mutex_lock(mu);
+        free(sealed[i]->sealing);
+        sealed[i]->sealing = NULL;
+        sealed[i]->sealing_len = 0;
+        pthread_mutex_unlock(mu);
+    }
+    if (rc) {
+        db->failed = 1;
+        tsdb__mdb_err(err, rc, "committing samples");
+        goto unlock;
+    }
+    if (nacc > 0) {
+        db->wal_seq++;
+        db->wal_bytes_since_ckpt += comp.len;
+        atomic_fetch_add(&db->st_wal_records, 1);
+        atomic_fetch_add(&db->st_wal_bytes, comp.len);
+    }
+    if (nnew)
+        db->next_id_persisted = next;
+    for (size_t i = 0; i < nnew; i++) {
+        news[i]->persisted = 1;
+        news[i]->dirty = 1;
+    }
+    atomic_fetch_add(&db->st_samples, nacc);
+    if (res) {
+        res->samples = nacc;
+        res->series_new = nnew;
+    }
+    /* Bounded background work, done by the committer (no extra thread). */
+    if (db->wal_bytes_since_ckpt > db->ckpt_bytes) {
+        struct pl_err e2;
+        if (tsdb__head_checkpoint(db, &e2) != 0)
+            pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
+    }
+    if (nsealed > 0 && (db->opt.retention_ms > 0 || db->opt.retention_bytes > 0)) {
+        struct pl_err e2;
+        if (tsdb__retention_apply(db, &e2) != 0)
+            pl_log(PL_LOG_WARN, "tsdb", "retention failed", "err", e2.msg, NULL);
+    }
+unlock:
+    pthread_mutex_unlock(&db->commit_mu);
+    pl_buf_fini(&rec);
+    pl_buf_fini(&comp);
+    pl_buf_fini(&scratch);
+    free(acc);
+    free(news);
+    free(sealed);
+    appender_free(a);
+    return rc;
+}

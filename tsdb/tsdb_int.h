@@ -1,0 +1,359 @@
+/*
+ * tsdb_int.h - internals shared by the files of the storage engine.
+ *
+ * The engine is one LMDB environment (Howard Chu, "LMDB: Lightning Memory-
+ * Mapped Database", and lmdb.h) holding the series index, sealed chunks, the
+ * head checkpoint and the write-ahead log, plus an in-memory head with one
+ * open Gorilla chunk per active series (Pelkonen et al., VLDB 2015).
+ *
+ * Named databases and their formats (integers in keys are big-endian so that
+ * LMDB's memcmp order is numeric order; integers in values are little-endian):
+ *
+ * meta: small records, key = ASCII name
+ *   "version"   u32 LE   format version (TSDB_FORMAT_VERSION)
+ *   "next_id"   u32 LE   next series id to hand out
+ *   "ckpt_seq"  u64 LE   WAL sequence covered by the head checkpoint
+ *
+ * series: key = series id (u32 BE, 4 bytes)
+ *   OFFSET SIZE  FIELD
+ *   0      8     min_t  i64 LE  first sample written (ms)
+ *   8      8     hash   u64 LE  pl_labels hash of the set
+ *   16     var   labels (varint npairs, then per pair: varint nlen, name,
+ *                varint vlen, value), pairs sorted by name
+ *
+ * series_key: key = hash u64 BE (8) + series id u32 BE (4); value empty.
+ *   Hash collisions are resolved by reading every id under the hash prefix
+ *   and comparing label sets.
+ *
+ * postings: key = name, 0x00, value, 0x00, first id u32 BE; value = page
+ *   OFFSET SIZE  FIELD
+ *   0      var   count (varint, >= 1)
+ *   var    var   count-1 deltas (varint) from the previous id; first id is in the key
+ *   A page holds at most TSDB_POSTINGS_PAGE ids, all ids sorted ascending.
+ *   The pair ("", "") lists every series (used for negative-only selections).
+ *
+ * chunks: key = partition u32 BE (4) + series id u32 BE (4) + mint u64 BE (8,
+ *   biased: t ^ 1<<63, so negative times sort first). Value:
+ *   OFFSET SIZE  FIELD
+ *   0      8     maxt i64 LE
+ *   8      var   sealed chunk (tsdb/chunk.h, any encoding)
+ *   partition = floor(mint / TSDB_PARTITION_MS) + 2^31; a chunk never spans
+ *   two partitions (the head seals at the boundary).
+ *
+ * head: key = series id u32 BE; the series' open chunk at the last checkpoint
+ *   OFFSET SIZE  FIELD
+ *   0      8     max_t   i64 LE  newest sample of the series (INT64_MIN: none)
+ *   8      8     last_v  u64 LE  bits of that sample's value
+ *   16     var   open chunk bytes (tsdb_chunk_enc_bytes), may be empty
+ *
+ * wal: key = sequence u64 BE; value = snappy(record), record:
+ *   OFFSET SIZE  FIELD
+ *   0      1     TSDB_WAL_VERSION
+ *   1      var   nsamples (varint)
+ *   then per sample: id delta (zigzag varint, from the previous sample's id),
+ *   t delta (zigzag varint, from the previous sample's t; the first from 0),
+ *   value (8 bytes LE, the bit pattern).
+ *
+ * tombstones: key = series id u32 BE; value = pairs of (mint i64 LE, maxt i64 LE).
+ */
+#ifndef TSDB_TSDB_INT_H
+#define TSDB_TSDB_INT_H
+
+#include "tsdb/tsdb.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "tsdb/chunk.h"
+
+#define TSDB_FORMAT_VERSION  1
+#define TSDB_WAL_VERSION     1
+#define TSDB_PARTITION_MS    (2 * 3600 * INT64_C(1000))
+#define TSDB_POSTINGS_PAGE   512
+#define TSDB_SEAL_SAMPLES    120
+#define TSDB_STRIPES         4096
+#define TSDB_ID_PAGE_BITS    16
+#define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
+#define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
+#define TSDB_MAX_LABELS_SIZE (64 * 1024)
+
+#ifdef PL_UNIT_TESTING
+#define TESTABLE
+#else
+#define TESTABLE static
+#endif
+
+/* An in-memory series: loaded on first append (or WAL replay) after open. */
+struct tsdb__series {
+    struct pl_labels *ls; /* owned */
+    uint32_t id;
+    uint8_t persisted; /* 1: index entries committed to LMDB; 2: forgotten (deleted) */
+    uint8_t dirty;     /* changed since the last head checkpoint */
+    int64_t min_t;     /* first sample, INT64_MAX before any */
+    int64_t max_t;     /* newest sample, INT64_MIN before any */
+    uint64_t last_v;   /* bits of the newest sample's value */
+    uint64_t seal_txn; /* LMDB txn id that wrote the newest sealed chunk */
+    struct tsdb_chunk_enc enc;
+    /*
+     * Chunks sealed by a commit whose transaction is not yet committed, as
+     * records (u32 LE length, sealed chunk); owned. Readers use them until
+     * the chunks are visible in LMDB.
+     */
+    uint8_t *sealing;
+    uint32_t sealing_len;
+};
+
+struct tsdb__smap_slot {
+    uint64_t hash;
+    struct tsdb__series *s;
+};
+
+/* Open-addressing map label hash -> series (several series may share a hash). */
+struct tsdb__smap {
+    struct tsdb__smap_slot *slots;
+    size_t cap, n; /* cap is a power of two */
+};
+
+struct tsdb__tomb {
+    uint32_t id;
+    uint32_t n;
+    int64_t *iv; /* n pairs (mint, maxt), owned */
+};
+
+struct tsdb {
+    struct tsdb_options opt;
+    char *path;
+    MDB_env *env;
+    MDB_dbi dbi_meta, dbi_series, dbi_skey, dbi_post, dbi_chunks, dbi_head, dbi_wal, dbi_tomb;
+    size_t mapsize;
+    /* Read transactions hold it shared; growing the map holds it exclusively. */
+    pthread_rwlock_t env_lock;
+    /* Serialises write transactions (commits, checkpoints, deletes, retention). */
+    pthread_mutex_t commit_mu;
+    /* Serialises series creation and the map below against writers. */
+    pthread_rwlock_t map_lock;
+    struct tsdb__smap map;
+    /* id -> series, two levels so that readers never see a moved array. */
+    _Atomic(struct tsdb__series **) pages[TSDB_ID_PAGES];
+    pthread_mutex_t stripes[TSDB_STRIPES];
+    atomic_uint_fast32_t next_id;
+    uint32_t next_id_persisted;
+    uint64_t wal_seq, ckpt_seq;
+    uint64_t wal_bytes_since_ckpt;
+    uint64_t ckpt_bytes; /* checkpoint when the WAL since the last one exceeds this */
+    int failed;          /* a write failed after touching the head: reopen needed */
+    /* Forgotten series, freed at close (an appender may still point at one). */
+    struct tsdb__series **grave;
+    size_t ngrave, capgrave;
+    /* Tombstones, sorted by id. */
+    pthread_rwlock_t tomb_lock;
+    struct tsdb__tomb *tombs;
+    size_t ntombs;
+    /* Counters for tsdb_stats. */
+    atomic_uint_fast64_t st_samples, st_ooo, st_dup, st_wal_records, st_wal_bytes, st_sealed,
+        st_head_series, st_head_chunks;
+    _Atomic int64_t st_max_t, st_min_t; /* newest and oldest sample appended */
+    /* Sync thread for TSDB_SYNC_INTERVAL. */
+    pthread_t sync_thread;
+    int sync_running;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+};
+
+/* ---- encoding helpers (index.c) ---- */
+static inline void tsdb__be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline uint32_t tsdb__rd_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void tsdb__be64(uint8_t *p, uint64_t v)
+{
+    tsdb__be32(p, (uint32_t)(v >> 32));
+    tsdb__be32(p + 4, (uint32_t)v);
+}
+static inline uint64_t tsdb__rd_be64(const uint8_t *p)
+{
+    return ((uint64_t)tsdb__rd_be32(p) << 32) | tsdb__rd_be32(p + 4);
+}
+static inline void tsdb__le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t tsdb__rd_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint32_t tsdb__partition(int64_t t)
+{
+    int64_t p = t / TSDB_PARTITION_MS;
+    if (t % TSDB_PARTITION_MS < 0)
+        p--;
+    return (uint32_t)(p + (INT64_C(1) << 31));
+}
+static inline int64_t tsdb__partition_start(uint32_t part)
+{
+    return ((int64_t)part - (INT64_C(1) << 31)) * TSDB_PARTITION_MS;
+}
+
+/* Varints (LEB128). put returns bytes written (<= 10); get returns bytes read or 0 on error. */
+size_t tsdb__vint_put(uint8_t *p, uint64_t v);
+size_t tsdb__vint_get(const uint8_t *p, size_t n, uint64_t *v);
+static inline uint64_t tsdb__zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t tsdb__unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Maps an LMDB or errno code to a pl_err; "disk full" and "map full" get clear texts. */
+int tsdb__mdb_err(struct pl_err *err, int rc, const char *what);
+
+/* ---- index.c ---- */
+/* Encodes a label set as in the `series` value format (labels part). */
+int tsdb__labels_encode(const struct pl_labels *ls, struct pl_buf *out);
+/* Decodes labels; hash is taken from disk. PL_ERR_CORRUPT on bad bytes. OUT: *out owned. */
+int tsdb__labels_decode(const uint8_t *p, size_t n, uint64_t hash, struct pl_labels **out);
+/* Reads series `id` from the series db. 0, MDB_NOTFOUND, or an error. */
+int tsdb__series_read(struct tsdb *db, MDB_txn *txn, uint32_t id, struct pl_labels **ls,
+                      int64_t *min_t);
+/* Finds the id of `ls` in the index. 0 with *id, MDB_NOTFOUND, or an error. */
+int tsdb__series_find(struct tsdb *db, MDB_txn *txn, const struct pl_labels *ls, uint32_t *id);
+/* Writes series, series_key and postings entries for new series ss[0..n) (ids ascending). */
+int tsdb__index_add(struct tsdb *db, MDB_txn *txn, struct tsdb__series *const *ss, size_t n);
+/* Removes a series from series, series_key and postings. */
+int tsdb__index_remove(struct tsdb *db, MDB_txn *txn, uint32_t id, const struct pl_labels *ls);
+/* Builds a postings key prefix "name\0value\0" into buf (cleared first). */
+int tsdb__postings_prefix(struct pl_buf *buf, const char *name, size_t nlen, const char *value,
+                          size_t vlen);
+
+/* ---- postings.c: lazy postings iterators over LMDB and set operations ---- */
+struct tsdb__pit;
+struct tsdb__pit_ops {
+    /* Advances; 1 with *id, 0 at the end, negative on error. */
+    int (*next)(struct tsdb__pit *it, uint32_t *id);
+    /* Advances to the first id >= target (may stay); same returns. */
+    int (*seek)(struct tsdb__pit *it, uint32_t target, uint32_t *id);
+    void (*free)(struct tsdb__pit *it);
+};
+struct tsdb__pit {
+    const struct tsdb__pit_ops *ops;
+};
+/* Iterator over the postings list of one label pair (empty if absent). */
+struct tsdb__pit *tsdb__pit_list(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t nlen,
+                                 const char *value, size_t vlen);
+/* Iterator over an owned sorted array of unique ids. */
+struct tsdb__pit *tsdb__pit_array(uint32_t *ids, size_t n);
+/* Intersection; takes ownership of its[0..n) (n >= 1). */
+struct tsdb__pit *tsdb__pit_and(struct tsdb__pit **its, size_t n);
+/* a minus b; takes ownership of both. */
+struct tsdb__pit *tsdb__pit_sub(struct tsdb__pit *a, struct tsdb__pit *b);
+/* Union, materialised into a sorted array; takes ownership of its[0..n). */
+struct tsdb__pit *tsdb__pit_or(struct tsdb__pit **its, size_t n);
+void tsdb__pit_free(struct tsdb__pit *it);
+/*
+ * Postings of the series matching all of ms (Prometheus semantics); when every
+ * matcher matches "", the base is all series. OUT: *out.
+ */
+int tsdb__postings_for_matchers(struct tsdb *db, MDB_txn *txn, struct tsdb_matcher *const *ms,
+                                size_t n, struct tsdb__pit **out, struct pl_err *err);
+/* Collects all ids of an iterator into *ids (malloc'd). Frees the iterator. */
+int tsdb__pit_collect(struct tsdb__pit *it, uint32_t **ids, size_t *n);
+
+/* ---- head.c ---- */
+struct tsdb__series *tsdb__head_get(struct tsdb *db, uint32_t id);
+void tsdb__head_set(struct tsdb *db, uint32_t id, struct tsdb__series *s);
+static inline pthread_mutex_t *tsdb__stripe(struct tsdb *db, uint32_t id)
+{
+    return &db->stripes[id & (TSDB_STRIPES - 1)];
+}
+/* Looks up a series by label set in memory (map_lock held by caller, any mode). */
+struct tsdb__series *tsdb__smap_find(struct tsdb__smap *m, const struct pl_labels *ls);
+void tsdb__smap_insert(struct tsdb__smap *m, struct tsdb__series *s);
+void tsdb__smap_remove(struct tsdb__smap *m, struct tsdb__series *s);
+void tsdb__smap_fini(struct tsdb__smap *m);
+struct tsdb__series *tsdb__series_new(uint32_t id, struct pl_labels *ls);
+void tsdb__series_free(struct tsdb__series *s);
+/*
+ * Returns the in-memory series for `ls`, loading it from LMDB or creating it
+ * (not yet persisted). OUT: *out. Thread-safe.
+ */
+int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls,
+                             struct tsdb__series **out);
+/* Loads series `id` into memory from LMDB (series + head record). MDB_NOTFOUND if unknown. */
+int tsdb__head_load_id(struct tsdb *db, MDB_txn *txn, uint32_t id, struct tsdb__series **out);
+/* Restores a series' head state from a `head` record. */
+int tsdb__head_restore(struct tsdb__series *s, const uint8_t *p, size_t n);
+/* Writes every dirty series' open chunk to `head` (commit_mu held). */
+int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err);
+
+/* ---- wal.c ---- */
+struct tsdb__sample {
+    uint32_t id;
+    int64_t t;
+    uint64_t v;
+};
+/* Encodes samples as a WAL record (uncompressed) into out. */
+int tsdb__wal_encode(const struct tsdb__sample *s, size_t n, struct pl_buf *out);
+/* Decodes a compressed WAL record; calls fn per sample. PL_ERR_CORRUPT on bad data. */
+int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const struct tsdb__sample *),
+                     void *ctx);
+/* Replays the WAL after ckpt_seq into the head. */
+int tsdb__wal_replay(struct tsdb *db, struct pl_err *err);
+
+/* ---- append.c ---- */
+/*
+ * Applies one sample to a series in the head inside write txn `txn` (stripe
+ * lock held by the caller), sealing the open chunk into `chunks` when needed.
+ * Returns 0, 1 (ignored duplicate), PL_ERR_OUT_OF_ORDER/DUPLICATE, or an LMDB error.
+ */
+int tsdb__head_append(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, int64_t t, uint64_t v,
+                      struct pl_buf *scratch);
+/* Checks a sample against the series' state without changing it: 0, 1 (dup ignored) or error. */
+int tsdb__head_check(const struct tsdb__series *s, int64_t t, uint64_t v);
+/* Writes a sealed chunk. */
+int tsdb__chunk_put(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t mint, int64_t maxt,
+                    const uint8_t *p, size_t n);
+/* Seals s's open chunk into `chunks` (stripe lock held). */
+int tsdb__head_seal(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struct pl_buf *scratch);
+
+/* ---- db.c ---- */
+/* Begins a read txn (holds env_lock shared until tsdb__rtxn_end). */
+int tsdb__rtxn_begin(struct tsdb *db, MDB_txn **txn);
+void tsdb__rtxn_end(struct tsdb *db, MDB_txn *txn);
+/* Begins a write txn (commit_mu held by the caller), growing the map first if needed. */
+int tsdb__wtxn_begin(struct tsdb *db, size_t need_bytes, MDB_txn **txn);
+/* Grows the map (commit_mu held, no txn of this thread open). */
+int tsdb__map_grow(struct tsdb *db, size_t min_size);
+int tsdb__meta_put_u64(struct tsdb *db, MDB_txn *txn, const char *key, uint64_t v);
+int tsdb__meta_get_u64(struct tsdb *db, MDB_txn *txn, const char *key, uint64_t *v);
+/* Used bytes: pages of all databases times the page size. */
+uint64_t tsdb__used_bytes(struct tsdb *db, MDB_txn *txn);
+
+/* ---- delete.c ---- */
+/* Whether t of series id is hidden by a tombstone (tomb_lock held shared). */
+int tsdb__tomb_covers(const struct tsdb__tomb *tb, int64_t t);
+/* The tombstone entry of id, or NULL (tomb_lock held). */
+const struct tsdb__tomb *tsdb__tomb_find(struct tsdb *db, uint32_t id);
+int tsdb__tomb_load(struct tsdb *db, MDB_txn *txn);
+void tsdb__tomb_fini(struct tsdb *db);
+/* Forgets series id completely (commit_mu held, inside txn). */
+int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id);
+/* Applies retention (commit_mu held). */
+int tsdb__retention_apply(struct tsdb *db, struct pl_err *err);
+
+#endif
