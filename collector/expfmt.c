@@ -1014,7 +1014,11 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
         if (f && f->has_help)
             return fail(p, name, "second HELP line for metric name %.*s",
                         (int)(nn > 200 ? 200 : nn), name);
-        if (!utf8_valid(text, tn))
+        /*
+         * Prometheus's scraper refuses HELP text that is not UTF-8; promtool
+         * (the 0.0.4 authority for strict mode) does not look.
+         */
+        if (!p->strict && !utf8_valid(text, tn))
             return fail(p, text, "HELP text is not valid UTF-8");
         if (decode_help(p, text, tn, &e->meta_text))
             return PL_ERR_INVALID;
