@@ -1031,7 +1031,18 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
                         "second TYPE line for metric name %.*s, or TYPE reported after samples",
                         (int)(nn > 200 ? 200 : nn), name);
         enum coll_expfmt_type t;
-        if (parse_type_word(text, tn, 0, p->strict, &t)) {
+        const char *word = text;
+        size_t wn = tn;
+        if (p->strict && memchr(text, '\\', tn)) {
+            /* promtool's reader drops backslashes from the type word */
+            pl_buf_reset(&p->tmp);
+            for (size_t i = 0; i < tn; i++)
+                if (text[i] != '\\')
+                    pl_buf_putc(&p->tmp, text[i]);
+            word = p->tmp.data ? p->tmp.data : "";
+            wn = p->tmp.len;
+        }
+        if (parse_type_word(word, wn, 0, p->strict, &t)) {
             char d[96];
             return fail(p, text, "unknown metric type \"%s\"", show(d, sizeof(d), text, tn));
         }
