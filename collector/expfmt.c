@@ -1115,7 +1115,11 @@ static int prom_labels(struct coll_expfmt_parser *p, struct pfam *f)
                         describe_at(d, sizeof(d), p->p, p->end));
         }
         p->p++;
-        skip_blanks(p);
+        if (p->strict)
+            skip_blanks(p);
+        else /* Prometheus's lexer drops NULs before a label value */
+            while (p->p < p->end && (is_blank(*p->p) || *p->p == '\0'))
+                p->p++;
         if (p->p >= p->end || *p->p != '"') {
             char d[64];
             return fail(p, p->p, "expected '\"' at start of label value, got %s",
@@ -1312,6 +1316,11 @@ static int prom_next(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e)
             newline_at(p, p->p);
             p->p++;
             continue;
+        }
+        if (c == '\0' && !p->strict) {
+            /* Prometheus's lexer reads a NUL at the start of a line as the end */
+            p->state = 1;
+            return 0;
         }
         int rc;
         if (c == '#') {

@@ -581,6 +581,45 @@ static const struct rule_case cases[] = {
     {O, L, 1, 0, 0, "om: info and stateset (Prometheus 2.42 scrape: up)",
      "# TYPE i info\ni_info{v=\"1\"} 1\n# TYPE s stateset\ns{s=\"a\"} 1\ns{s=\"b\"} 0\n# EOF\n",
      76},
+    {P, L, 1, 0, 0, "prom: NUL at a line start ends the input (Prometheus 2.42 scrape: up)",
+     "a 1\n\x00"
+     "garbage{\n",
+     14},
+    {P, S, 0, 2, 1, "prom: NUL at a line start",
+     "a 1\n\x00"
+     "garbage{\n",
+     14},
+    {P, L, 1, 0, 0, "prom: NULs before a label value are dropped (Prometheus 2.42 scrape: up)",
+     "a{b= \x00"
+     " \"x\"} 1\n",
+     14},
+    {P, S, 0, 1, 6, "prom: NUL before a label value",
+     "a{b= \x00"
+     " \"x\"} 1\n",
+     14},
+    {O, L, 0, 1, 5, "om: NUL before a label value (Prometheus 2.42 scrape: down)",
+     "a{b=\x00"
+     "\"x\"} 1\n# EOF\n",
+     18},
+    {O, L, 0, 1, 16, "om: NUL before an exemplar label value",
+     "a_total 1 # {b=\x00"
+     "\"x\"} 1\n# EOF\n",
+     29},
+    {O, S, 0, 1, 5, "om: NUL before a label value",
+     "a{b=\x00"
+     "\"x\"} 1\n# EOF\n",
+     18},
+    {P, S, 1, 0, 0, "prom: backslashes dropped from the TYPE word (promtool)",
+     "# TYPE a gau\\ge\na 1\n", 20},
+    {P, L, 0, 1, 10, "prom: backslash in the TYPE word", "# TYPE a gau\\ge\na 1\n", 20},
+    {P, L, 1, 0, 0, "prom: NUL after \"# \" keeps the line a comment (Prometheus 2.42 scrape: up)",
+     "# \x00"
+     "TYPE a bogus\na 1\n",
+     20},
+    {O, L, 0, 2, 3, "om: NUL after \"# \" (Prometheus 2.42 scrape: down)",
+     "a 1\n# \x00"
+     "EOF\n",
+     11},
 };
 
 static void test_expfmt_rules_give_verdicts_and_positions(void **state)
