@@ -1117,7 +1117,9 @@ static int prom_labels(struct coll_expfmt_parser *p, struct pfam *f)
         p->p++;
         if (p->strict)
             skip_blanks(p);
-        else /* Prometheus's lexer drops NULs before a label value */
+        else if (p->p < p->end && is_blank(*p->p))
+            /* Prometheus's lexer drops NULs in the blanks before a label
+             * value, but not right after the '=' */
             while (p->p < p->end && (is_blank(*p->p) || *p->p == '\0'))
                 p->p++;
         if (p->p >= p->end || *p->p != '"') {

@@ -620,6 +620,11 @@ static const struct rule_case cases[] = {
      "a 1\n# \x00"
      "EOF\n",
      11},
+    {P, L, 0, 1, 5, "prom: NUL right after the equals sign (Prometheus 2.42 scrape: down)",
+     "a{b=\x00"
+     "\"\x00"
+     "\"} -11\n",
+     14},
 };
 
 static void test_expfmt_rules_give_verdicts_and_positions(void **state)
