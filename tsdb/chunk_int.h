@@ -147,6 +147,56 @@
  *   bits: t '10' v '10' | t '01' v '10' | t '00' v '00'
  *   -> a6 00
  *   total 15 bytes (Gorilla: 22).
+ *
+ * =========================================================================
+ * TSDB_ENC_STREAM (3): the adaptive streaming format (open chunks; opt-in
+ * with tsdb_chunk_enc_init_kind). Like Gorilla, n is rewritten on every
+ * append and the stream only grows.
+ *
+ *   OFFSET SIZE  FIELD
+ *   3      1     scale e of the first value (0..15), or 0xff: XOR values
+ *   4      1-10  t0, svarint
+ *   .      1-10  m0, svarint (scale 0..15 only): value 0 = (double)m0 / 10^e
+ *   .      ...   bit stream; with scale 0xff it starts with value 0's 64 bits
+ *
+ * Running state, the same in encoder and decoder: At, Nt (timestamps) and
+ * Av, Nv, E1, E2 (values), all 0 with N = 1 at the start; the Rice
+ * parameter is k = bitlen(A / (2N)) (at most 62); after a residual x, A +=
+ * min(x, 2^40), N += 1, and when N reaches 32 every sum halves and N = 16.
+ * Sample i >= 1:
+ * - timestamp: Rice(k(At, Nt)) of zigzag(delta_i - D), with D = 0 for
+ *   i = 1, after which D = delta_1 rounded to whole seconds when it is at
+ *   least 1000 ms; i = 1 does not update At, Nt.
+ * - value, XOR mode: Gorilla's XOR code.
+ * - value, decimal mode: optional markers, then Rice(k(Av, Nv)) of
+ *   zigzag(r >> s), where r = m_i - m_{i-1} (order 1) when E2 >= E1, else
+ *   r = (m_i - m_{i-1}) - (m_{i-1} - m_{i-2}) (order 2); then Av += x,
+ *   E1 += zigzag(order-1 residual), E2 += zigzag(order-2 residual).
+ *   A marker is a Rice escape (16 zero bits) whose 6-bit length field is
+ *   below 4, which no real escape has (escaped values have at least 5 bits):
+ *     0  exception: 64 bits of the value follow; no state changes
+ *     1  rescale: 5 bits of a larger scale e' follow; m and the last
+ *        difference are multiplied by 10^(e'-e); a value code follows
+ *        (possibly after a shift marker)
+ *     2  XOR from now on: a Gorilla XOR code against the previous value
+ *        follows (new window), and the chunk stays in XOR mode
+ *     3  shift: 6 bits s (0..56) follow, then the value code; residuals
+ *        are multiples of 2^s (pages, sectors) and coded divided by it
+ *
+ * Worked example (checked byte by byte by test_chunk_stream.c), the
+ * samples (1000, 1.5), (16000, 2.0), (31002, 3.0):
+ *   03 00 03          encoding 3, n = 3
+ *   01                scale 1: values are m / 10
+ *   d0 0f             t0 = 1000
+ *   1e                m0 = 15 (zigzag 30)
+ *   sample 1: time: k = 0, zigzag(15000) = 30000 escapes: 16 '0', L-1 =
+ *             14 '001110', the low 14 bits '11010100110000'; D = 15000.
+ *             value: r = 20 - 15 = 5, zigzag 10, k = 0: '0' x 10, '1'.
+ *   sample 2: time: zigzag(15002 - 15000) = 4, k = 0: '0000' '1'.
+ *             value: E1 = E2 = 10, so order 1: r = 10, zigzag 20,
+ *             k = bitlen(10 / 4) = 2: q = 5: '00000' '1', then '00'.
+ *   -> 00 00 3b 53 00 02 10 40 (60 bits, zero-padded)
+ *   total 15 bytes (Gorilla: 22).
  */
 #ifndef TSDB_CHUNK_INT_H
 #define TSDB_CHUNK_INT_H

@@ -48,6 +48,22 @@ static size_t gorilla_len(const int64_t *ts, const double *vs, size_t n)
     return len;
 }
 
+static void test_chunk_stream_worked_example_matches_format_comment(void **state)
+{
+    static const uint8_t want[] = {0x03, 0x00, 0x03, 0x01, 0xd0, 0x0f, 0x1e, 0x00,
+                                   0x00, 0x3b, 0x53, 0x00, 0x02, 0x10, 0x40};
+    int64_t ts[] = {1000, 16000, 31002};
+    double vs[] = {1.5, 2.0, 3.0};
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 10);
+    assert_int_equal(tsdb_chunk_encode_samples(ts, vs, 3, TSDB_ENC_STREAM, &b), 0);
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    test_check_decodes(want, sizeof(want), ts, vs, 3);
+    assert_int_equal(gorilla_len(ts, vs, 3), 22);
+    pl_buf_fini(&b);
+}
+
 static void test_chunk_stream_rejects_unknown_kind(void **state)
 {
     struct tsdb_chunk_enc e;
@@ -115,7 +131,6 @@ static void test_chunk_stream_switches_random_floats_to_xor(void **state)
         vs[i] = i < 5 ? (double)i : (double)(test_rand(&rng) >> 11) / 9007199254740992.0;
     }
     size_t len = stream_roundtrip(ts, vs, N, 1);
-    printf("random floats: stream %zu bytes, gorilla %zu\n", len, gorilla_len(ts, vs, N));
     assert_true(len < gorilla_len(ts, vs, N) + 32);
     /* A first value that is not a decimal starts in XOR mode. */
     vs[0] = test_u2f(STALE_NAN);
@@ -213,6 +228,7 @@ static void test_chunk_stream_truncation_and_mutation_are_safe(void **state)
 int test_chunk_stream_run(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunk_stream_worked_example_matches_format_comment),
         cmocka_unit_test(test_chunk_stream_rejects_unknown_kind),
         cmocka_unit_test(test_chunk_stream_scraped_shapes_beat_gorilla),
         cmocka_unit_test(test_chunk_stream_rescales_and_keeps_exceptions),
