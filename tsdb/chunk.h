@@ -34,16 +34,17 @@ struct tsdb_chunk_enc {
     size_t cap;
     size_t bitlen; /* bits written */
     uint16_t n;    /* samples */
+    /* Added (in what was padding): the encoding appended, TSDB_ENC_GORILLA
+     * or TSDB_ENC_STREAM, and TSDB_ENC_STREAM's state; private to chunk*.c. */
+    uint16_t nexc;
+    uint8_t kind, scale, nt, nv;
     int64_t t_first, t_last, t_delta;
     uint64_t v_last;
     uint8_t leading, trailing; /* of the last XOR window */
-    /* Added: the encoding appended (TSDB_ENC_GORILLA or TSDB_ENC_STREAM) and
-     * TSDB_ENC_STREAM's state; private to chunk*.c. */
-    uint8_t kind;
-    uint8_t scale, nt, nv, shift;
-    uint16_t nexc;
-    int64_t m, md;
-    uint64_t at, av, e1, e2;
+    uint8_t shift;             /* added: TSDB_ENC_STREAM */
+    uint16_t e1, e2;           /* added: TSDB_ENC_STREAM predictor costs */
+    int64_t m, md;             /* added: TSDB_ENC_STREAM */
+    uint64_t at, av;           /* added: TSDB_ENC_STREAM */
 };
 
 void tsdb_chunk_enc_init(struct tsdb_chunk_enc *e);
@@ -91,6 +92,7 @@ struct tsdb_chunk_dec {
     uint8_t mode, tdesc, vdesc, seen;
     uint8_t tkv, vkv, thave, vhave; /* zero-run codes */
     uint8_t snt, snv;               /* TSDB_ENC_STREAM adaptive counts */
+    uint16_t se1, se2;              /* TSDB_ENC_STREAM predictor costs */
     uint32_t tpend, vpend;
     int64_t bias;
 };

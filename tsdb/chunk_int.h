@@ -163,6 +163,7 @@
  * Av, Nv, E1, E2 (values), all 0 with N = 1 at the start; the Rice
  * parameter is k = bitlen(A / (2N)) (at most 62); after a residual x, A +=
  * min(x, 2^40), N += 1, and when N reaches 32 every sum halves and N = 16.
+ * E1 and E2 add the bit length of the zigzagged residual of their order.
  * Sample i >= 1:
  * - timestamp: Rice(k(At, Nt)) of zigzag(delta_i - D), with D = 0 for
  *   i = 1, after which D = delta_1 rounded to whole seconds when it is at
@@ -171,7 +172,7 @@
  * - value, decimal mode: optional markers, then Rice(k(Av, Nv)) of
  *   zigzag(r >> s), where r = m_i - m_{i-1} (order 1) when E2 >= E1, else
  *   r = (m_i - m_{i-1}) - (m_{i-1} - m_{i-2}) (order 2); then Av += x,
- *   E1 += zigzag(order-1 residual), E2 += zigzag(order-2 residual).
+ *   and E1, E2 add the bit lengths of both orders' zigzagged residuals.
  *   A marker is a Rice escape (16 zero bits) whose 6-bit length field is
  *   below 4, which no real escape has (escaped values have at least 5 bits):
  *     0  exception: 64 bits of the value follow; no state changes
@@ -193,7 +194,7 @@
  *             14 '001110', the low 14 bits '11010100110000'; D = 15000.
  *             value: r = 20 - 15 = 5, zigzag 10, k = 0: '0' x 10, '1'.
  *   sample 2: time: zigzag(15002 - 15000) = 4, k = 0: '0000' '1'.
- *             value: E1 = E2 = 10, so order 1: r = 10, zigzag 20,
+ *             value: E1 = E2 = 4, so order 1: r = 10, zigzag 20,
  *             k = bitlen(10 / 4) = 2: q = 5: '00000' '1', then '00'.
  *   -> 00 00 3b 53 00 02 10 40 (60 bits, zero-padded)
  *   total 15 bytes (Gorilla: 22).

@@ -67,13 +67,16 @@ static inline void adapt_time(uint64_t *a, uint8_t *n, uint64_t x)
  * updates the running sum of the residual actually coded (x), and the costs
  * of both predictors, which pick the next one.
  */
-static inline void adapt_value(uint64_t *a, uint8_t *n, uint64_t *e1, uint64_t *e2, uint64_t x,
+/*
+ * Predictor costs add the bit length of each zigzagged residual, roughly
+ * its coding cost: at most 32 * 64 before halving, so 16 bits suffice.
+ */
+static inline void adapt_value(uint64_t *a, uint8_t *n, uint16_t *e1, uint16_t *e2, uint64_t x,
                                uint64_t r1, uint64_t r2)
 {
-    uint64_t z1 = tsdb__zigzag((int64_t)r1), z2 = tsdb__zigzag((int64_t)r2);
     *a += x < ADAPT_CAP ? x : ADAPT_CAP;
-    *e1 += z1 < ADAPT_CAP ? z1 : ADAPT_CAP;
-    *e2 += z2 < ADAPT_CAP ? z2 : ADAPT_CAP;
+    *e1 = (uint16_t)(*e1 + tsdb__bitlen(tsdb__zigzag((int64_t)r1)));
+    *e2 = (uint16_t)(*e2 + tsdb__bitlen(tsdb__zigzag((int64_t)r2)));
     if (++*n >= ADAPT_HALF) {
         *a >>= 1;
         *e1 >>= 1;
@@ -274,7 +277,8 @@ int tsdb__chunk_stream_init(struct tsdb_chunk_dec *d)
     }
     d->md = 0;
     d->tD = 0;
-    d->state[0] = d->state[1] = d->state[2] = d->state[3] = 0;
+    d->state[0] = d->state[1] = 0;
+    d->se1 = d->se2 = 0;
     d->snt = d->snv = 1;
     d->seen = 0; /* the residual shift */
     d->leading = 0xff;
@@ -354,8 +358,8 @@ static inline __attribute__((always_inline)) int stream_step(struct tsdb_chunk_d
         value:;
             uint64_t xv = tsdb__code_read(b, TSDB__DESC_RICE + k);
             uint64_t r = (uint64_t)tsdb__unzigzag(xv) << d->seen;
-            uint64_t r1 = d->state[3] < d->state[2] ? r + d->md : r;
-            adapt_value(&d->state[1], &d->snv, &d->state[2], &d->state[3], xv, r1, r1 - d->md);
+            uint64_t r1 = d->se2 < d->se1 ? r + d->md : r;
+            adapt_value(&d->state[1], &d->snv, &d->se1, &d->se2, xv, r1, r1 - d->md);
             d->md = r1;
             d->m += r1;
             d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
