@@ -161,7 +161,8 @@
  *
  * Running state, the same in encoder and decoder: At, Nt (timestamps) and
  * Av, Nv, E1, E2 (values), all 0 with N = 1 at the start; the Rice
- * parameter is k = bitlen(A / (2N)) (at most 62); after a residual x, A +=
+ * parameter is k = bitlen(A) - bitlen(N) (at least 0, at most 62); after a
+ * residual x, A +=
  * min(x, 2^40), N += 1, and when N reaches 32 every sum halves and N = 16.
  * E1 and E2 add the bit length of the zigzagged residual of their order.
  * Sample i >= 1:
@@ -195,7 +196,7 @@
  *             value: r = 20 - 15 = 5, zigzag 10, k = 0: '0' x 10, '1'.
  *   sample 2: time: zigzag(15002 - 15000) = 4, k = 0: '0000' '1'.
  *             value: E1 = E2 = 4, so order 1: r = 10, zigzag 20,
- *             k = bitlen(10 / 4) = 2: q = 5: '00000' '1', then '00'.
+ *             k = bitlen(10) - bitlen(2) = 2: q = 5: '00000' '1', then '00'.
  *   -> 00 00 3b 53 00 02 10 40 (60 bits, zero-padded)
  *   total 15 bytes (Gorilla: 22).
  */

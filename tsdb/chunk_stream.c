@@ -46,10 +46,15 @@ static const int64_t p10i[TSDB__MAX_SCALE + 1] = {1LL,
 #define ADAPT_CAP  (1ull << 40) /* largest residual a running sum takes in */
 #define ADAPT_HALF 32           /* counts at which running sums halve */
 
-/* The Rice parameter for a running sum a over n residuals (n >= 1). */
+/*
+ * The Rice parameter for a running sum a over n residuals (n >= 1): about
+ * log2 of the mean, from bit lengths rather than a division (two per
+ * sample would dominate decoding).
+ */
 static inline unsigned adapt_k(uint64_t a, unsigned n)
 {
-    unsigned k = tsdb__bitlen(a / (2 * (uint64_t)n));
+    unsigned la = tsdb__bitlen(a), ln = tsdb__bitlen(n);
+    unsigned k = la > ln ? la - ln : 0;
     return k > 62 ? 62 : k;
 }
 

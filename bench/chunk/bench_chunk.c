@@ -163,7 +163,7 @@ static void gen_values(enum shape sh, double *vs, size_t n)
 struct result {
     size_t samples, chunks, gorilla_bytes, sealed_bytes, stream_bytes;
     size_t by_enc[4];
-    double append_s, stream_s, dec_gorilla_s, dec_sealed_s, dec_batch_s, seal_s;
+    double append_s, stream_s, dec_gorilla_s, dec_stream_s, dec_sealed_s, dec_batch_s, seal_s;
 };
 
 static volatile double sink;
@@ -211,14 +211,16 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
     size_t maxchunks = nseries * ((nsamples + chunk - 1) / chunk);
     size_t *goff = malloc((maxchunks + 1) * sizeof(*goff));
     size_t *soff = malloc((maxchunks + 1) * sizeof(*soff));
-    struct pl_buf gall, sall;
+    size_t *toff = malloc((maxchunks + 1) * sizeof(*toff));
+    struct pl_buf gall, sall, tall;
     pl_buf_init(&gall, (size_t)1 << 34);
     pl_buf_init(&sall, (size_t)1 << 34);
+    pl_buf_init(&tall, (size_t)1 << 34);
     struct tsdb_chunk_enc e, se;
     tsdb_chunk_enc_init(&e);
     tsdb_chunk_enc_init_kind(&se, TSDB_ENC_STREAM);
     size_t nchunks = 0;
-    goff[0] = soff[0] = 0;
+    goff[0] = soff[0] = toff[0] = 0;
     for (size_t s = 0; s < nseries; s++) {
         gen_times(ts, nsamples, jitter);
         gen_values(sh, vs, nsamples);
@@ -243,8 +245,9 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
             }
             res->stream_s += now_sec() - t0;
             size_t slen;
-            tsdb_chunk_enc_bytes(&se, &slen);
+            const uint8_t *sp = tsdb_chunk_enc_bytes(&se, &slen);
             res->stream_bytes += slen;
+            pl_buf_append(&tall, sp, slen);
             size_t len;
             const uint8_t *p = tsdb_chunk_enc_bytes(&e, &len);
             pl_buf_append(&gall, p, len);
@@ -256,6 +259,7 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
             nchunks++;
             goff[nchunks] = gall.len;
             soff[nchunks] = sall.len;
+            toff[nchunks] = tall.len;
             res->samples += cn;
         }
     }
@@ -263,12 +267,15 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
     res->gorilla_bytes = gall.len;
     res->sealed_bytes = sall.len;
     res->dec_gorilla_s = decode_all(&gall, goff, nchunks, reps, 0);
+    res->dec_stream_s = decode_all(&tall, toff, nchunks, reps, 0);
     res->dec_sealed_s = decode_all(&sall, soff, nchunks, reps, 0);
     res->dec_batch_s = decode_all(&sall, soff, nchunks, reps, 1);
     tsdb_chunk_enc_fini(&e);
     tsdb_chunk_enc_fini(&se);
     pl_buf_fini(&gall);
     pl_buf_fini(&sall);
+    pl_buf_fini(&tall);
+    free(toff);
     free(ts);
     free(vs);
     free(goff);
@@ -390,6 +397,8 @@ int main(int argc, char **argv)
             all_s += r.sealed_bytes;
             mix.append_s += r.append_s;
             mix.dec_gorilla_s += r.dec_gorilla_s;
+            mix.dec_stream_s += r.dec_stream_s;
+            mix.dec_batch_s += r.dec_batch_s;
             mix.dec_sealed_s += r.dec_sealed_s;
         }
         printf("node_exporter mix (weights cpu .10 bytes .15 mem .12 load .05 hist .10 const .40 "
@@ -398,12 +407,14 @@ int main(int argc, char **argv)
                mix_g, mix_st, mix_s, 100.0 * (1 - mix_s / mix_g));
         printf("all shapes, equal weight: gorilla %.3f B/sample, sealed %.3f B/sample\n",
                (double)all_g / (double)mix.samples, (double)all_s / (double)mix.samples);
-        printf("all shapes: append gorilla %.1f M samples/s, stream %.1f M/s, decode gorilla "
-               "%.1f M/s, sealed %.1f M/s\n",
+        printf("all shapes (M samples per CPU-second): append gorilla %.1f, stream %.1f; "
+               "decode (dec_next) gorilla %.1f, stream %.1f, sealed %.1f; sealed dec_batch %.1f\n",
                (double)mix.samples * reps / mix.append_s / 1e6,
                (double)mix.samples * reps / mix.stream_s / 1e6,
                (double)mix.samples * reps / mix.dec_gorilla_s / 1e6,
-               (double)mix.samples * reps / mix.dec_sealed_s / 1e6);
+               (double)mix.samples * reps / mix.dec_stream_s / 1e6,
+               (double)mix.samples * reps / mix.dec_sealed_s / 1e6,
+               (double)mix.samples * reps / mix.dec_batch_s / 1e6);
     }
     return 0;
 usage:
