@@ -340,7 +340,8 @@ int main(int argc, char **argv)
     uint64_t seed = 42;
     size_t chunks[8] = {0};
     int nch = 0;
-    for (int i = 1; i < argc; i++) {
+    /* Options come in pairs: name, value. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             goto usage;
@@ -360,7 +361,6 @@ int main(int argc, char **argv)
             export_path = v;
         else
             goto usage;
-        i++;
     }
     if (nch == 0) {
         chunks[0] = 120;
