@@ -299,7 +299,7 @@ static inline __attribute__((always_inline)) int stream_step(struct tsdb_chunk_d
         if (d->mode == XOR_SCALE)
             d->v = tsdb__br_read_long(b, 64);
         else
-            d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
+            d->v = tsdb__chunk_dec_value(d->m, d->div);
     } else {
         uint64_t x = tsdb__code_read(b, TSDB__DESC_RICE + adapt_k(d->state[0], d->snt));
         uint64_t delta = d->tD + (uint64_t)tsdb__unzigzag(x);
@@ -367,7 +367,7 @@ static inline __attribute__((always_inline)) int stream_step(struct tsdb_chunk_d
             adapt_value(&d->state[1], &d->snv, &d->se1, &d->se2, xv, r1, r1 - d->md);
             d->md = r1;
             d->m += r1;
-            d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
+            d->v = tsdb__chunk_dec_value(d->m, d->div);
         }
     }
 done:
