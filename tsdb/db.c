@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +138,16 @@ int tsdb__wtxn_begin(struct tsdb *db, size_t need_bytes, MDB_txn **txn)
      * already changed the head.
      */
     size_t want = used + need_bytes * 3 + ((size_t)8 << 20);
+    /*
+     * With MDB_WRITEMAP the data file is sparse and pages are allocated as
+     * they are written: a full disk would fault (SIGBUS) inside a write, so
+     * refuse the transaction up front, with a clear error, while there is
+     * still room for what it may write.
+     */
+    struct statvfs vfs;
+    if (statvfs(db->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)need_bytes * 3 + ((uint64_t)16 << 20))
+        return ENOSPC;
     if (want > db->mapsize - db->mapsize / 8) {
         int rc = tsdb__map_grow(db, want + want / 2);
         if (rc)
@@ -336,7 +347,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     db->opt = *o;
     db->path = pl_xstrdup(o->path);
     db->opt.path = db->path;
-    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 32u << 20;
+    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 4u << 20;
     pthread_rwlock_init(&db->env_lock, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_rwlock_init(&db->tomb_lock, NULL);
@@ -356,15 +367,16 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     }
     mdb_env_set_maxdbs(db->env, 16);
     mdb_env_set_maxreaders(db->env, 512);
-    /* Start small; the map grows on demand (tsdb__wtxn_begin). */
-    size_t ms = o->map_initial_bytes ? o->map_initial_bytes : INITIAL_MAPSIZE;
+    /*
+     * Start small; the map grows on demand (tsdb__wtxn_begin). An existing
+     * database keeps the map size recorded in it.
+     */
     char file[4096];
     snprintf(file, sizeof(file), "%s/data.mdb", db->path);
     struct stat sb;
-    if (stat(file, &sb) == 0 && (size_t)sb.st_size * 2 > ms)
-        ms = (size_t)sb.st_size * 2;
-    mdb_env_set_mapsize(db->env, ms);
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (stat(file, &sb) != 0)
+        mdb_env_set_mapsize(db->env, o->map_initial_bytes ? o->map_initial_bytes : INITIAL_MAPSIZE);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_WRITEMAP;
     if (o->read_only)
         flags |= MDB_RDONLY;
     else if (o->sync != TSDB_SYNC_BATCH)

@@ -43,7 +43,8 @@ struct tsdb_options {
                                        0 */
     int read_only;                  /* open for reading only (tools) */
     size_t map_initial_bytes;       /* first LMDB map size; grown on demand; 0 = 64 MiB */
-    uint64_t checkpoint_bytes;      /* checkpoint the head after this much WAL; 0 = 32 MiB */
+    uint64_t
+        checkpoint_bytes; /* checkpoint after this much WAL; 0 = max(4 MiB, 128 B/head series) */
 };
 
 void tsdb_options_init(struct tsdb_options *o);

@@ -16,6 +16,7 @@
  *   bench_tsdb decode DIR                         sequential decode speed over all series
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,10 +307,16 @@ static int cmd_rss(const char *dir, int nser)
     struct gen_series *gs;
     struct pl_labels **ls = make_labels(nser, -1, &gs);
     long anon0 = status_kb("RssAnon:"), file0 = status_kb("RssFile:");
+    struct mallinfo2 mi0 = mallinfo2();
     struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
     int64_t na, nc;
     load(db, ls, gs, nser, 0, 480, &na, &nc); /* 2 h at 15 s */
     long anon1 = status_kb("RssAnon:"), file1 = status_kb("RssFile:");
+    struct mallinfo2 mi1 = mallinfo2();
+    printf("rss: malloc in use %.0f bytes/series, malloc free (kept by glibc) %.0f bytes/series\n",
+           ((double)mi1.uordblks + (double)mi1.hblkhd - (double)mi0.uordblks - (double)mi0.hblkhd) /
+               nser,
+           ((double)mi1.fordblks - (double)mi0.fordblks) / nser);
     struct tsdb_stats st;
     tsdb_stats_get(db, &st);
     /* The label sets the benchmark itself holds are not the database's. */
