@@ -279,6 +279,18 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
     int64_t maxt = INT64_MIN, mint = INT64_MAX;
     for (size_t i = 0; i < a->n;) {
         struct tsdb__series *s = a->v[i].s;
+        /*
+         * A batch touches series scattered over memory: fetch the ones a few
+         * entries ahead so that their misses overlap with this one's work.
+         */
+        if (i + 8 < a->n)
+            __builtin_prefetch(a->v[i + 8].s, 1);
+        if (i + 4 < a->n) {
+            const struct tsdb__series *ahead = a->v[i + 4].s;
+            if (ahead->enc.buf)
+                __builtin_prefetch(ahead->enc.buf + ahead->enc.bitlen / 8, 1);
+            __builtin_prefetch(tsdb__stripe(db, ahead->id), 1);
+        }
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
         uint32_t had = s->sealing_len;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,6 +171,13 @@ static struct tsdb *open_db(const char *dir, enum tsdb_sync sync)
     return db;
 }
 
+static int64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static struct pl_labels **make_labels(int nser, int forced, struct gen_series **gs)
 {
     struct pl_labels **ls = malloc((size_t)nser * sizeof(*ls));
@@ -227,13 +235,18 @@ static int cmd_append(const char *dir, int nser, int nsmp)
         struct gen_series *gs;
         struct pl_labels **ls = make_labels(nser, -1, &gs);
         struct tsdb *db = open_db(d, syncs[s]);
-        int64_t na, nc;
+        int64_t na, nc, c0;
         /* First scrape creates the series; measured separately. */
         load(db, ls, gs, nser, 0, 1, &na, &nc);
         printf("append[sync=%s]: series creation: %d series in %.3f s (%.0f series/s)\n", names[s],
                nser, (double)(na + nc) / 1e9, nser / ((double)(na + nc) / 1e9));
+        c0 = cpu_ns();
         load(db, ls, gs, nser, 1, nsmp - 1, &na, &nc);
+        int64_t cpu = cpu_ns() - c0;
         double n = (double)nser * (nsmp - 1);
+        printf("append[sync=%s]: %.0f samples per CPU-second of the appending thread (incl. "
+               "the generator)\n",
+               names[s], n / ((double)cpu / 1e9));
         printf("append[sync=%s]: %d x %d samples: tsdb_append %.0f samples/s, commit (WAL "
                "record + snappy + LMDB txn + head chunks + seals) %.0f samples/s, overall %.0f "
                "samples/s, %.2f ms per %d-sample commit\n",
