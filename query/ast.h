@@ -86,6 +86,17 @@ struct query_function {
     int variadic; /* 0: exactly nargs; >0: up to this many extra optional args of the last type; -1: unlimited */
     enum query_value_type ret;
 };
+/*
+ * How to read nargs/variadic (Prometheus's convention): with variadic != 0
+ * the last declared argument is optional, so a call takes between nargs-1 and
+ * nargs-1+variadic arguments (no upper bound for -1): round(v[, s]) is
+ * nargs 2, variadic 1; label_join(v, s, s, s...) is nargs 4, variadic -1.
+ * label_replace has 5 declared arguments, more than arg_types holds: use
+ * query_function_arg_type, which repeats the last column for later indexes.
+ */
+enum query_value_type query_function_arg_type(const struct query_function *f, size_t i);
+int query_function_min_args(const struct query_function *f);
+int query_function_max_args(const struct query_function *f); /* -1: unlimited */
 /* The function called `name`, or NULL. */
 const struct query_function *query_function_lookup(const char *name, size_t n);
 const struct query_function *query_function_get(enum query_func_id id);
@@ -206,7 +217,30 @@ struct query_parse_err {
 int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err);
 void query_expr_free(struct query_expr *e);
 
+/*
+ * Parses a series selector as the HTTP API's match[] parameters take it
+ * (Prometheus's ParseMetricSelector): `name`, `name{l="v",...}` or `{...}`
+ * and nothing else. Like Prometheus it runs no type checks, so it accepts
+ * selectors whose matchers all match the empty string; the API checks that
+ * itself. OUT: *out, whose root is a QUERY_NODE_VECTOR_SELECTOR (matchers in
+ * root->vs.matchers, owned by *out); freed with query_expr_free.
+ */
+int query_parse_selector(const char *s, size_t n, struct query_expr **out,
+                         struct query_parse_err *err);
+
 /* Appends the canonical PromQL text of a node (Prometheus's String() form). */
 int query_node_format(const struct query_node *n, struct pl_buf *out);
+
+/* query_node_format of the root. */
+int query_expr_format(const struct query_expr *e, struct pl_buf *out);
+
+/*
+ * Writes Prometheus's text for a parse error, "1:5: parse error: <msg>", to
+ * out (NUL-terminated, truncated to outlen).
+ */
+void query_parse_err_format(const struct query_parse_err *err, char *out, size_t outlen);
+
+/* Deepest nesting of parentheses, calls and operators query_parse accepts. */
+#define QUERY_PARSE_MAX_DEPTH 1000
 
 #endif

@@ -79,4 +79,26 @@ int query_exec_range(struct query_engine *e, const struct query_queryable *st, c
                      int64_t start, int64_t end, int64_t step, struct query_result *out,
                      struct query_error *err);
 
+/* Per-query overrides (the HTTP `timeout` parameter, cancellation). */
+struct query_exec_opts {
+    int64_t timeout_ms;  /* > 0: this query's timeout instead of the engine's */
+    volatile int *cancel; /* optional: set to non-zero from another thread to cancel */
+};
+/* Like query_exec_instant / query_exec_range, with per-query options (xo may be NULL). */
+int query_exec_instant_opts(struct query_engine *e, const struct query_queryable *st,
+                            const char *q, int64_t t, const struct query_exec_opts *xo,
+                            struct query_result *out, struct query_error *err);
+int query_exec_range_opts(struct query_engine *e, const struct query_queryable *st, const char *q,
+                          int64_t start, int64_t end, int64_t step,
+                          const struct query_exec_opts *xo, struct query_result *out,
+                          struct query_error *err);
+/*
+ * Evaluates an already parsed tree (borrowed) over [start, end] every step;
+ * is_range selects the range-query result shape. For tools and tests.
+ */
+int query_exec_expr(struct query_engine *e, const struct query_queryable *st,
+                    const struct query_node *root, int64_t start, int64_t end, int64_t step,
+                    int is_range, const struct query_exec_opts *xo, struct query_result *out,
+                    struct query_error *err);
+
 #endif

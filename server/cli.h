@@ -20,6 +20,9 @@ int srv_cmd_server(int argc, char **argv);
 int srv_cmd_version(int argc, char **argv);
 /* server/check_metrics.c */
 int srv_cmd_check_metrics(int argc, char **argv);
+int srv_cmd_query(int argc, char **argv);
+/* collector/config_check.c */
+int coll_config_check_cmd(int argc, char **argv);
 /* server/tsdb_cmds.c */
 int srv_cmd_import(int argc, char **argv);
 int srv_cmd_tsdb_stats(int argc, char **argv);

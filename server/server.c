@@ -1,17 +1,152 @@
-/* server.c - `promlite server`. */
+/*
+ * server.c - `promlite server`: flags, the HTTP API, the TSDB, and a clean
+ * shutdown on SIGTERM/SIGINT.
+ *
+ * Start-up order makes readiness observable: the HTTP server listens first
+ * (/-/healthy answers at once, /-/ready says 503), then a thread opens the
+ * TSDB and replays its WAL, and only then does /-/ready turn 200 and the
+ * data endpoints open. Signals are blocked in every thread and taken by the
+ * main thread with sigtimedwait, so handlers never run inside MHD or LMDB.
+ * Shutdown: stop accepting connections, let in-flight requests finish
+ * (MHD_stop_daemon joins its threads), then close the TSDB.
+ */
 #include "server/cli.h"
 
 #include "common/log.h"
+#include "common/mem.h"
+#include "common/timeutil.h"
+#include "server/srv_int.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *open_tsdb(void *arg)
+{
+    struct srv *s = arg;
+    struct tsdb_options o;
+    srv_flags_tsdb_options(&s->flags, &o);
+    struct pl_err err;
+    pl_err_clear(&err);
+    int64_t t0 = pl_mono_ns();
+    struct tsdb *db = NULL;
+    int rc = tsdb_open(&o, &db, &err);
+    if (rc) {
+        pl_log(PL_LOG_ERROR, "tsdb", "opening the storage failed", "path", o.path, "err",
+               err.msg[0] ? err.msg : pl_err_str(rc), NULL);
+        atomic_store(&s->open_failed, 1);
+        kill(getpid(), SIGTERM);
+        return NULL;
+    }
+    s->db = db;
+    query_queryable_tsdb(db, &s->qq);
+    atomic_store(&s->ready, 1);
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%.3f", (double)(pl_mono_ns() - t0) / 1e6);
+    pl_log(PL_LOG_INFO, "tsdb", "TSDB started; server is ready to receive web requests", "path",
+           o.path, "duration_ms", ms, NULL);
+    return NULL;
+}
 
 int srv_cmd_server(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    pl_log(PL_LOG_ERROR, "server",
-           "the server is not built yet: this promlite has only `check metrics` and the common "
-           "library; nothing is scraped, stored or served",
-           NULL);
-    return 1;
+    static struct srv s; /* one server per process */
+    struct pl_err err;
+    pl_err_clear(&err);
+    if (srv_flags_parse(&s.flags, argc, argv, &err)) {
+        fprintf(stderr, "promlite: error: %s, try --help\n", err.msg);
+        return 2;
+    }
+    if (s.flags.help) {
+        srv_flags_usage(stdout);
+        return 0;
+    }
+    pl_log_set_level(s.flags.log_level);
+    s.start_time_ms = pl_time_now_ms();
+    if (!getcwd(s.cwd, sizeof(s.cwd)))
+        snprintf(s.cwd, sizeof(s.cwd), "<unknown>");
+
+    /* Self-metrics are optional: the server runs without them if they fail. */
+    srv__metrics_init(&s);
+
+    struct query_engine_opts qo;
+    srv_flags_query_opts(&s.flags, &qo);
+    if (query_engine_new(&qo, &s.engine)) {
+        pl_log(PL_LOG_ERROR, "main", "cannot create the query engine", NULL);
+        return 1;
+    }
+
+    /* Block the signals we handle in every thread created from here on. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pl_log(PL_LOG_INFO, "main", "Starting promlite", "version", PROMLITE_VERSION, NULL);
+    if (s.flags.config_file)
+        pl_log(PL_LOG_WARN, "main",
+               "scraping is not implemented yet: the configuration file is not read and no "
+               "target is scraped",
+               "config.file", s.flags.config_file, NULL);
+    else
+        pl_log(PL_LOG_WARN, "main",
+               "scraping is not implemented yet: nothing is scraped; data arrives only through "
+               "remote write (--web.enable-remote-write-receiver)",
+               NULL);
+
+    if (srv__http_start(&s, &err)) {
+        pl_log(PL_LOG_ERROR, "web", "cannot start the web server", "err", err.msg, NULL);
+        query_engine_free(s.engine);
+        return 1;
+    }
+    pl_log(PL_LOG_INFO, "web", "Listening", "address", s.flags.listen_address, NULL);
+
+    pthread_t opener;
+    if (pthread_create(&opener, NULL, open_tsdb, &s) != 0) {
+        pl_log(PL_LOG_ERROR, "main", "cannot start the storage thread", NULL);
+        srv__http_stop();
+        query_engine_free(s.engine);
+        return 1;
+    }
+
+    int sig = 0;
+    for (;;) {
+        sig = sigwaitinfo(&set, NULL);
+        if (sig < 0 && errno == EINTR)
+            continue;
+        if (sig == SIGHUP) {
+            pl_log(PL_LOG_WARN, "main",
+                   "SIGHUP received: there is no configuration to reload yet (scraping is not "
+                   "implemented)",
+                   NULL);
+            continue;
+        }
+        break;
+    }
+    int failed = atomic_load(&s.open_failed);
+    int64_t t0 = pl_mono_ns();
+    if (!failed)
+        pl_log(PL_LOG_WARN, "main", "Received termination signal, exiting gracefully...", "signal",
+               sig == SIGINT ? "interrupt" : "terminated", NULL);
+    srv__http_quiesce();
+    s.cancel_queries = 1;
+    srv__http_stop();
+    pthread_join(opener, NULL);
+    if (s.db) {
+        tsdb_close(s.db);
+        s.db = NULL;
+    }
+    query_engine_free(s.engine);
+    srv__metrics_free(&s);
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%.3f", (double)(pl_mono_ns() - t0) / 1e6);
+    pl_log(PL_LOG_INFO, "main",
+           failed ? "Stopped: the storage could not be opened" : "See you next time!",
+           "shutdown_ms", ms, NULL);
+    return failed ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include <pcre2.h>
 
 #include "common/mem.h"
+#include "tsdb/re2_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -132,7 +133,7 @@ static int check_escape(const char *p, size_t n, size_t i, struct pl_err *err)
 }
 
 /* Rejects the PCRE2-only syntax Go's regexp/syntax refuses. */
-static int check_re2_syntax(const char *p, size_t n, struct pl_err *err)
+int tsdb__re2_check(const char *p, size_t n, struct pl_err *err)
 {
     int in_class = 0;
     /* 0: normal; 1: just after a repetition (a lazy '?' may follow); 2: after the lazy '?' */
@@ -299,7 +300,7 @@ static int compile_error(struct pl_err *err, int code, const char *p, size_t n, 
 int tsdb_regex_new(const char *pattern, struct tsdb_regex **out, struct pl_err *err)
 {
     size_t n = strlen(pattern);
-    int rc = check_re2_syntax(pattern, n, err);
+    int rc = tsdb__re2_check(pattern, n, err);
     if (rc)
         return rc;
     struct tsdb_regex *re = pl_xcalloc(1, sizeof(*re));

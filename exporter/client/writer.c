@@ -1,0 +1,317 @@
+/*
+ * writer.c - the exposition writer: Prometheus text format 0.0.4 and
+ * OpenMetrics 1.0 (https://prometheus.io/docs/instrumenting/exposition_formats/,
+ * OpenMetrics specification "Text format").
+ *
+ * Both formats are "# HELP name text", "# TYPE name type" and one line per
+ * sample `name{label="value",...} value`. They differ in: the type word for
+ * untyped metrics ("untyped" / "unknown"), counter naming (OpenMetrics names
+ * the family without "_total" and every counter sample with it), HELP escaping
+ * (OpenMetrics also escapes '"'), integral floats ("1" / "1.0") and the
+ * terminating "# EOF" line of OpenMetrics.
+ */
+#include "exporter/client/client_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void exp__writer_init(struct exp_writer *w, enum exp_format fmt, size_t limit)
+{
+    memset(w, 0, sizeof(*w));
+    w->fmt = fmt;
+    w->limit = limit;
+}
+
+void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit)
+{
+    w->len = 0;
+    w->err = 0;
+    w->famlen = 0;
+    w->fmt = fmt;
+    w->limit = limit;
+    if (w->buf)
+        w->buf[0] = '\0';
+}
+
+void exp__writer_fini(struct exp_writer *w)
+{
+    free(w->buf);
+    w->buf = NULL;
+    w->len = w->cap = 0;
+}
+
+static int grow(struct exp_writer *w, size_t extra)
+{
+    if (w->err)
+        return w->err;
+    if (extra > w->limit || w->len > w->limit - extra)
+        return w->err = EXP_ERR_LIMIT;
+    size_t need = w->len + extra + 1; /* room for a NUL */
+    if (need <= w->cap)
+        return 0;
+    size_t ncap = w->cap ? w->cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    char *nb = realloc(w->buf, ncap);
+    if (!nb)
+        return w->err = EXP_ERR_NOMEM;
+    w->buf = nb;
+    w->cap = ncap;
+    return 0;
+}
+
+int exp__writer_put(struct exp_writer *w, const char *s, size_t n)
+{
+    if (grow(w, n))
+        return w->err;
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+    return 0;
+}
+
+static int puts_(struct exp_writer *w, const char *s)
+{
+    return exp__writer_put(w, s, strlen(s));
+}
+
+/* Appends `s` escaped: backslash and newline always, '"' when `quote`. */
+static int put_escaped(struct exp_writer *w, const char *s, int quote)
+{
+    const char *run = s;
+    for (; *s; s++) {
+        const char *rep = NULL;
+        if (*s == '\\')
+            rep = "\\\\";
+        else if (*s == '\n')
+            rep = "\\n";
+        else if (*s == '"' && quote)
+            rep = "\\\"";
+        if (rep) {
+            exp__writer_put(w, run, (size_t)(s - run));
+            exp__writer_put(w, rep, 2);
+            run = s + 1;
+        }
+    }
+    return exp__writer_put(w, run, (size_t)(s - run));
+}
+
+size_t exp__fmt_double(char *out, double v)
+{
+    if (isnan(v)) {
+        memcpy(out, "NaN", 4);
+        return 3;
+    }
+    if (isinf(v)) {
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
+        return 4;
+    }
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+        /* Integral: digits by hand, the common case on every scrape. */
+        int64_t i = (int64_t)v;
+        char tmp[24];
+        size_t n = 0;
+        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        size_t k = 0;
+        if (i < 0)
+            out[k++] = '-';
+        while (n)
+            out[k++] = tmp[--n];
+        out[k] = '\0';
+        return k;
+    }
+    /* The shortest of 15, 16 or 17 significant digits that reads back exactly. */
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return (size_t)n;
+}
+
+/* Formats a value; OpenMetrics writes integral floats as "1.0" like client_golang. */
+static size_t fmt_value(const struct exp_writer *w, char *out, double v)
+{
+    size_t n = exp__fmt_double(out, v);
+    if (w->fmt == EXP_FORMAT_OPENMETRICS && isfinite(v) && !strpbrk(out, ".eE")) {
+        memcpy(out + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}
+
+int exp__valid_metric_name(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                 (p != s && c >= '0' && c <= '9');
+        if (!ok)
+            return 0;
+    }
+    return strlen(s) < EXP__NAME_MAX - 16;
+}
+
+int exp__valid_label_name(const char *s)
+{
+    if (!s || !*s || (s[0] == '_' && s[1] == '_'))
+        return 0;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                 (p != s && c >= '0' && c <= '9');
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static const char *type_word(enum exp_format fmt, enum exp_type t)
+{
+    switch (t) {
+    case EXP_COUNTER:
+        return "counter";
+    case EXP_GAUGE:
+        return "gauge";
+    case EXP_HISTOGRAM:
+        return "histogram";
+    case EXP_SUMMARY:
+        return "summary";
+    default:
+        return fmt == EXP_FORMAT_OPENMETRICS ? "unknown" : "untyped";
+    }
+}
+
+int exp_writer_family(struct exp_writer *w, const char *name, const char *help, enum exp_type type)
+{
+    if (!w)
+        return EXP_ERR_INVALID;
+    if (w->err)
+        return w->err;
+    if (!exp__valid_metric_name(name) || (unsigned)type > EXP_UNTYPED)
+        return w->err = EXP_ERR_INVALID;
+    size_t n = strlen(name);
+    memcpy(w->fam, name, n + 1);
+    memcpy(w->meta, name, n + 1);
+    w->famlen = n;
+    w->type = type;
+    if (w->fmt == EXP_FORMAT_OPENMETRICS && type == EXP_COUNTER) {
+        /* OpenMetrics: family "x", samples "x_total". */
+        if (n > 6 && strcmp(name + n - 6, "_total") == 0)
+            w->meta[n - 6] = '\0';
+        else
+            memcpy(w->fam + n, "_total", 7), w->famlen = n + 6;
+    }
+    if (help) {
+        puts_(w, "# HELP ");
+        puts_(w, w->meta);
+        puts_(w, " ");
+        put_escaped(w, help, w->fmt == EXP_FORMAT_OPENMETRICS);
+        puts_(w, "\n");
+    }
+    puts_(w, "# TYPE ");
+    puts_(w, w->meta);
+    puts_(w, " ");
+    puts_(w, type_word(w->fmt, type));
+    return puts_(w, "\n");
+}
+
+int exp__writer_sample_ex(struct exp_writer *w, const char *suffix, size_t nlabels,
+                          const char *const *names, const char *const *values,
+                          const char *extra_name, double extra_v, double v)
+{
+    if (!w)
+        return EXP_ERR_INVALID;
+    if (w->err)
+        return w->err;
+    if (!w->famlen || (nlabels && (!names || !values)))
+        return w->err = EXP_ERR_INVALID;
+    if (suffix && *suffix) {
+        /* Parts of histograms and summaries hang off the metadata name. */
+        puts_(w, w->meta);
+        puts_(w, suffix);
+    } else {
+        exp__writer_put(w, w->fam, w->famlen);
+    }
+    if (nlabels || extra_name) {
+        exp__writer_put(w, "{", 1);
+        for (size_t i = 0; i < nlabels; i++) {
+            if (!names[i] || !values[i])
+                return w->err = EXP_ERR_INVALID;
+            if (i)
+                exp__writer_put(w, ",", 1);
+            puts_(w, names[i]);
+            exp__writer_put(w, "=\"", 2);
+            put_escaped(w, values[i], 1);
+            exp__writer_put(w, "\"", 1);
+        }
+        if (extra_name) {
+            char num[40];
+            size_t k = fmt_value(w, num, extra_v);
+            if (nlabels)
+                exp__writer_put(w, ",", 1);
+            puts_(w, extra_name);
+            exp__writer_put(w, "=\"", 2);
+            exp__writer_put(w, num, k);
+            exp__writer_put(w, "\"", 1);
+        }
+        exp__writer_put(w, "}", 1);
+    }
+    char num[40];
+    num[0] = ' ';
+    size_t k = fmt_value(w, num + 1, v);
+    num[k + 1] = '\n';
+    return exp__writer_put(w, num, k + 2);
+}
+
+int exp_writer_sample(struct exp_writer *w, size_t nlabels, const char *const *names,
+                      const char *const *values, double v)
+{
+    return exp__writer_sample_ex(w, NULL, nlabels, names, values, NULL, 0, v);
+}
+
+int exp_writer_sample_suffix(struct exp_writer *w, const char *suffix, size_t nlabels,
+                             const char *const *names, const char *const *values, double v)
+{
+    return exp__writer_sample_ex(w, suffix, nlabels, names, values, NULL, 0, v);
+}
+
+int exp_writer_samplef(struct exp_writer *w, double v, size_t nlabels, ...)
+{
+    const char *names[16], *values[16];
+    if (nlabels > 16)
+        return w ? (w->err = EXP_ERR_INVALID) : EXP_ERR_INVALID;
+    va_list ap;
+    va_start(ap, nlabels);
+    for (size_t i = 0; i < nlabels; i++) {
+        names[i] = va_arg(ap, const char *);
+        values[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    return exp__writer_sample_ex(w, NULL, nlabels, names, values, NULL, 0, v);
+}
+
+enum exp_format exp_writer_format(const struct exp_writer *w)
+{
+    return w->fmt;
+}
+
+int exp__writer_finish(struct exp_writer *w)
+{
+    if (w->fmt == EXP_FORMAT_OPENMETRICS)
+        puts_(w, "# EOF\n");
+    if (!w->err && !w->buf && grow(w, 0) == 0)
+        w->buf[0] = '\0'; /* an empty exposition is still a valid string */
+    return w->err;
+}
