@@ -22,6 +22,7 @@ enum tsdb_enc {
     TSDB_ENC_RAW = 0,     /* uncompressed: for tests and as a fallback */
     TSDB_ENC_GORILLA = 1, /* delta-of-delta timestamps, XOR values */
     TSDB_ENC_PACKED = 2,  /* per-chunk codes: decimal values, scrape grid; chunk_packed.c */
+    TSDB_ENC_STREAM = 3,  /* streaming, adaptive: decimal deltas, Rice codes; chunk_stream.c */
     /* further codecs appended by chunk_*.c; never renumber */
 };
 
@@ -36,9 +37,24 @@ struct tsdb_chunk_enc {
     int64_t t_first, t_last, t_delta;
     uint64_t v_last;
     uint8_t leading, trailing; /* of the last XOR window */
+    /* Added: the encoding appended (TSDB_ENC_GORILLA or TSDB_ENC_STREAM) and
+     * TSDB_ENC_STREAM's state; private to chunk*.c. */
+    uint8_t kind;
+    uint8_t scale, nt, nv, shift;
+    uint16_t nexc;
+    int64_t m, md;
+    uint64_t at, av, e1, e2;
 };
 
 void tsdb_chunk_enc_init(struct tsdb_chunk_enc *e);
+/*
+ * As tsdb_chunk_enc_init, choosing the streaming encoding: TSDB_ENC_GORILLA
+ * (what _init uses) or TSDB_ENC_STREAM (adaptive: decimal values as integer
+ * deltas, timestamps as deviations from the first interval, Rice codes with
+ * running parameters; typically 2-4x smaller open chunks on scraped data,
+ * about half Gorilla's append speed). PL_ERR_INVALID for other encodings.
+ */
+int tsdb_chunk_enc_init_kind(struct tsdb_chunk_enc *e, uint8_t kind);
 void tsdb_chunk_enc_fini(struct tsdb_chunk_enc *e);
 void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e);
 /*
@@ -74,6 +90,7 @@ struct tsdb_chunk_dec {
     uint32_t exc_left;
     uint8_t mode, tdesc, vdesc, seen;
     uint8_t tkv, vkv, thave, vhave; /* zero-run codes */
+    uint8_t snt, snv;               /* TSDB_ENC_STREAM adaptive counts */
     uint32_t tpend, vpend;
     int64_t bias;
 };

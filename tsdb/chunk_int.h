@@ -422,6 +422,18 @@ int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, 
 int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t);
 int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t);
 
+/* TSDB_ENC_STREAM (chunk_stream.c). */
+#define TSDB__STREAM_EXCEPTION 0 /* value marker: 64 raw value bits follow */
+#define TSDB__STREAM_RESCALE   1 /* value marker: 5 bits of a larger scale follow */
+#define TSDB__STREAM_TO_XOR    2 /* value marker: XOR codes from here on */
+#define TSDB__STREAM_SHIFT     3 /* value marker: 6 bits of a new residual shift follow */
+#define TSDB__STREAM_MARKERS   4 /* length fields below this are markers */
+int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb);
+int tsdb__chunk_stream_init(struct tsdb_chunk_dec *d);
+int tsdb__chunk_stream_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+int tsdb__chunk_stream_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
+
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,
  * appending to out. Values are bit patterns. Returns 0, PL_ERR_LIMIT from
