@@ -315,6 +315,8 @@ static void db_free(struct tsdb *db)
     }
     tsdb__smap_fini(&db->map);
     tsdb__tomb_fini(db);
+    tsdb__appender_cache_fini(db);
+    pthread_mutex_destroy(&db->spare_mu);
     if (db->env)
         mdb_env_close(db->env);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
@@ -353,6 +355,10 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     pthread_rwlock_init(&db->tomb_lock, NULL);
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_mutex_init(&db->spare_mu, NULL);
+    pl_buf_init(&db->cs_rec, (size_t)1 << 31);
+    pl_buf_init(&db->cs_comp, (size_t)1 << 31);
+    pl_buf_init(&db->cs_scratch, 1 << 24);
     pthread_cond_init(&db->sync_cv, NULL);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
         pthread_mutex_init(&db->stripes[i], NULL);
