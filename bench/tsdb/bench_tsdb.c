@@ -12,7 +12,7 @@
  *   bench_tsdb append DIR SERIES SAMPLES          append throughput (one thread)
  *   bench_tsdb shapes DIR SERIES SAMPLES          bytes/sample per shape
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
- *   bench_tsdb ready DIR SERIES                   time to ready (clean and crash restarts)
+ *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
  *   bench_tsdb decode DIR                         sequential decode speed over all series
  */
 #include <inttypes.h>
@@ -386,7 +386,7 @@ static double time_open(const char *dir, int query)
     return open_s;
 }
 
-static int cmd_ready(const char *dir, int nser)
+static int cmd_ready(const char *dir, int nser, int nsmp)
 {
     /* A child loads 2 h (480 scrapes) and either closes cleanly or dies. */
     for (int crash = 0; crash < 2; crash++) {
@@ -406,7 +406,7 @@ static int cmd_ready(const char *dir, int nser)
             if (tsdb_open(&o, &db, &err))
                 _exit(1);
             int64_t na, nc;
-            load(db, ls, gs, nser, 0, 480, &na, &nc);
+            load(db, ls, gs, nser, 0, nsmp, &na, &nc);
             if (crash)
                 _exit(0); /* WAL after the last checkpoint is replayed on open */
             tsdb_close(db);
@@ -414,7 +414,8 @@ static int cmd_ready(const char *dir, int nser)
         }
         int st;
         waitpid(pid, &st, 0);
-        printf("ready[%s restart]: %d series x 480 samples:\n", crash ? "kill" : "clean", nser);
+        printf("ready[%s restart]: %d series x %d samples:\n", crash ? "kill" : "clean", nser,
+               nsmp);
         double s = time_open(d, 1);
         printf("  open to ready: %.3f s\n", s);
     }
@@ -465,7 +466,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return cmd_rss(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)
-        return cmd_ready(argv[2], atoi(argv[3]));
+        return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480);
     if (argc >= 3 && strcmp(argv[1], "decode") == 0)
         return cmd_decode(argv[2]);
     fprintf(stderr, "usage: see the comment at the top of bench_tsdb.c\n");

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/tsdb/run.sh - storage benchmarks, side by side with Prometheus's promtool.
-#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, RSS_SERIES override)
+#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, READY_SAMPLES, RSS_SERIES override)
 # Sizes are allocated bytes (du -B1): LMDB data files are sparse.
 # Figures: append samples/s (one core), bytes/sample after sealing (data file over samples)
 # for promlite import vs promtool create-blocks-from openmetrics on the same file, bytes/sample
@@ -44,4 +44,4 @@ echo "== append throughput (one thread)"
 echo "== memory per active series"
 "$BIN/bench_tsdb" rss "$W/rss" "$RSS_SERIES"
 echo "== time to ready"
-"$BIN/bench_tsdb" ready "$W" "$READY_SERIES"
+"$BIN/bench_tsdb" ready "$W" "$READY_SERIES" "${READY_SAMPLES:-480}"
