@@ -305,7 +305,8 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
         int64_t kk = 0;
         if (is_k) {
             double f = param[k];
-            if (!(f <= 9223372036854775807.0 && f >= -9223372036854775808.0)) {
+            /* Prometheus's convertibleToInt64 bounds (maxInt64 is the largest exact float). */
+            if (!(f <= 9223372036854774784.0 && f >= -9223372036854775808.0)) {
                 char b[64];
                 format_go_float_v(f, b, sizeof(b));
                 rc = query__errf(c, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", b);

@@ -40,6 +40,7 @@ SCRIPT_TEST(test_script_trig_and_go_float_ops_match_prometheus, "ref_trig.test")
 SCRIPT_TEST(test_script_compensated_sums_match_prometheus, "ref_kahan.test")
 SCRIPT_TEST(test_script_uncompensated_aggregations_match_prometheus, "ref_kahan2.test")
 SCRIPT_TEST(test_script_topk_ties_match_prometheus, "ref_topk_ties.test")
+SCRIPT_TEST(test_script_edge_cases_match_prometheus, "ref_edge.test")
 SCRIPT_TEST(test_script_random_expressions_2_match_prometheus, "ref_random_2.test")
 SCRIPT_TEST(test_script_random_expressions_3_match_prometheus, "ref_random_3.test")
 SCRIPT_TEST(test_script_random_expressions_4_match_prometheus, "ref_random_4.test")
@@ -60,6 +61,7 @@ int test_scripts_run(void)
         cmocka_unit_test(test_script_compensated_sums_match_prometheus),
         cmocka_unit_test(test_script_uncompensated_aggregations_match_prometheus),
         cmocka_unit_test(test_script_topk_ties_match_prometheus),
+        cmocka_unit_test(test_script_edge_cases_match_prometheus),
         cmocka_unit_test(test_script_random_expressions_2_match_prometheus),
         cmocka_unit_test(test_script_random_expressions_3_match_prometheus),
         cmocka_unit_test(test_script_random_expressions_4_match_prometheus),
