@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +49,22 @@ static void ready(struct srv *s, struct srv_req *req, struct srv_resp *resp)
         srv__resp_text(resp, 503, "Service Unavailable");
 }
 
+/* POST /-/quit: a SIGTERM to ourselves, so shutdown takes the one clean path. */
+static void quit(struct srv *s, struct srv_req *req, struct srv_resp *resp)
+{
+    if (!s->flags.lifecycle) {
+        srv__resp_text(resp, 403, "Lifecycle API is not enabled.");
+        return;
+    }
+    srv__resp_text(resp, 200, "Requesting termination... Goodbye!");
+    kill(getpid(), SIGTERM);
+}
+
 #define GP (SRV_GET | SRV_POST)
 static const struct route_def routes[] = {
     {{"/-/healthy", SRV_GET, healthy, 0, 0, 0, 0}, GATE_NONE},
     {{"/-/ready", SRV_GET, ready, 0, 0, 0, 0}, GATE_NONE},
+    {{"/-/quit", SRV_POST | SRV_PUT, quit, 0, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/query", GP, srv__api_query, 1, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0, 0}, GATE_NONE},

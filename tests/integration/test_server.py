@@ -438,14 +438,47 @@ def run(srv, binary, data):
         check(st == 404, "text import is 404 unless enabled")
         st, doc = srv2.json("POST", "/api/v1/admin/tsdb/clean_tombstones")
         check(st == 503 and err_of(doc) == ("error", "unavailable", "admin APIs disabled"), "admin API is off by default")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "--time", "%.3f" % t_last,
+                            'it_requests_total{instance="a:1"}'], capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.decode().strip() ==
+              'it_requests_total{instance="a:1", job="api"} => 19 @[%.3f]' % t_last,
+              "promlite query --url prints a table (got %r %r)" % (r.stdout[:200], r.stderr[:200]))
+        st, _, body = srv2.request("POST", "/-/quit")
+        check(st == 403, "/-/quit is 403 without --web.enable-lifecycle")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "up{"], capture_output=True, timeout=60)
+        check(r.returncode == 1 and b"bad_data" in r.stderr, "promlite query --url reports a parse error")
         took = srv2.stop()
         check(srv2.proc.returncode == 0 and took < 10, "second SIGTERM stop in %.2f s" % took)
+        r = subprocess.run([binary, "query", "--data", data, "--start", str(base / 1000), "--end", str(t_last),
+                            "--step", "60s", "--format", "json", 'it_requests_total{instance="a:1"}'],
+                           capture_output=True, timeout=60)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            doc = {}
+        vals = [v[1] for v in doc.get("data", {}).get("result", [{}])[0].get("values", [])] if doc.get("data", {}).get("result") else None
+        check(r.returncode == 0 and vals == ["0", "4", "8", "12", "16"],
+              "promlite query --data runs a range query on the stopped server's directory (got %r %r)" % (r.stdout[:200], r.stderr[:300]))
     finally:
         if srv2.proc.poll() is None:
             srv2.proc.kill()
             srv2.proc.wait()
         if FAILURES:
             print(srv2.dump_log()[-3000:])
+
+    # Lifecycle: POST /-/quit stops the server cleanly.
+    srv3 = Server(binary, data, ["--web.enable-lifecycle"])
+    try:
+        check(srv3.wait_ready(), "third start on the same directory is ready")
+        t0 = time.time()
+        st, _, body = srv3.request("POST", "/-/quit")
+        srv3.proc.wait(timeout=15)
+        check(st == 200 and srv3.proc.returncode == 0 and time.time() - t0 < 10,
+              "POST /-/quit with --web.enable-lifecycle exits cleanly (got %d %r)" % (st, body))
+    finally:
+        if srv3.proc.poll() is None:
+            srv3.proc.kill()
+            srv3.proc.wait()
 
     # Bad flags.
     r = subprocess.run([binary, "server", "--no-such-flag"], capture_output=True, timeout=10)
