@@ -39,6 +39,13 @@
 #include "query/lex.h"
 #include "query/parse_int.h"
 
+/*
+ * Helpers with large locals (messages, struct pl_err) stay out of line so that
+ * the frames of the recursive path (parse_expr, parse_unary, parse_primary,
+ * call and aggregation arguments) stay small: about 200 bytes a level.
+ */
+#define NOINLINE __attribute__((noinline))
+
 /* Longest query text accepted; positions are 32-bit. */
 #define MAX_QUERY_LEN (64u << 20)
 
@@ -58,7 +65,7 @@ struct parser {
 
 /* ---- errors ---- */
 
-static void set_err_pos(struct parser *p, uint32_t pos)
+static NOINLINE void set_err_pos(struct parser *p, uint32_t pos)
 {
     int line = 1;
     size_t last_nl = (size_t)-1;
@@ -137,7 +144,7 @@ static int is_keyword(enum query_tok t)
 }
 
 /* Prometheus's Item.desc(): how an unexpected token is named in messages. */
-static void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
+static NOINLINE void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
 {
     const char *s = tok_text(p, t);
     switch (t.type) {
@@ -181,7 +188,7 @@ static void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
 }
 
 /* "unexpected <token>[ in <context>][, expected <expected>]" at the lookahead. */
-static void unexpected(struct parser *p, const char *context, const char *expected)
+static NOINLINE void unexpected(struct parser *p, const char *context, const char *expected)
 {
     struct query_token t = peek_tok(p);
     if (p->failed)
@@ -231,7 +238,7 @@ static void ptrvec_push(struct parser *p, struct ptrvec *pv, void *x)
     pv->v[pv->n++] = x;
 }
 
-static void own_matcher(struct parser *p, struct tsdb_matcher *m)
+static NOINLINE void own_matcher(struct parser *p, struct tsdb_matcher *m)
 {
     struct query_expr *e = p->e;
     if (e->nowned == e->owned_cap) {
@@ -481,7 +488,7 @@ bad:
 }
 
 /* Reads a DURATION token the way Prometheus's parseDuration does (no zero). */
-static int64_t parse_duration_tok(struct parser *p, struct query_token t)
+static NOINLINE int64_t parse_duration_tok(struct parser *p, struct query_token t)
 {
     struct pl_err perr;
     int64_t ms = 0;
@@ -494,6 +501,11 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
             fail(p, t.pos, "%s", perr.msg);
         return 0;
     }
+    /* Prometheus holds durations in Go's time.Duration: nanoseconds in an int64 (~292 years). */
+    if (ms > INT64_MAX / 1000000) {
+        fail(p, t.pos, "duration out of range");
+        return 0;
+    }
     if (ms == 0) {
         fail(p, t.pos, "duration must be greater than 0");
         return 0;
@@ -502,6 +514,8 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
 }
 
 /* ---- grammar ---- */
+
+static int starts_expr(enum query_tok t);
 
 static struct query_node *parse_expr(struct parser *p, int min_prec, int *height);
 
@@ -560,7 +574,7 @@ static int is_metric_identifier(enum query_tok t)
 }
 
 /* grouping_labels: "(" [label {"," label} [","]] ")". OUT: arena array and count. */
-static int parse_grouping_labels(struct parser *p, const char ***out, size_t *nout)
+static NOINLINE int parse_grouping_labels(struct parser *p, const char ***out, size_t *nout)
 {
     struct ptrvec v = {0};
     if (peek_type(p) != QUERY_T_LPAREN) {
@@ -607,7 +621,7 @@ static int parse_grouping_labels(struct parser *p, const char ***out, size_t *no
 }
 
 /* label_matchers after the "{": IDENT op STRING {"," ...} [","] "}". */
-static int parse_label_matchers(struct parser *p, struct ptrvec *ms)
+static NOINLINE int parse_label_matchers(struct parser *p, struct ptrvec *ms)
 {
     consume(p); /* { */
     for (;;) {
@@ -689,8 +703,8 @@ static int parse_label_matchers(struct parser *p, struct ptrvec *ms)
 
 /* vector_selector: [metric_identifier] [label_matchers]. `name` is the consumed name token or NULL.
  */
-static struct query_node *parse_vector_selector(struct parser *p, const struct query_token *name,
-                                                uint32_t start)
+static NOINLINE struct query_node *
+parse_vector_selector(struct parser *p, const struct query_token *name, uint32_t start)
 {
     struct ptrvec ms = {0};
     if (peek_type(p) == QUERY_T_LBRACE) {
@@ -746,7 +760,9 @@ static int parse_call_args(struct parser *p, struct ptrvec *args, int *height)
             return -1;
         }
         consume(p);
-        if (peek_type(p) == QUERY_T_RPAREN) {
+        enum query_tok nt = peek_type(p);
+        /* Prometheus's grammar reduces `args ","` whenever no expression can follow. */
+        if (!p->failed && !starts_expr(nt)) {
             fail(p, t.pos, "trailing commas not allowed in function call args");
             return -1;
         }
@@ -916,7 +932,7 @@ static int64_t seconds_to_ms(double ts)
     return (int64_t)v;
 }
 
-static int parse_at(struct parser *p, struct query_node *e)
+static NOINLINE int parse_at(struct parser *p, struct query_node *e)
 {
     consume(p); /* @ */
     struct query_token t = peek_tok(p);
@@ -990,7 +1006,7 @@ static int parse_at(struct parser *p, struct query_node *e)
     return 0;
 }
 
-static int parse_offset(struct parser *p, struct query_node *e)
+static NOINLINE int parse_offset(struct parser *p, struct query_node *e)
 {
     consume(p); /* offset */
     struct query_token t = peek_tok(p);
@@ -1012,10 +1028,6 @@ static int parse_offset(struct parser *p, struct query_node *e)
     int64_t d = parse_duration_tok(p, t);
     if (p->failed)
         return -1;
-    if (e->kind == QUERY_NODE_MATRIX_SELECTOR && e->ms.vs->kind != QUERY_NODE_VECTOR_SELECTOR) {
-        fail(p, e->pos.start, "ranges only allowed for vector selectors");
-        return -1;
-    }
     struct mod_target mt;
     if (mod_target_of(p, e, &mt, "offset") != 0)
         return -1;
@@ -1029,8 +1041,8 @@ static int parse_offset(struct parser *p, struct query_node *e)
 }
 
 /* "[" already peeked: a range `[d]` or a subquery `[d:[d]]` applied to e. */
-static struct query_node *parse_range_or_subquery(struct parser *p, struct query_node *e,
-                                                  int *height)
+static NOINLINE struct query_node *parse_range_or_subquery(struct parser *p, struct query_node *e,
+                                                           int *height)
 {
     struct query_token lb = consume(p);
     struct query_token t = peek_tok(p);
@@ -1097,6 +1109,40 @@ static struct query_node *parse_range_or_subquery(struct parser *p, struct query
     return n;
 }
 
+/* A number literal (the lookahead). */
+static NOINLINE struct query_node *parse_number_node(struct parser *p)
+{
+    struct query_token t = consume(p);
+    double v;
+    char msg[480];
+    if (query__parse_number(tok_text(p, t), t.len, &v, msg, sizeof(msg)) != 0) {
+        fail(p, t.pos, "error parsing number: %s", msg);
+        return NULL;
+    }
+    struct query_node *n = new_node(p, QUERY_NODE_NUMBER, t.pos);
+    n->number = v;
+    return n;
+}
+
+/* A string literal (the lookahead), unescaped into the arena. */
+static NOINLINE struct query_node *parse_string_node(struct parser *p)
+{
+    struct query_token t = consume(p);
+    char *s;
+    size_t len;
+    if (query__unquote(tok_text(p, t), t.len, &s, &len) != 0) {
+        fail(p, t.pos, "error unquoting string %.*s: invalid syntax", (int)t.len, tok_text(p, t));
+        return NULL;
+    }
+    struct query_node *n = new_node(p, QUERY_NODE_STRING, t.pos);
+    char *as = pl_arena_alloc(&p->e->arena, len + 1);
+    memcpy(as, s, len + 1);
+    free(s);
+    n->string.s = as;
+    n->string.len = len;
+    return n;
+}
+
 /* A primary expression followed by any postfix modifiers. */
 static struct query_node *parse_primary(struct parser *p, int *height)
 {
@@ -1106,35 +1152,12 @@ static struct query_node *parse_primary(struct parser *p, int *height)
     struct query_node *n = NULL;
     *height = 1;
     switch (t.type) {
-    case QUERY_T_NUMBER: {
-        consume(p);
-        double v;
-        char msg[480];
-        if (query__parse_number(tok_text(p, t), t.len, &v, msg, sizeof(msg)) != 0) {
-            fail(p, t.pos, "error parsing number: %s", msg);
-            return NULL;
-        }
-        n = new_node(p, QUERY_NODE_NUMBER, t.pos);
-        n->number = v;
+    case QUERY_T_NUMBER:
+        n = parse_number_node(p);
         break;
-    }
-    case QUERY_T_STRING: {
-        consume(p);
-        char *s;
-        size_t len;
-        if (query__unquote(tok_text(p, t), t.len, &s, &len) != 0) {
-            fail(p, t.pos, "error unquoting string %.*s: invalid syntax", (int)t.len,
-                 tok_text(p, t));
-            return NULL;
-        }
-        n = new_node(p, QUERY_NODE_STRING, t.pos);
-        char *as = pl_arena_alloc(&p->e->arena, len + 1);
-        memcpy(as, s, len + 1);
-        free(s);
-        n->string.s = as;
-        n->string.len = len;
+    case QUERY_T_STRING:
+        n = parse_string_node(p);
         break;
-    }
     case QUERY_T_LPAREN: {
         consume(p);
         int h;
@@ -1299,7 +1322,7 @@ static int starts_expr(enum query_tok t)
 }
 
 /* bool, on/ignoring (...), group_left/group_right [(...)] after a binary operator. */
-static int parse_bin_modifiers(struct parser *p, struct query_node *b)
+static NOINLINE int parse_bin_modifiers(struct parser *p, struct query_node *b)
 {
     if (peek_type(p) == QUERY_T_BOOL) {
         consume(p);
@@ -1395,7 +1418,29 @@ static uint32_t op_pos(struct parser *p, struct query_node *b)
     return s;
 }
 
-static void check_binary(struct parser *p, struct query_node *n)
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first on() label (in written order) that group_x() repeats, or NULL.
+ * Sorting a copy of the include list keeps this O((n + m) log m) for long lists.
+ */
+static const char *first_shared_label(const struct query_vector_matching *vm)
+{
+    const char **inc = pl_xmalloc(vm->ninclude * sizeof(*inc));
+    memcpy(inc, vm->include, vm->ninclude * sizeof(*inc));
+    qsort(inc, vm->ninclude, sizeof(*inc), cmp_cstr);
+    const char *found = NULL;
+    for (size_t i = 0; i < vm->nlabels && !found; i++)
+        if (bsearch(&vm->labels[i], inc, vm->ninclude, sizeof(*inc), cmp_cstr))
+            found = vm->labels[i];
+    free(inc);
+    return found;
+}
+
+static NOINLINE void check_binary(struct parser *p, struct query_node *n)
 {
     enum query_value_type lt = check(p, n->binary.lhs);
     enum query_value_type rt = check(p, n->binary.rhs);
@@ -1406,17 +1451,16 @@ static void check_binary(struct parser *p, struct query_node *n)
     if (query_binop_is_comparison(op) && !n->binary.return_bool && lt == QUERY_VT_SCALAR &&
         rt == QUERY_VT_SCALAR)
         fail(p, op_pos(p, n), "comparisons between scalars must use BOOL modifier");
-    if (vm && vm->on) {
-        for (size_t i = 0; i < vm->nlabels; i++)
-            for (size_t j = 0; j < vm->ninclude; j++)
-                if (strcmp(vm->labels[i], vm->include[j]) == 0) {
-                    struct pl_buf b;
-                    pl_buf_init(&b, 400);
-                    query__quote(&b, vm->labels[i], strlen(vm->labels[i]), 0);
-                    fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
-                         pl_buf_cstr(&b));
-                    pl_buf_fini(&b);
-                }
+    if (vm && vm->on && vm->nlabels > 0 && vm->ninclude > 0) {
+        const char *dup = first_shared_label(vm);
+        if (dup) {
+            struct pl_buf b;
+            pl_buf_init(&b, 400);
+            query__quote(&b, dup, strlen(dup), 0);
+            fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
+                 pl_buf_cstr(&b));
+            pl_buf_fini(&b);
+        }
     }
     if (lt != QUERY_VT_SCALAR && lt != QUERY_VT_VECTOR)
         fail(p, n->binary.lhs->pos.start,
@@ -1447,7 +1491,7 @@ static void check_binary(struct parser *p, struct query_node *n)
              query_binop_name(op));
 }
 
-static void check_call(struct parser *p, struct query_node *n)
+static NOINLINE void check_call(struct parser *p, struct query_node *n)
 {
     const struct query_function *f = n->call.func;
     int na = (int)n->call.nargs;
@@ -1477,7 +1521,7 @@ static void check_call(struct parser *p, struct query_node *n)
     }
 }
 
-static void check_selector(struct parser *p, struct query_node *n)
+static NOINLINE void check_selector(struct parser *p, struct query_node *n)
 {
     if (n->vs.name) {
         for (size_t i = 0; i + 1 < n->vs.nmatchers; i++) {
@@ -1552,9 +1596,31 @@ static enum query_value_type check(struct parser *p, struct query_node *n)
     return query_node_type(n);
 }
 
-/* ---- entry point ---- */
+/* ---- entry points ---- */
 
-int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+/* The selector-only grammar: metric_identifier [label_matchers] | label_matchers, then EOF. */
+static struct query_node *parse_selector_only(struct parser *p)
+{
+    struct query_token t = peek_tok(p);
+    if (p->failed)
+        return NULL;
+    struct query_node *n;
+    if (t.type == QUERY_T_LBRACE) {
+        n = parse_vector_selector(p, NULL, t.pos);
+    } else if (is_metric_identifier(t.type)) {
+        consume(p);
+        n = parse_vector_selector(p, &t, t.pos);
+    } else {
+        unexpected(p, NULL, NULL);
+        return NULL;
+    }
+    if (n && peek_type(p) != QUERY_T_EOF)
+        unexpected(p, NULL, NULL);
+    return p->failed ? NULL : n;
+}
+
+static int parse_entry(const char *s, size_t n, int selector_only, struct query_expr **out,
+                       struct query_parse_err *err)
 {
     struct query_parse_err scratch;
     if (!err)
@@ -1583,7 +1649,9 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     query__lex_init(&p.lx, e->text, n);
 
     struct query_node *root = NULL;
-    if (peek_type(&p) == QUERY_T_EOF) {
+    if (selector_only) {
+        root = parse_selector_only(&p);
+    } else if (peek_type(&p) == QUERY_T_EOF) {
         if (!p.failed)
             fail(&p, 0, "no expression found in input");
     } else if (!p.failed) {
@@ -1592,7 +1660,7 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
         if (root && peek_type(&p) != QUERY_T_EOF)
             unexpected(&p, NULL, NULL);
     }
-    if (!p.failed && root)
+    if (!p.failed && root && !selector_only)
         check(&p, root);
     if (p.failed || !root) {
         if (!p.failed)
@@ -1603,4 +1671,15 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     e->root = root;
     *out = e;
     return 0;
+}
+
+int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+{
+    return parse_entry(s, n, 0, out, err);
+}
+
+int query_parse_selector(const char *s, size_t n, struct query_expr **out,
+                         struct query_parse_err *err)
+{
+    return parse_entry(s, n, 1, out, err);
 }

@@ -3,6 +3,7 @@
 #include "tests.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -423,6 +424,69 @@ static void test_parse_caps_nesting_depth_without_crashing(void **state)
     free(q);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SMALL_STACK (4u << 20)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SMALL_STACK (4u << 20)
+#endif
+#endif
+#ifndef SMALL_STACK
+#define SMALL_STACK (512u << 10) /* the parser needs about 160 bytes a level */
+#endif
+
+/* Parses and prints queries nested just under the cap; returns the number that worked. */
+static void *parse_deep_queries(void *arg)
+{
+    static const char *const shapes[][2] = {
+        {"(", ")"}, {"abs(", ")"}, {"sum(", ")"}, {"-(", ")"}, {"1 ^ (", ")"}, {"x[5m:] or (", ")"},
+    };
+    int *ok = arg;
+    int d = QUERY_PARSE_MAX_DEPTH / 2 - 2;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        size_t ol = strlen(shapes[s][0]), cl = strlen(shapes[s][1]);
+        char *q = malloc((ol + cl) * (size_t)d + 8);
+        size_t k = 0;
+        for (int i = 0; i < d; i++, k += ol)
+            memcpy(q + k, shapes[s][0], ol);
+        q[k++] = 'x';
+        for (int i = 0; i < d; i++, k += cl)
+            memcpy(q + k, shapes[s][1], cl);
+        q[k] = 0;
+        struct query_expr *e = NULL;
+        struct query_parse_err err;
+        if (query_parse(q, k, &e, &err) == 0) {
+            struct pl_buf b;
+            pl_buf_init(&b, 1 << 24);
+            if (query_expr_format(e, &b) == 0 && query_node_type(e->root) != QUERY_VT_NONE)
+                (*ok)++;
+            pl_buf_fini(&b);
+            query_expr_free(e);
+        } else if (strcmp(err.msg, "subquery is only allowed on instant vector, got matrix "
+                                   "instead") == 0 ||
+                   strstr(err.msg, "set operator") || strstr(err.msg, "binary expression")) {
+            (*ok)++; /* a type error found after the full depth was parsed */
+        } else {
+            printf("# %s...: %s\n", shapes[s][0], err.msg);
+        }
+        free(q);
+    }
+    return NULL;
+}
+
+static void test_parse_deep_queries_fit_a_small_thread_stack(void **state)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    int ok = 0;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+    assert_int_equal(pthread_create(&th, &attr, parse_deep_queries, &ok), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_attr_destroy(&attr);
+    assert_int_equal(ok, 6);
+}
+
 static void test_parse_long_inputs_in_linear_time(void **state)
 {
     /* 200k matchers, 200k grouping labels, a 4 MiB string: each well under a second. */
@@ -458,6 +522,24 @@ static void test_parse_long_inputs_in_linear_time(void **state)
     assert_true(t1 - t0 < 2.0);
     free(q);
 
+    /* Long on() and group_left() lists: the shared-label check is not quadratic. */
+    q = malloc(n * 30 + 64);
+    k = (size_t)sprintf(q, "a * on(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "%sl%zu", i ? "," : "", i);
+    k += (size_t)sprintf(q + k, ") group_left(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "m%zu,", i);
+    strcpy(q + k, "l7) b");
+    t0 = now_s();
+    char *err = qp_parse_err(q);
+    t1 = now_s();
+    assert_non_null(err);
+    assert_non_null(strstr(err, "label \"l7\" must not occur in ON and GROUP clause at once"));
+    free(err);
+    assert_true(t1 - t0 < 2.0);
+    free(q);
+
     size_t sl = 4 << 20;
     q = malloc(sl + 3);
     q[0] = '"';
@@ -471,6 +553,47 @@ static void test_parse_long_inputs_in_linear_time(void **state)
     query_expr_free(e);
     assert_true(t1 - t0 < 2.0);
     free(q);
+}
+
+static void test_parse_throughput_on_typical_queries(void **state)
+{
+    /* Grafana-style queries; prints queries/s so a regression shows in the log. */
+    static const char *const qs[] = {
+        "sum by (job) (rate(http_requests_total{job=~\"api|web\",code!=\"500\"}[5m]))",
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+        "topk(10, sum without (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[1m])))",
+        "100 * (1 - avg by (instance) (irate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
+        "max_over_time(rate(foo[5m])[1h:1m] offset 1d) / on (job) group_left (team) bar",
+        "up == 0 and on (instance) (time() - process_start_time_seconds > 300)",
+    };
+    size_t nq = sizeof(qs) / sizeof(qs[0]), bytes = 0;
+    int iters = 20000;
+    double t0 = now_s();
+    for (int it = 0; it < iters; it++) {
+        for (size_t i = 0; i < nq; i++) {
+            struct query_expr *e = NULL;
+            size_t n = strlen(qs[i]);
+            assert_int_equal(query_parse(qs[i], n, &e, NULL), 0);
+            query_expr_free(e);
+            bytes += n;
+        }
+    }
+    double dt = now_s() - t0;
+    double qps = (double)iters * (double)nq / dt;
+    printf("# parse+free: %.0f queries/s, %.1f MB/s (%d x %zu typical queries in %.3fs)\n", qps,
+           (double)bytes / dt / 1e6, iters, nq, dt);
+    assert_true(qps > 2000);
+}
+
+static void test_parse_keeps_empty_name_matcher_when_printing(void **state)
+{
+    /* Prometheus prints {__name__="x",__name__=""} without __name__="" (it equals the empty name).
+     */
+    char *got = qp_format("{__name__=\"x\",__name__=\"\"}");
+    assert_string_equal(got, "{__name__=\"\",__name__=\"x\"}");
+    free(got);
+    qp_check_round_trip("{__name__=\"x\",__name__=\"\"}");
+    qp_check_round_trip("Inf ^ x * Inf");
 }
 
 int test_parse_run(void)
@@ -488,6 +611,9 @@ int test_parse_run(void)
         cmocka_unit_test(test_parse_names_of_operators_and_types),
         cmocka_unit_test(test_parse_caps_nesting_depth_without_crashing),
         cmocka_unit_test(test_parse_long_inputs_in_linear_time),
+        cmocka_unit_test(test_parse_deep_queries_fit_a_small_thread_stack),
+        cmocka_unit_test(test_parse_throughput_on_typical_queries),
+        cmocka_unit_test(test_parse_keeps_empty_name_matcher_when_printing),
     };
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
