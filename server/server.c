@@ -104,7 +104,10 @@ int srv_cmd_server(int argc, char **argv)
         query_engine_free(s.engine);
         return 1;
     }
-    pl_log(PL_LOG_INFO, "web", "Listening", "address", s.flags.listen_address, NULL);
+    char bound[300];
+    if (srv__http_bound_address(bound, sizeof(bound)) != 0)
+        snprintf(bound, sizeof(bound), "%s", s.flags.listen_address);
+    pl_log(PL_LOG_INFO, "web", "Listening", "address", bound, NULL);
 
     pthread_t opener;
     if (pthread_create(&opener, NULL, open_tsdb, &s) != 0) {

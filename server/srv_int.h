@@ -85,6 +85,8 @@ struct srv_route {
 
 /* ---- http.c ---- */
 int srv__http_start(struct srv *s, struct pl_err *err);
+/* The address actually bound (port 0 resolved), as host:port. */
+int srv__http_bound_address(char *out, size_t n);
 void srv__http_quiesce(void);
 void srv__http_stop(void);
 
