@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum gate { GATE_NONE, GATE_REMOTE_WRITE, GATE_ADMIN };
@@ -90,6 +91,7 @@ static const struct route_def routes[] = {
 #undef GP
 
 static struct MHD_Daemon *daemon_;
+static atomic_int active_; /* requests between the URI callback and completion */
 static int listen_fd_ = -1;
 
 /* ---- responses ---- */
@@ -159,6 +161,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    atomic_fetch_add(&active_, 1);
     struct srv_req *req = pl_xcalloc(1, sizeof(*req));
     const char *q = uri ? strchr(uri, '?') : NULL;
     if (q)
@@ -181,6 +184,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     srv_params_fini(&req->params);
     free(req);
     *con_cls = NULL;
+    atomic_fetch_sub(&active_, 1);
 }
 
 static int method_bit(const char *m)
@@ -448,6 +452,18 @@ void srv__http_quiesce(void)
             listen_fd_ = -1;
         }
     }
+}
+
+int srv__http_drain(int64_t timeout_ms)
+{
+    int64_t deadline = pl_mono_ns() + timeout_ms * 1000000;
+    while (atomic_load(&active_) > 0) {
+        if (pl_mono_ns() >= deadline)
+            return atomic_load(&active_);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 void srv__http_stop(void)

@@ -423,6 +423,9 @@ def run(srv, binary, data):
     th.join()
     check(srv.proc.returncode == 0 and took < 10,
           "SIGTERM with a query in flight stops the server cleanly in %.2f s" % took)
+    answered = inflight[0] if inflight else (0, {})
+    check(answered[0] in (200, 422, 503) and answered[1].get("status") in ("success", "error"),
+          "the query in flight gets an answer before shutdown (got %s)" % (answered,))
     srv2 = Server(binary, data, [])
     try:
         check(srv2.wait_ready(), "restarted server becomes ready")
