@@ -8,7 +8,9 @@
  * the URI log callback and decoded by params.c, so that a malformed escape
  * is a 400 as in Prometheus rather than a silently mangled value. Bodies are
  * gathered in a limit-bounded buffer; form bodies are decoded by params.c
- * (form values first, then URL values, as Go's Request.Form).
+ * (form values first, then URL values, as Go's Request.Form). Answers of
+ * 1 KiB and more are gzipped when the client accepts it, as Prometheus's
+ * compression handler does.
  * Response envelopes: Prometheus HTTP API v1 (docs/querying/api.md).
  */
 #include "server/srv_int.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <promlite/client.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -137,10 +140,25 @@ void srv__resp_error(struct srv_resp *r, int status, const char *type, const cha
     pl_buf_putc(&r->body, '}');
 }
 
+/* Bodies at least this long are gzipped for clients that accept it, as Prometheus does. */
+#define GZIP_MIN_BYTES 1024
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
 {
     size_t len = 0;
     char *data = pl_buf_steal(&r->body, &len);
+    int gzipped = 0;
+    if (data && len >= GZIP_MIN_BYTES &&
+        exp_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"))) {
+        char *z;
+        size_t zlen;
+        if (exp_gzip(data, len, &z, &zlen) == 0) {
+            free(data);
+            data = z;
+            len = zlen;
+            gzipped = 1;
+        }
+    }
     struct MHD_Response *mr;
     if (data)
         mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -152,6 +170,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
     }
     if (r->status != 204 && r->content_type)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (gzipped)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;

@@ -381,6 +381,16 @@ def run(srv, binary, data):
         t.join()
     check(len(results) == 80 and all(results), "80 range queries from 8 threads")
 
+    # Large answers are gzipped for clients that accept it.
+    import gzip as _gzip
+    q = urllib.parse.urlencode({"query": "it_requests_total", "start": str(base / 1000), "end": str(t_last), "step": "1"})
+    req = urllib.request.Request(srv.base + "/api/v1/query_range?" + q, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        enc, raw = r.headers.get("Content-Encoding"), r.read()
+    plain = srv.get("/api/v1/query_range?" + q)[2]
+    check(enc == "gzip" and _gzip.decompress(raw) == plain and len(plain) > 1024,
+          "gzip answer when accepted, identical once decompressed (%s, %d -> %d bytes)" % (enc, len(plain), len(raw)))
+
     # Admin: delete one series; write it again from its beginning.
     st, _, body = srv.request("POST", "/api/v1/admin/tsdb/delete_series?" + urllib.parse.urlencode({"match[]": 'it_requests_total{instance="b:1"}'}))
     check(st == 204, "delete_series is 204 (got %d %r)" % (st, body[:200]))
