@@ -58,16 +58,38 @@ static int digits_exact(double v, char *digits, int *exp10)
 
 /* Writes the decimal digits of m (> 0) without trailing zeros; returns how many, and in *len the
  * full length. */
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                    "31323334353637383940414243444546474849505152535455565758596061"
+                                    "62636465666768697071727374757677787980818283848586878889909192"
+                                    "93949596979899";
+
+/* Writes the decimal digits of m at the end of buf (which ends at end); returns the start. */
+static char *u64_text(uint64_t m, char *end)
+{
+    char *o = end;
+    while (m >= 100) {
+        unsigned r = (unsigned)(m % 100);
+        m /= 100;
+        o -= 2;
+        memcpy(o, two_digits + 2 * r, 2);
+    }
+    if (m >= 10) {
+        o -= 2;
+        memcpy(o, two_digits + 2 * m, 2);
+    } else {
+        *--o = (char)('0' + m);
+    }
+    return o;
+}
+
+/* Writes the decimal digits of m (> 0) without trailing zeros; returns how many, and in *len the
+ * full length. */
 static int u64_digits(uint64_t m, char *digits, int *len)
 {
     char tmp[24];
-    int n = 0;
-    while (m) {
-        tmp[n++] = (char)('0' + m % 10);
-        m /= 10;
-    }
-    for (int i = 0; i < n; i++)
-        digits[i] = tmp[n - 1 - i];
+    char *s = u64_text(m, tmp + sizeof(tmp));
+    int n = (int)(tmp + sizeof(tmp) - s);
+    memcpy(digits, s, (size_t)n);
     *len = n;
     int nd = n;
     while (nd > 1 && digits[nd - 1] == '0')
@@ -226,26 +248,30 @@ size_t srv_json_format_float_exact(double v, char *out)
     return format_float(v, out, 1);
 }
 
-int srv_json_time(struct pl_buf *b, int64_t t)
+/* Writes the timestamp text ending at end; returns its length. */
+static size_t time_text(int64_t t, char *end)
 {
     /* Sign, whole seconds of |t|, then the milliseconds: -1500 ms is "-1.500". */
     uint64_t a = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
-    char tmp[32], *o = tmp + sizeof(tmp);
-    uint64_t ms = a % 1000, secs = a / 1000;
+    char *o = end;
+    unsigned ms = (unsigned)(a % 1000);
     if (ms) {
-        for (int i = 0; i < 3; i++) {
-            *--o = (char)('0' + ms % 10);
-            ms /= 10;
-        }
+        o -= 3;
+        o[0] = (char)('0' + ms / 100);
+        memcpy(o + 1, two_digits + 2 * (ms % 100), 2);
         *--o = '.';
     }
-    do {
-        *--o = (char)('0' + secs % 10);
-        secs /= 10;
-    } while (secs);
+    o = u64_text(a / 1000, o);
     if (t < 0)
         *--o = '-';
-    return pl_buf_append(b, o, (size_t)(tmp + sizeof(tmp) - o));
+    return (size_t)(end - o);
+}
+
+int srv_json_time(struct pl_buf *b, int64_t t)
+{
+    char tmp[32];
+    size_t n = time_text(t, tmp + sizeof(tmp));
+    return pl_buf_append(b, tmp + sizeof(tmp) - n, n);
 }
 
 int srv_json_value(struct pl_buf *b, double v)
@@ -388,18 +414,48 @@ int srv_json_labels(struct pl_buf *b, const struct pl_labels *ls)
     return rc;
 }
 
+/* The last value formatted by a point writer: equal consecutive values are common. */
+struct value_cache {
+    uint64_t bits;
+    int valid;
+    size_t len;
+    char text[SRV_FLOAT_MAX];
+};
+
+static int point(struct pl_buf *b, int64_t t, double v, struct value_cache *vc)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    if (!vc->valid || vc->bits != bits) {
+        vc->len = srv_json_format_float(v, vc->text);
+        vc->bits = bits;
+        vc->valid = 1;
+    }
+    /* [ time , " value " ] with room reserved once. */
+    int rc = pl_buf_reserve(b, 32 + 5 + vc->len);
+    if (rc)
+        return rc;
+    char *o = b->data + b->len;
+    *o++ = '[';
+    char tmp[32];
+    size_t n = time_text(t, tmp + sizeof(tmp));
+    memcpy(o, tmp + sizeof(tmp) - n, n);
+    o += n;
+    *o++ = ',';
+    *o++ = '"';
+    memcpy(o, vc->text, vc->len);
+    o += vc->len;
+    *o++ = '"';
+    *o++ = ']';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 int srv_json_point(struct pl_buf *b, int64_t t, double v)
 {
-    int rc = pl_buf_putc(b, '[');
-    if (!rc)
-        rc = srv_json_time(b, t);
-    if (!rc)
-        rc = pl_buf_putc(b, ',');
-    if (!rc)
-        rc = srv_json_value(b, v);
-    if (!rc)
-        rc = pl_buf_putc(b, ']');
-    return rc;
+    struct value_cache vc = {0, 0, 0, {0}};
+    return point(b, t, v, &vc);
 }
 
 int srv_json_query_result(struct pl_buf *b, const struct query_result *r)
@@ -420,6 +476,12 @@ int srv_json_query_result(struct pl_buf *b, const struct query_result *r)
     case QUERY_VT_VECTOR:
     case QUERY_VT_MATRIX: {
         int vec = r->type == QUERY_VT_VECTOR;
+        /* Reserve about what the answer takes, sparing the copies of repeated doubling. */
+        size_t points = 0;
+        for (size_t i = 0; i < r->nseries; i++)
+            points += r->series[i].n;
+        if (points < (b->limit - b->len) / 40)
+            rc = rc ? rc : pl_buf_reserve(b, points * 28 + r->nseries * 96);
         rc = rc ? rc : pl_buf_puts(b, vec ? "\"vector\",\"result\":[" : "\"matrix\",\"result\":[");
         size_t out = 0;
         for (size_t i = 0; i < r->nseries && !rc; i++) {
@@ -435,10 +497,11 @@ int srv_json_query_result(struct pl_buf *b, const struct query_result *r)
                 rc = rc ? rc : srv_json_point(b, se->t[0], se->v[0]);
             } else {
                 rc = rc ? rc : pl_buf_puts(b, ",\"values\":[");
+                struct value_cache vc = {0, 0, 0, {0}};
                 for (size_t j = 0; j < se->n && !rc; j++) {
                     if (j)
                         rc = pl_buf_putc(b, ',');
-                    rc = rc ? rc : srv_json_point(b, se->t[j], se->v[j]);
+                    rc = rc ? rc : point(b, se->t[j], se->v[j], &vc);
                 }
                 rc = rc ? rc : pl_buf_putc(b, ']');
             }

@@ -85,7 +85,11 @@ struct srv_route {
 
 /* ---- http.c ---- */
 int srv__http_start(struct srv *s, struct pl_err *err);
+/* The address actually bound (port 0 resolved), as host:port. */
+int srv__http_bound_address(char *out, size_t n);
 void srv__http_quiesce(void);
+/* Waits up to timeout_ms for requests in progress to be answered; returns how many remain. */
+int srv__http_drain(int64_t timeout_ms);
 void srv__http_stop(void);
 
 /* Sets a JSON success body: {"status":"success","data":<data>}. Takes data's text. */

@@ -381,6 +381,16 @@ def run(srv, binary, data):
         t.join()
     check(len(results) == 80 and all(results), "80 range queries from 8 threads")
 
+    # Large answers are gzipped for clients that accept it.
+    import gzip as _gzip
+    q = urllib.parse.urlencode({"query": "it_requests_total", "start": str(base / 1000), "end": str(t_last), "step": "1"})
+    req = urllib.request.Request(srv.base + "/api/v1/query_range?" + q, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        enc, raw = r.headers.get("Content-Encoding"), r.read()
+    plain = srv.get("/api/v1/query_range?" + q)[2]
+    check(enc == "gzip" and _gzip.decompress(raw) == plain and len(plain) > 1024,
+          "gzip answer when accepted, identical once decompressed (%s, %d -> %d bytes)" % (enc, len(plain), len(raw)))
+
     # Admin: delete one series; write it again from its beginning.
     st, _, body = srv.request("POST", "/api/v1/admin/tsdb/delete_series?" + urllib.parse.urlencode({"match[]": 'it_requests_total{instance="b:1"}'}))
     check(st == 204, "delete_series is 204 (got %d %r)" % (st, body[:200]))
@@ -423,6 +433,9 @@ def run(srv, binary, data):
     th.join()
     check(srv.proc.returncode == 0 and took < 10,
           "SIGTERM with a query in flight stops the server cleanly in %.2f s" % took)
+    answered = inflight[0] if inflight else (0, {})
+    check(answered[0] in (200, 422, 503) and answered[1].get("status") in ("success", "error"),
+          "the query in flight gets an answer before shutdown (got %s)" % (answered,))
     srv2 = Server(binary, data, [])
     try:
         check(srv2.wait_ready(), "restarted server becomes ready")
@@ -438,14 +451,47 @@ def run(srv, binary, data):
         check(st == 404, "text import is 404 unless enabled")
         st, doc = srv2.json("POST", "/api/v1/admin/tsdb/clean_tombstones")
         check(st == 503 and err_of(doc) == ("error", "unavailable", "admin APIs disabled"), "admin API is off by default")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "--time", "%.3f" % t_last,
+                            'it_requests_total{instance="a:1"}'], capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.decode().strip() ==
+              'it_requests_total{instance="a:1", job="api"} => 19 @[%.3f]' % t_last,
+              "promlite query --url prints a table (got %r %r)" % (r.stdout[:200], r.stderr[:200]))
+        st, _, body = srv2.request("POST", "/-/quit")
+        check(st == 403, "/-/quit is 403 without --web.enable-lifecycle")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "up{"], capture_output=True, timeout=60)
+        check(r.returncode == 1 and b"bad_data" in r.stderr, "promlite query --url reports a parse error")
         took = srv2.stop()
         check(srv2.proc.returncode == 0 and took < 10, "second SIGTERM stop in %.2f s" % took)
+        r = subprocess.run([binary, "query", "--data", data, "--start", str(base / 1000), "--end", str(t_last),
+                            "--step", "60s", "--format", "json", 'it_requests_total{instance="a:1"}'],
+                           capture_output=True, timeout=60)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            doc = {}
+        vals = [v[1] for v in doc.get("data", {}).get("result", [{}])[0].get("values", [])] if doc.get("data", {}).get("result") else None
+        check(r.returncode == 0 and vals == ["0", "4", "8", "12", "16"],
+              "promlite query --data runs a range query on the stopped server's directory (got %r %r)" % (r.stdout[:200], r.stderr[:300]))
     finally:
         if srv2.proc.poll() is None:
             srv2.proc.kill()
             srv2.proc.wait()
         if FAILURES:
             print(srv2.dump_log()[-3000:])
+
+    # Lifecycle: POST /-/quit stops the server cleanly.
+    srv3 = Server(binary, data, ["--web.enable-lifecycle"])
+    try:
+        check(srv3.wait_ready(), "third start on the same directory is ready")
+        t0 = time.time()
+        st, _, body = srv3.request("POST", "/-/quit")
+        srv3.proc.wait(timeout=15)
+        check(st == 200 and srv3.proc.returncode == 0 and time.time() - t0 < 10,
+              "POST /-/quit with --web.enable-lifecycle exits cleanly (got %d %r)" % (st, body))
+    finally:
+        if srv3.proc.poll() is None:
+            srv3.proc.kill()
+            srv3.proc.wait()
 
     # Bad flags.
     r = subprocess.run([binary, "server", "--no-such-flag"], capture_output=True, timeout=10)
