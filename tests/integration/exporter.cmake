@@ -18,5 +18,11 @@ if(NOT TEST exporter_install)
   add_test(NAME exporter_install
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/integration/exporter_install.sh ${CMAKE_BINARY_DIR}
             ${PROJECT_SOURCE_DIR})
-  set_tests_properties(exporter_install PROPERTIES TIMEOUT 120)
+  # Programs built against a sanitized library need the same runtime.
+  set(EXP_INSTALL_CFLAGS "")
+  if(PROMLITE_SANITIZE)
+    set(EXP_INSTALL_CFLAGS "-fsanitize=address,undefined")
+  endif()
+  set_tests_properties(exporter_install PROPERTIES TIMEOUT 120
+    ENVIRONMENT "EXTRA_CFLAGS=${EXP_INSTALL_CFLAGS}")
 endif()

@@ -329,6 +329,61 @@ static void test_scrape_reports_collector_success_and_never_fails(void **state)
     node_exporter_free(v.e);
 }
 
+static int slow_statvfs(const char *path, struct statvfs *st)
+{
+    if (strstr(path, "/srv/nfs"))
+        usleep(1500000); /* a network filesystem whose server went away */
+    return statvfs(path, st);
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_filesystem_times_out_stuck_network_mounts(void **state)
+{
+    (void)state;
+    struct env v;
+    struct pl_err err;
+    int rc;
+    env_init(&v, fixture(), NULL);
+    v.o.fs_mount_timeout_s = 0.2;
+    env_open(&v);
+    const char *nfs_err = "node_filesystem_device_error{device=\"fileserver:/export\",fstype="
+                          "\"nfs4\",mountpoint=\"/srv/nfs\"} ";
+    const char *nfs_size = "node_filesystem_size_bytes{device=\"fileserver:/export\"";
+    /* Healthy: answered through the helper thread. */
+    char *out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_non_null(strstr(out, nfs_size));
+    free(out);
+    node__statvfs = slow_statvfs;
+    double t0 = now_mono();
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_true(now_mono() - t0 < 1.0); /* did not wait for the hung call */
+    assert_int_equal(rc, 0);
+    char *p = strstr(out, nfs_err);
+    assert_non_null(p);
+    assert_int_equal(p[strlen(nfs_err)], '1');
+    assert_null(strstr(out, nfs_size));
+    assert_non_null(strstr(out, "node_filesystem_size_bytes{device=\"/dev/vda\""));
+    free(out);
+    /* While the call is pending the mount is skipped at once. */
+    t0 = now_mono();
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_true(now_mono() - t0 < 0.15);
+    assert_non_null(strstr(out, nfs_err));
+    free(out);
+    node__statvfs = statvfs;
+    usleep(1600000); /* the pending call returns and clears the stuck mark */
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_non_null(strstr(out, nfs_size));
+    free(out);
+    node_exporter_free(v.e);
+}
+
 /* ---- malformed input: every prefix of every fixture file, and garbage ---- */
 
 static char tmpdir[256];
@@ -486,6 +541,7 @@ int test_collectors_run(void)
         cmocka_unit_test(test_collectors_match_golden_output),
         cmocka_unit_test(test_filesystem_filters_dedupes_unescapes_and_flags_errors),
         cmocka_unit_test(test_time_uname_collectors_report_the_host),
+        cmocka_unit_test(test_filesystem_times_out_stuck_network_mounts),
         cmocka_unit_test(test_textfile_merges_files_and_reports_mtime),
         cmocka_unit_test(test_textfile_bad_files_set_scrape_error_and_keep_good_ones),
         cmocka_unit_test(test_filters_can_be_changed),
