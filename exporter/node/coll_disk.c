@@ -213,6 +213,7 @@ struct statfs_job {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int refs, done, abandoned, err;
+    int (*fn)(const char *, struct statvfs *); /* read on the calling thread */
     struct statvfs st;
     char path[];
 };
@@ -233,7 +234,7 @@ static void *statfs_worker(void *arg)
 {
     struct statfs_job *j = arg;
     struct statvfs st;
-    int err = node__statvfs(j->path, &st) != 0 ? errno : 0;
+    int err = j->fn(j->path, &st) != 0 ? errno : 0;
     pthread_mutex_lock(&j->mu);
     j->st = st;
     j->err = err;
@@ -277,6 +278,7 @@ static int statvfs_guarded(struct node_exporter *e, const char *path, const char
         return ENOMEM;
     memcpy(j->path, path, pl);
     j->refs = 2;
+    j->fn = node__statvfs;
     pthread_mutex_init(&j->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
