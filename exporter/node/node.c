@@ -35,6 +35,11 @@ static const struct {
     [NODE_OS] = {"os", node__collect_os},
     [NODE_ENTROPY] = {"entropy", node__collect_entropy},
     [NODE_CONNTRACK] = {"conntrack", node__collect_conntrack},
+    [NODE_NETCLASS] = {"netclass", node__collect_netclass},
+    [NODE_TIMEX] = {"timex", node__collect_timex},
+    [NODE_SOFTNET] = {"softnet", node__collect_softnet},
+    [NODE_ARP] = {"arp", node__collect_arp},
+    [NODE_UDP_QUEUES] = {"udp_queues", node__collect_udp_queues},
     [NODE_TEXTFILE] = {"textfile", node__collect_textfile},
 };
 

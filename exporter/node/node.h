@@ -38,6 +38,11 @@ enum node_coll_id {
     NODE_OS,
     NODE_ENTROPY,
     NODE_CONNTRACK,
+    NODE_NETCLASS,
+    NODE_TIMEX,
+    NODE_SOFTNET,
+    NODE_ARP,
+    NODE_UDP_QUEUES,
     NODE_TEXTFILE,
     NODE_NCOLL
 };

@@ -64,6 +64,11 @@ int node__collect_filesystem(struct node_exporter *e, struct exp_writer *w, stru
 int node__collect_time(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_uname(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_os(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_timex(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_softnet(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_arp(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_udp_queues(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 
 /* Builds "<base>/<rel>" into out; returns 0 or PL_ERR_LIMIT when too long. */

@@ -119,7 +119,7 @@ static void test_filesystem_filters_dedupes_unescapes_and_flags_errors(void **st
     node_exporter_free(v.e);
 }
 
-static void test_time_uname_collectors_report_the_host(void **state)
+static void test_time_timex_uname_collectors_report_the_host(void **state)
 {
     (void)state;
     struct env v;
@@ -140,6 +140,12 @@ static void test_time_uname_collectors_report_the_host(void **state)
                                 "device=\"0\"} 1\n"));
     assert_non_null(strstr(out, "node_time_clocksource_current_info{clocksource=\"tsc\",device="
                                 "\"0\"} 1\n"));
+    free(out);
+    out = run(v.e, NODE_TIMEX, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "# HELP node_timex_sync_status Is clock synchronized to a "
+                                "reliable server (1 = yes, 0 = no).\n"));
+    assert_non_null(strstr(out, "\nnode_timex_tick_seconds 0.0"));
     free(out);
     out = run(v.e, NODE_UNAME, &rc, &err);
     assert_int_equal(rc, 0);
@@ -274,7 +280,7 @@ static void test_missing_files_fail_each_collector_cleanly(void **state)
         int rc;
         pl_err_clear(&err);
         char *out = run(v.e, id, &rc, &err);
-        if (id == NODE_TIME || id == NODE_UNAME || id == NODE_TEXTFILE) {
+        if (id == NODE_TIME || id == NODE_UNAME || id == NODE_TEXTFILE || id == NODE_TIMEX) {
             assert_int_equal(rc, 0); /* need no files (textfile reports scrape_error) */
         } else {
             if (rc == 0)
@@ -430,6 +436,11 @@ static const struct {
     {"proc/pressure/io", NODE_PRESSURE},
     {"proc/net/stat/nf_conntrack", NODE_CONNTRACK},
     {"root/etc/os-release", NODE_OS},
+    {"proc/net/softnet_stat", NODE_SOFTNET},
+    {"proc/net/arp", NODE_ARP},
+    {"proc/net/udp", NODE_UDP_QUEUES},
+    {"sys/class/net/eth0/flags", NODE_NETCLASS},
+    {"sys/class/net/eth0/address", NODE_NETCLASS},
     {"udev/b254:0", NODE_DISKSTATS},
     {"sys/devices/system/clocksource/clocksource0/available_clocksource", NODE_TIME},
 };
@@ -512,6 +523,8 @@ static void test_malformed_files_give_clear_errors(void **state)
         {"proc/net/dev", "h|\nh|\n eth0: 1 2 3\n", NODE_NETDEV, "short line for eth0"},
         {"proc/net/sockstat", "TCP inuse 1\n", NODE_SOCKSTAT, "malformed line"},
         {"proc/pressure/cpu", "some avg10=0\n", NODE_PRESSURE, "missing some/full"},
+        {"proc/net/softnet_stat", "0000 zz\n", NODE_SOFTNET, "fewer than 3 columns"},
+        {"proc/net/udp", "header\n 1: 0100007F:0035\n", NODE_UDP_QUEUES, "malformed line"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1400];
@@ -540,7 +553,7 @@ int test_collectors_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectors_match_golden_output),
         cmocka_unit_test(test_filesystem_filters_dedupes_unescapes_and_flags_errors),
-        cmocka_unit_test(test_time_uname_collectors_report_the_host),
+        cmocka_unit_test(test_time_timex_uname_collectors_report_the_host),
         cmocka_unit_test(test_filesystem_times_out_stuck_network_mounts),
         cmocka_unit_test(test_textfile_merges_files_and_reports_mtime),
         cmocka_unit_test(test_textfile_bad_files_set_scrape_error_and_keep_good_ones),
