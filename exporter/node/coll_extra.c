@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
+#include <unistd.h>
 
 #define PATH_OR_FAIL(buf, base, rel)                                                               \
     do {                                                                                           \
@@ -62,14 +64,30 @@ static int cmp_dev(const void *a, const void *b)
     return strcmp(((const struct nc_dev *)a)->name, ((const struct nc_dev *)b)->name);
 }
 
-/* Reads <dir>/<file> (first line); "" when unreadable (e.g. EINVAL while down). */
-static int nc_read(const char *dir, const char *file, char *out, size_t cap)
+/*
+ * Reads <dirfd>/<file> (first line, newline removed); "" and -1 when
+ * unreadable (e.g. EINVAL for speed while a link is down). Relative to the
+ * device's directory descriptor: the symlinked sysfs path is resolved once
+ * per device, not once per attribute.
+ */
+static int nc_read(int dfd, const char *file, char *out, size_t cap)
 {
-    char p[768];
     out[0] = '\0';
-    if (node__path(p, sizeof(p), dir, file))
+    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -1;
-    return node__read_small(p, out, cap);
+    ssize_t k;
+    do
+        k = read(fd, out, cap - 1);
+    while (k < 0 && errno == EINTR);
+    close(fd);
+    if (k < 0)
+        return -1;
+    out[k] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+    return 0;
 }
 
 int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct pl_err *err)
@@ -90,15 +108,15 @@ int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct
     for (struct dirent *de; (de = readdir(d)) != NULL;) {
         if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(devs[0].name))
             continue;
-        char dir[640];
-        struct stat sb;
-        if (node__path(dir, sizeof(dir), base, de->d_name) || stat(dir, &sb) != 0 ||
-            !S_ISDIR(sb.st_mode))
-            continue; /* e.g. bonding_masters */
+        int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            continue; /* not a directory, e.g. bonding_masters */
         if (n == cap) {
             struct nc_dev *nd = realloc(devs, 2 * cap * sizeof(*devs));
-            if (!nd)
+            if (!nd) {
+                close(dfd);
                 break;
+            }
             devs = nd;
             cap *= 2;
         }
@@ -107,7 +125,7 @@ int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct
         strcpy(v->name, de->d_name);
         char buf[64];
         for (size_t i = 0; i < NC_NPROPS; i++) {
-            if (!nc_props[i].file || nc_read(dir, nc_props[i].file, buf, sizeof(buf)) != 0)
+            if (!nc_props[i].file || nc_read(dfd, nc_props[i].file, buf, sizeof(buf)) != 0)
                 continue;
             char *end;
             long long x = strtoll(buf, &end, 0); /* flags and dev_id are hexadecimal */
@@ -116,11 +134,12 @@ int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct
             v->v[i] = (double)x * nc_props[i].scale;
             v->have[i] = 1;
         }
-        nc_read(dir, "address", v->address, sizeof(v->address));
-        nc_read(dir, "broadcast", v->broadcast, sizeof(v->broadcast));
-        nc_read(dir, "duplex", v->duplex, sizeof(v->duplex));
-        nc_read(dir, "ifalias", v->ifalias, sizeof(v->ifalias));
-        nc_read(dir, "operstate", v->operstate, sizeof(v->operstate));
+        nc_read(dfd, "address", v->address, sizeof(v->address));
+        nc_read(dfd, "broadcast", v->broadcast, sizeof(v->broadcast));
+        nc_read(dfd, "duplex", v->duplex, sizeof(v->duplex));
+        nc_read(dfd, "ifalias", v->ifalias, sizeof(v->ifalias));
+        nc_read(dfd, "operstate", v->operstate, sizeof(v->operstate));
+        close(dfd);
     }
     closedir(d);
     if (n)
