@@ -430,9 +430,15 @@ int exp_server_start(struct exp_registry *r, const char *listen, const char *pat
 
     struct exp_family *req, *infl;
     static const char *const code_l[] = {"code"};
-    int rc = exp_counter_new(r, "promhttp_metric_handler_requests_total",
+    /* A server started again on the same registry (after exp_server_stop)
+     * continues the existing promhttp series. */
+    int rc = 0;
+    req = exp__registry_find(r, "promhttp_metric_handler_requests_total", EXP_COUNTER, 1, code_l);
+    infl = exp__registry_find(r, "promhttp_metric_handler_requests_in_flight", EXP_GAUGE, 0, NULL);
+    if (!req)
+        rc = exp_counter_new(r, "promhttp_metric_handler_requests_total",
                              "Total number of scrapes by HTTP status code.", 1, code_l, &req);
-    if (rc == 0)
+    if (rc == 0 && !infl)
         rc = exp_gauge_new(r, "promhttp_metric_handler_requests_in_flight",
                            "Current number of scrapes being served.", 0, NULL, &infl);
     if (rc == 0)
