@@ -353,20 +353,6 @@ static void u64set_clear(struct u64set *s)
     s->n = 0;
 }
 
-static int u64set_has(const struct u64set *s, uint64_t k)
-{
-    if (!s->cap)
-        return 0;
-    k = k ? k : 1;
-    size_t i = (size_t)(k ^ (k >> 29)) & (s->cap - 1);
-    while (s->slot[i]) {
-        if (s->slot[i] == k)
-            return 1;
-        i = (i + 1) & (s->cap - 1);
-    }
-    return 0;
-}
-
 /* Adds k; returns 1 if it was already there. */
 static int u64set_add(struct u64set *s, uint64_t k)
 {
@@ -1490,10 +1476,24 @@ static uint64_t hash_str2(const char *a, size_t an, const char *b, size_t bn, st
     return pl_hash64(tmp->data ? tmp->data : "", tmp->len, 0xc1a5);
 }
 
-static uint64_t pair_hash(const struct coll_expfmt_str *name, const struct coll_expfmt_str *value)
+/*
+ * Hash of one label pair for group and series keys: XXH3 over the bytes
+ * name="value (value decoded). An undecoded value hashes the input slice
+ * directly, which holds exactly those bytes in OpenMetrics.
+ */
+static uint64_t pair_hash(struct coll_expfmt_parser *p, const struct coll_expfmt_label *l)
 {
-    uint64_t h = pl_hash64(name->p, name->n, 0x1abe1);
-    h = pl_hash64(value->p, value->n, h);
+    uint64_t h;
+    const char *raw_end = l->name.p + l->name.n + 2 + l->value.n;
+    if (l->value.p == l->name.p + l->name.n + 2 && raw_end <= p->end) {
+        h = pl_hash64(l->name.p, (size_t)(raw_end - l->name.p), 0x1abe1);
+    } else {
+        pl_buf_reset(&p->tmp);
+        pl_buf_append(&p->tmp, l->name.p, l->name.n);
+        pl_buf_append(&p->tmp, "=\"", 2);
+        pl_buf_append(&p->tmp, l->value.p, l->value.n);
+        h = pl_hash64(p->tmp.data, p->tmp.len, 0x1abe1);
+    }
     /* mix so that a sum over pairs does not cancel */
     h ^= h >> 31;
     h *= UINT64_C(0x9e3779b97f4a7c15);
@@ -1578,14 +1578,14 @@ static int om_finish_family(struct coll_expfmt_parser *p)
     return 0;
 }
 
-static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n)
+static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n, uint32_t line)
 {
     memset(&p->cur, 0, sizeof(p->cur));
     p->cur.active = 1;
     p->cur.name = name;
     p->cur.nlen = n;
     p->cur.type = COLL_EXPFMT_UNTYPED;
-    p->cur.line = p->line;
+    p->cur.line = line;
 }
 
 static const struct coll_expfmt_label *find_label(const struct coll_expfmt_label *v, size_t n,
@@ -1607,7 +1607,7 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
                      s->name.n - c->nlen, 1)) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, s->name.p, s->name.n);
+        om_start_family(p, s->name.p, s->name.n, line);
     }
     c->has_samples = 1;
     s->family.p = c->name;
@@ -1650,14 +1650,15 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
     /* group = the labels minus the one that tells the series of a group apart */
     uint64_t all = 0, sp = 0;
     for (size_t i = 0; i < s->nlabels; i++) {
-        uint64_t h = pair_hash(&s->labels[i].name, &s->labels[i].value);
+        uint64_t h = pair_hash(p, &s->labels[i]);
         all += h;
         if (&s->labels[i] == special)
             sp = h;
     }
     uint64_t g = t == COLL_EXPFMT_INFO ? 1 : all - sp + 1;
     uint64_t series = all + pl_hash64(s->name.p, s->name.n, 0x5e71e5);
-    if (p->have_group && g != p->group && u64set_has(&p->seen_groups, g))
+    /* one probe per change of group: a group seen before means interleaving */
+    if ((!p->have_group || g != p->group) && u64set_add(&p->seen_groups, g))
         return fail_line(p, line,
                          "metric of family %.*s is not grouped: its samples must be consecutive",
                          nn, c->name);
@@ -1676,7 +1677,6 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
     p->group = g;
     p->group_has_ts = s->has_ts;
     p->group_ts = ts_secs;
-    u64set_add(&p->seen_groups, g);
 
     double v = s->value;
     if (t == COLL_EXPFMT_STATESET && v != 0 && v != 1)
@@ -1753,7 +1753,7 @@ static int om_strict_meta(struct coll_expfmt_parser *p, enum coll_expfmt_kind k,
     if (!same) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, name, nn);
+        om_start_family(p, name, nn, p->line);
     }
     if (k == COLL_EXPFMT_HELP) {
         if (c->has_help)

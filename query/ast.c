@@ -375,7 +375,13 @@ static int format_binary(const struct query_node *n, struct pl_buf *out, int dep
         stack[k++] = n;
         n = n->binary.lhs;
     }
-    int rc = format_node(n, out, depth + 1);
+    int rc;
+    if (n->kind == QUERY_NODE_NUMBER && isinf(n->number) && n->number > 0 &&
+        stack[k - 1]->binary.op == QUERY_OP_POW)
+        /* "+Inf ^ x" would read back as +(Inf ^ x); Prometheus prints it so, we do not. */
+        rc = pl_buf_puts(out, "Inf");
+    else
+        rc = format_node(n, out, depth + 1);
     while (rc == 0 && k > 0) {
         const struct query_node *b = stack[--k];
         rc = pl_buf_printf(out, " %s", query_binop_name(b->binary.op));

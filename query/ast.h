@@ -217,6 +217,17 @@ struct query_parse_err {
 int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err);
 void query_expr_free(struct query_expr *e);
 
+/*
+ * Parses a series selector as the HTTP API's match[] parameters take it
+ * (Prometheus's ParseMetricSelector): `name`, `name{l="v",...}` or `{...}`
+ * and nothing else. Like Prometheus it runs no type checks, so it accepts
+ * selectors whose matchers all match the empty string; the API checks that
+ * itself. OUT: *out, whose root is a QUERY_NODE_VECTOR_SELECTOR (matchers in
+ * root->vs.matchers, owned by *out); freed with query_expr_free.
+ */
+int query_parse_selector(const char *s, size_t n, struct query_expr **out,
+                         struct query_parse_err *err);
+
 /* Appends the canonical PromQL text of a node (Prometheus's String() form). */
 int query_node_format(const struct query_node *n, struct pl_buf *out);
 

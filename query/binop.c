@@ -361,6 +361,11 @@ static int vector_vector(struct ev_ctx *c, const struct query_node *n, struct ev
                 rc = query__check(c);
             continue;
         }
+        /* Nothing can match when a side is empty (and no matching error is raised). */
+        if (cl == 0 || cr == 0) {
+            rc = query__check(c);
+            continue;
+        }
         /* The "one" side goes into the table; with group_right that is the left. */
         uint32_t *oidx = swap ? lidx : ridx, *midx = swap ? ridx : lidx;
         double *oval = swap ? lval : rval, *mval = swap ? rval : lval;

@@ -165,6 +165,11 @@ int query_exec_expr(struct query_engine *e, const struct query_queryable *st,
     if (end < start)
         return set_err(err, QUERY_ERR_BAD_DATA, "%s",
                        "end timestamp must not be before start time");
+    /* The API's resolution limit, checked here so no caller allocates past it. */
+    if (is_range && (end - start) / step > 11000)
+        return set_err(err, QUERY_ERR_BAD_DATA, "%s",
+                       "exceeded maximum resolution of 11,000 points per timeseries. Try "
+                       "decreasing the query resolution (?step=XX)");
     enum query_value_type rt = query_node_type(root);
     if (is_range && rt != QUERY_VT_SCALAR && rt != QUERY_VT_VECTOR)
         return set_err(err, QUERY_ERR_BAD_DATA,

@@ -77,9 +77,30 @@ static int less_nan_first(double a, double b)
     return a < b;
 }
 
+static void sift_down(double *v, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && less_nan_first(v[c], v[c + 1]))
+            c++;
+        if (!less_nan_first(v[i], v[c]))
+            return;
+        double t = v[i];
+        v[i] = v[c];
+        v[c] = t;
+        i = c;
+    }
+}
+
 void query__sort_doubles(double *v, size_t n)
 {
-    /* Insertion sort for small inputs, merge sort otherwise: both stable. */
+    /*
+     * Equal doubles are interchangeable, so stability does not matter here:
+     * insertion sort for small windows, in-place heapsort (no allocation on
+     * this per-step path) otherwise.
+     */
     if (n <= 16) {
         for (size_t i = 1; i < n; i++) {
             double x = v[i];
@@ -92,19 +113,14 @@ void query__sort_doubles(double *v, size_t n)
         }
         return;
     }
-    size_t h = n / 2;
-    query__sort_doubles(v, h);
-    query__sort_doubles(v + h, n - h);
-    double *tmp = pl_xmalloc(n * sizeof(double));
-    size_t i = 0, j = h, k = 0;
-    while (i < h && j < n)
-        tmp[k++] = less_nan_first(v[j], v[i]) ? v[j++] : v[i++];
-    while (i < h)
-        tmp[k++] = v[i++];
-    while (j < n)
-        tmp[k++] = v[j++];
-    memcpy(v, tmp, n * sizeof(double));
-    free(tmp);
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        double t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_down(v, 0, end);
+    }
 }
 
 double query__quantile(double q, double *values, size_t n)
@@ -674,28 +690,42 @@ static int sort_before(const struct sort_item *a, const struct sort_item *b, int
     return desc ? a->v > b->v : a->v < b->v;
 }
 
+/* Stable merge sort of it[0..n) by sort_before, using tmp[0..n). */
+static void merge_sort_items(struct sort_item *it, struct sort_item *tmp, size_t n, int desc)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    merge_sort_items(it, tmp, h, desc);
+    merge_sort_items(it + h, tmp, n - h, desc);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = sort_before(&it[j], &it[i], desc) ? it[j++] : it[i++];
+    while (i < h)
+        tmp[k++] = it[i++];
+    while (j < n)
+        tmp[k++] = it[j++];
+    memcpy(it, tmp, n * sizeof(*it));
+}
+
 static void sort_series(struct ev_matrix *m, int desc)
 {
     size_t n = m->n;
-    struct sort_item *it = pl_xmalloc((n + 1) * sizeof(*it));
+    if (n < 2)
+        return;
+    struct sort_item *it = pl_xmalloc(n * sizeof(*it));
+    struct sort_item *tmp = pl_xmalloc(n * sizeof(*tmp));
     for (size_t i = 0; i < n; i++) {
         it[i].v = m->s[i].n ? m->s[i].v[0] : NAN;
         it[i].i = i;
     }
-    for (size_t i = 1; i < n; i++) { /* stable insertion sort; instant vectors are small */
-        struct sort_item x = it[i];
-        size_t j = i;
-        while (j > 0 && sort_before(&x, &it[j - 1], desc)) {
-            it[j] = it[j - 1];
-            j--;
-        }
-        it[j] = x;
-    }
-    struct ev_series *ns = pl_xmalloc((n + 1) * sizeof(*ns));
+    merge_sort_items(it, tmp, n, desc);
+    struct ev_series *ns = pl_xmalloc(n * sizeof(*ns));
     for (size_t i = 0; i < n; i++)
         ns[i] = m->s[it[i].i];
     memcpy(m->s, ns, n * sizeof(*ns));
     free(ns);
+    free(tmp);
     free(it);
 }
 

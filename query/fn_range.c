@@ -25,6 +25,7 @@ struct win {
     int64_t range_end;   /* ref */
     int64_t range;       /* ms */
     double p0, p1;       /* scalar parameters at this step */
+    long resets;         /* counter resets inside the window, -1 unknown */
 };
 
 /* extrapolatedRate in Prometheus: delta, increase and rate. */
@@ -34,7 +35,8 @@ static int fn_extrapolated(const struct win *w, int is_counter, int is_rate, dou
         return 0;
     size_t last = w->n - 1;
     double result = w->v[last] - w->v[0];
-    if (is_counter) {
+    /* The correction loop only matters when the window holds a reset. */
+    if (is_counter && w->resets != 0) {
         double lastv = 0;
         for (size_t i = 0; i < w->n; i++) {
             if (w->v[i] < lastv)
@@ -55,10 +57,11 @@ static int fn_extrapolated(const struct win *w, int is_counter, int is_rate, dou
     double interval = sampled;
     interval += to_start < threshold ? to_start : avg / 2;
     interval += to_end < threshold ? to_end : avg / 2;
-    result = result * (interval / sampled);
+    /* One factor, divided by the range for rates, as Prometheus rounds it. */
+    double factor = interval / sampled;
     if (is_rate)
-        result = result / ((double)w->range / 1000.0);
-    *out = result;
+        factor /= (double)w->range / 1000.0;
+    *out = result * factor;
     return 1;
 }
 
@@ -117,9 +120,20 @@ static double trend_value(int i, double tf, double s0, double s1, double b)
     return tf * (s1 - s0) + (1 - tf) * b;
 }
 
+/* kahanSumInc in Prometheus: Neumaier's compensated summation step. */
+static double kahan_inc(double inc, double sum, double *c)
+{
+    double t = sum + inc;
+    if (fabs(sum) >= fabs(inc))
+        *c += (sum - t) + inc;
+    else
+        *c += (inc - t) + sum;
+    return t;
+}
+
 static double avg_of(const struct win *w)
 {
-    double mean = 0, count = 0;
+    double mean = 0, count = 0, c = 0;
     for (size_t i = 0; i < w->n; i++) {
         double v = w->v[i];
         count++;
@@ -129,21 +143,25 @@ static double avg_of(const struct win *w)
             if (!isinf(v) && !isnan(v))
                 continue;
         }
-        mean += v / count - mean / count;
+        mean = kahan_inc(v / count - mean / count, mean, &c);
     }
-    return mean;
+    if (isinf(mean))
+        return mean;
+    return mean + c;
 }
 
+/* Welford's online variance with compensated sums, as Prometheus 2.42. */
 static double var_of(const struct win *w)
 {
-    double aux = 0, count = 0, mean = 0;
+    double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
     for (size_t i = 0; i < w->n; i++) {
+        double v = w->v[i];
         count++;
-        double delta = w->v[i] - mean;
-        mean += delta / count;
-        aux += delta * (w->v[i] - mean);
+        double delta = v - (mean + cmean);
+        mean = kahan_inc(delta / count, mean, &cmean);
+        aux = kahan_inc(delta * (v - (mean + cmean)), aux, &caux);
     }
-    return aux / count;
+    return (aux + caux) / count;
 }
 
 /* Returns 1 with *out set when the function yields a value for the window. */
@@ -209,6 +227,10 @@ static int compute(struct ev_ctx *c, enum query_func_id id, const struct win *w,
     case QUERY_FN_RESETS: {
         if (w->n == 0)
             return 0;
+        if (w->resets >= 0) {
+            *out = (double)w->resets;
+            return 1;
+        }
         double n = 0, prev = w->v[0];
         for (size_t i = 1; i < w->n; i++) {
             if (w->v[i] < prev)
@@ -231,10 +253,10 @@ static int compute(struct ev_ctx *c, enum query_func_id id, const struct win *w,
     case QUERY_FN_SUM_OVER_TIME: {
         if (w->n == 0)
             return 0;
-        double s = 0;
+        double s = 0, comp = 0;
         for (size_t i = 0; i < w->n; i++)
-            s += w->v[i];
-        *out = s;
+            s = kahan_inc(w->v[i], s, &comp);
+        *out = isinf(s) ? s : s + comp;
         return 1;
     }
     case QUERY_FN_MIN_OVER_TIME:
@@ -352,10 +374,21 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             maxn = ms.m.s[i].n;
     double *scratch =
         id == QUERY_FN_QUANTILE_OVER_TIME ? pl_xmalloc((maxn + 1) * sizeof(double)) : NULL;
+    /*
+     * For counter functions, cnt[i] counts the drops v[j] < v[j-1] for j <= i,
+     * so each window knows in O(1) whether it holds a reset.
+     */
+    int want_resets = id == QUERY_FN_RATE || id == QUERY_FN_INCREASE || id == QUERY_FN_RESETS;
+    uint32_t *cnt = want_resets ? pl_xmalloc((maxn + 1) * sizeof(uint32_t)) : NULL;
     for (size_t i = 0; rc == 0 && i < ms.m.n; i++) {
         struct ev_series *s = &ms.m.s[i];
         struct ev_series *o = NULL;
         size_t lo = 0, hi = 0;
+        if (cnt && s->n) {
+            cnt[0] = 0;
+            for (size_t j = 1; j < s->n; j++)
+                cnt[j] = cnt[j - 1] + (s->v[j] < s->v[j - 1]);
+        }
         for (size_t k = 0; k < c->nsteps; k++) {
             int64_t ts = query__step_time(c, k);
             int64_t ref = query__ref_time(c, ms.at, ms.at_ms, ms.offset, ts);
@@ -386,6 +419,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
                 .range = ms.range,
                 .p0 = np > 0 ? params[0][k] : 0,
                 .p1 = np > 1 ? params[1][k] : 0,
+                .resets = cnt ? (long)(cnt[hi - 1] - cnt[lo]) : -1,
             };
             if ((rc = check_params(c, id, &w)) != 0)
                 break;
@@ -405,6 +439,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             rc = query__check(c);
     }
     free(scratch);
+    free(cnt);
     if (rc == 0) {
         /* Prometheus checks the whole matrix in both instant and range mode. */
         size_t save = c->nsteps;

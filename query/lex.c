@@ -82,6 +82,19 @@ static int rune_printable(int32_t r)
         return 0;
     if ((r >= 0xE000 && r <= 0xF8FF) || (r & 0xFFFE) == 0xFFFE || r >= 0xF0000)
         return 0;
+    /* Format characters (category Cf), which Go escapes. */
+    if ((r >= 0x600 && r <= 0x605) || r == 0x61C || r == 0x6DD || r == 0x70F || r == 0x8E2 ||
+        r == 0x180E || (r >= 0xFFF9 && r <= 0xFFFB) || r == 0x110BD || r == 0x110CD ||
+        (r >= 0x13430 && r <= 0x13438) || (r >= 0x1BCA0 && r <= 0x1BCA3) ||
+        (r >= 0x1D173 && r <= 0x1D17A) || (r >= 0xE0000 && r <= 0xE00FF))
+        return 0;
+    /* Large unassigned blocks of Unicode 13 (Go 1.19, which built Prometheus 2.42). */
+    if ((r >= 0x18D09 && r <= 0x1AFFF) || (r >= 0x1B11F && r <= 0x1B14F) ||
+        (r >= 0x1B2FC && r <= 0x1BBFF) || (r >= 0x1BCA4 && r <= 0x1CFFF) ||
+        (r >= 0x2A6DE && r <= 0x2A6FF) || (r >= 0x2EBE1 && r <= 0x2F7FF) ||
+        (r >= 0x2FA1E && r <= 0x2FFFF) || (r >= 0x3134B && r <= 0xDFFFF) ||
+        (r >= 0xE01F0 && r <= 0xEFFFF))
+        return 0;
     return 1;
 }
 

@@ -494,6 +494,11 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
             fail(p, t.pos, "%s", perr.msg);
         return 0;
     }
+    /* Prometheus holds durations in Go's time.Duration: nanoseconds in an int64 (~292 years). */
+    if (ms > INT64_MAX / 1000000) {
+        fail(p, t.pos, "duration out of range");
+        return 0;
+    }
     if (ms == 0) {
         fail(p, t.pos, "duration must be greater than 0");
         return 0;
@@ -502,6 +507,8 @@ static int64_t parse_duration_tok(struct parser *p, struct query_token t)
 }
 
 /* ---- grammar ---- */
+
+static int starts_expr(enum query_tok t);
 
 static struct query_node *parse_expr(struct parser *p, int min_prec, int *height);
 
@@ -746,7 +753,9 @@ static int parse_call_args(struct parser *p, struct ptrvec *args, int *height)
             return -1;
         }
         consume(p);
-        if (peek_type(p) == QUERY_T_RPAREN) {
+        enum query_tok nt = peek_type(p);
+        /* Prometheus's grammar reduces `args ","` whenever no expression can follow. */
+        if (!p->failed && !starts_expr(nt)) {
             fail(p, t.pos, "trailing commas not allowed in function call args");
             return -1;
         }
@@ -1012,10 +1021,6 @@ static int parse_offset(struct parser *p, struct query_node *e)
     int64_t d = parse_duration_tok(p, t);
     if (p->failed)
         return -1;
-    if (e->kind == QUERY_NODE_MATRIX_SELECTOR && e->ms.vs->kind != QUERY_NODE_VECTOR_SELECTOR) {
-        fail(p, e->pos.start, "ranges only allowed for vector selectors");
-        return -1;
-    }
     struct mod_target mt;
     if (mod_target_of(p, e, &mt, "offset") != 0)
         return -1;
@@ -1395,6 +1400,28 @@ static uint32_t op_pos(struct parser *p, struct query_node *b)
     return s;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first on() label (in written order) that group_x() repeats, or NULL.
+ * Sorting a copy of the include list keeps this O((n + m) log m) for long lists.
+ */
+static const char *first_shared_label(const struct query_vector_matching *vm)
+{
+    const char **inc = pl_xmalloc(vm->ninclude * sizeof(*inc));
+    memcpy(inc, vm->include, vm->ninclude * sizeof(*inc));
+    qsort(inc, vm->ninclude, sizeof(*inc), cmp_cstr);
+    const char *found = NULL;
+    for (size_t i = 0; i < vm->nlabels && !found; i++)
+        if (bsearch(&vm->labels[i], inc, vm->ninclude, sizeof(*inc), cmp_cstr))
+            found = vm->labels[i];
+    free(inc);
+    return found;
+}
+
 static void check_binary(struct parser *p, struct query_node *n)
 {
     enum query_value_type lt = check(p, n->binary.lhs);
@@ -1406,17 +1433,16 @@ static void check_binary(struct parser *p, struct query_node *n)
     if (query_binop_is_comparison(op) && !n->binary.return_bool && lt == QUERY_VT_SCALAR &&
         rt == QUERY_VT_SCALAR)
         fail(p, op_pos(p, n), "comparisons between scalars must use BOOL modifier");
-    if (vm && vm->on) {
-        for (size_t i = 0; i < vm->nlabels; i++)
-            for (size_t j = 0; j < vm->ninclude; j++)
-                if (strcmp(vm->labels[i], vm->include[j]) == 0) {
-                    struct pl_buf b;
-                    pl_buf_init(&b, 400);
-                    query__quote(&b, vm->labels[i], strlen(vm->labels[i]), 0);
-                    fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
-                         pl_buf_cstr(&b));
-                    pl_buf_fini(&b);
-                }
+    if (vm && vm->on && vm->nlabels > 0 && vm->ninclude > 0) {
+        const char *dup = first_shared_label(vm);
+        if (dup) {
+            struct pl_buf b;
+            pl_buf_init(&b, 400);
+            query__quote(&b, dup, strlen(dup), 0);
+            fail(p, op_pos(p, n), "label %s must not occur in ON and GROUP clause at once",
+                 pl_buf_cstr(&b));
+            pl_buf_fini(&b);
+        }
     }
     if (lt != QUERY_VT_SCALAR && lt != QUERY_VT_VECTOR)
         fail(p, n->binary.lhs->pos.start,
@@ -1552,9 +1578,31 @@ static enum query_value_type check(struct parser *p, struct query_node *n)
     return query_node_type(n);
 }
 
-/* ---- entry point ---- */
+/* ---- entry points ---- */
 
-int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+/* The selector-only grammar: metric_identifier [label_matchers] | label_matchers, then EOF. */
+static struct query_node *parse_selector_only(struct parser *p)
+{
+    struct query_token t = peek_tok(p);
+    if (p->failed)
+        return NULL;
+    struct query_node *n;
+    if (t.type == QUERY_T_LBRACE) {
+        n = parse_vector_selector(p, NULL, t.pos);
+    } else if (is_metric_identifier(t.type)) {
+        consume(p);
+        n = parse_vector_selector(p, &t, t.pos);
+    } else {
+        unexpected(p, NULL, NULL);
+        return NULL;
+    }
+    if (n && peek_type(p) != QUERY_T_EOF)
+        unexpected(p, NULL, NULL);
+    return p->failed ? NULL : n;
+}
+
+static int parse_entry(const char *s, size_t n, int selector_only, struct query_expr **out,
+                       struct query_parse_err *err)
 {
     struct query_parse_err scratch;
     if (!err)
@@ -1583,7 +1631,9 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     query__lex_init(&p.lx, e->text, n);
 
     struct query_node *root = NULL;
-    if (peek_type(&p) == QUERY_T_EOF) {
+    if (selector_only) {
+        root = parse_selector_only(&p);
+    } else if (peek_type(&p) == QUERY_T_EOF) {
         if (!p.failed)
             fail(&p, 0, "no expression found in input");
     } else if (!p.failed) {
@@ -1592,7 +1642,7 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
         if (root && peek_type(&p) != QUERY_T_EOF)
             unexpected(&p, NULL, NULL);
     }
-    if (!p.failed && root)
+    if (!p.failed && root && !selector_only)
         check(&p, root);
     if (p.failed || !root) {
         if (!p.failed)
@@ -1603,4 +1653,15 @@ int query_parse(const char *s, size_t n, struct query_expr **out, struct query_p
     e->root = root;
     *out = e;
     return 0;
+}
+
+int query_parse(const char *s, size_t n, struct query_expr **out, struct query_parse_err *err)
+{
+    return parse_entry(s, n, 0, out, err);
+}
+
+int query_parse_selector(const char *s, size_t n, struct query_expr **out,
+                         struct query_parse_err *err)
+{
+    return parse_entry(s, n, 1, out, err);
 }

@@ -50,31 +50,33 @@ static void ready(struct srv *s, struct srv_req *req, struct srv_resp *resp)
 
 #define GP (SRV_GET | SRV_POST)
 static const struct route_def routes[] = {
-    {{"/-/healthy", SRV_GET, healthy, 0, 0, 0}, GATE_NONE},
-    {{"/-/ready", SRV_GET, ready, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/query", GP, srv__api_query, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/series", GP, srv__api_series, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/labels", GP, srv__api_labels, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/label/", SRV_GET, srv__api_label_values, 1, 0, 1}, GATE_NONE},
-    {{"/api/v1/query_exemplars", GP, srv__api_exemplars, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/metadata", SRV_GET, srv__api_metadata, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/buildinfo", SRV_GET, srv__api_buildinfo, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/flags", SRV_GET, srv__api_flags, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/runtimeinfo", SRV_GET, srv__api_runtimeinfo, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/write", SRV_POST, srv__api_remote_write, 1, 1, 0}, GATE_REMOTE_WRITE},
-    {{"/api/v1/admin/tsdb/delete_series", SRV_POST | SRV_PUT, srv__api_delete_series, 1, 0, 0},
+    {{"/-/healthy", SRV_GET, healthy, 0, 0, 0, 0}, GATE_NONE},
+    {{"/-/ready", SRV_GET, ready, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/query", GP, srv__api_query, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/series", GP, srv__api_series, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/labels", GP, srv__api_labels, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/label/", SRV_GET, srv__api_label_values, 1, 0, 1, 0}, GATE_NONE},
+    {{"/api/v1/query_exemplars", GP, srv__api_exemplars, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/metadata", SRV_GET, srv__api_metadata, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/buildinfo", SRV_GET, srv__api_buildinfo, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/flags", SRV_GET, srv__api_flags, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/runtimeinfo", SRV_GET, srv__api_runtimeinfo, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/write", SRV_POST, srv__api_remote_write, 1, 1, 0, 0}, GATE_REMOTE_WRITE},
+    {{"/api/v1/import/prometheus", SRV_POST, srv__api_import, 1, 1, 0, 0}, GATE_REMOTE_WRITE},
+    {{"/api/v1/admin/tsdb/delete_series", SRV_POST | SRV_PUT, srv__api_delete_series, 1, 0, 0, 0},
      GATE_ADMIN},
-    {{"/api/v1/admin/tsdb/clean_tombstones", SRV_POST | SRV_PUT, srv__api_clean_tombstones, 1, 0,
+    {{"/api/v1/admin/tsdb/clean_tombstones", SRV_POST | SRV_PUT, srv__api_clean_tombstones, 1, 0, 0,
       0},
      GATE_ADMIN},
-    {{"/api/v1/admin/tsdb/snapshot", SRV_POST | SRV_PUT, srv__api_snapshot, 1, 0, 0}, GATE_ADMIN},
+    {{"/api/v1/admin/tsdb/snapshot", SRV_POST | SRV_PUT, srv__api_snapshot, 1, 0, 0, 0},
+     GATE_ADMIN},
+    {{"/metrics", SRV_GET, NULL, 0, 0, 0, 1}, GATE_NONE},
 };
 #undef GP
 
 static struct MHD_Daemon *daemon_;
-static struct srv *srv_;
 static int listen_fd_ = -1;
 
 /* ---- responses ---- */
@@ -210,6 +212,13 @@ static int is_form(const char *ct)
             ct[sizeof(form) - 1] == ' ');
 }
 
+/* Counts a finished request of a known route in the self-metrics. */
+static void observe(struct srv *s, struct srv_req *req, int status)
+{
+    const char *h = req->route->prefix_arg ? "/api/v1/label/:name/values" : req->route->path;
+    srv__metrics_observe(s, h, status, (double)(pl_mono_ns() - req->start_ns) / 1e9);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -235,8 +244,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (rd->gate == GATE_REMOTE_WRITE && !s->flags.remote_write_receiver) {
             srv__resp_text(&resp, 404,
-                           "remote write receiver needs to be enabled with "
-                           "--web.enable-remote-write-receiver\n");
+                           strcmp(url, "/api/v1/write") == 0
+                               ? "remote write receiver needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n"
+                               : "the text import needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n");
             goto send;
         }
         if (rd->gate == GATE_ADMIN && !s->flags.admin_api) {
@@ -287,6 +299,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv__resp_error(&resp, 400, "bad_data", "error parsing form values: %s", err.msg);
         goto send;
     }
+    if (req->route->metrics) {
+        pl_buf_fini(&resp.body);
+        if (!s->reg) {
+            srv__resp_text(&resp, 500, "self-metrics are unavailable\n");
+            goto send;
+        }
+        ret = srv__metrics_respond(s, c) == MHD_YES ? MHD_YES : MHD_NO;
+        observe(s, req, 200);
+        return ret;
+    }
     req->route->fn(s, req, &resp);
 
 send:
@@ -300,6 +322,8 @@ send:
                 (double)(pl_mono_ns() - req->start_ns) / 1e6);
     ret = send_resp(c, &resp);
     pl_buf_fini(&resp.body);
+    if (req->route)
+        observe(s, req, resp.status);
     return ret;
 }
 
@@ -371,7 +395,6 @@ int srv__http_start(struct srv *s, struct pl_err *err)
         pool = 4;
     if (pool > 32)
         pool = 32;
-    srv_ = s;
     daemon_ = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
         NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd_, MHD_OPTION_THREAD_POOL_SIZE,

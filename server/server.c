@@ -68,6 +68,9 @@ int srv_cmd_server(int argc, char **argv)
     if (!getcwd(s.cwd, sizeof(s.cwd)))
         snprintf(s.cwd, sizeof(s.cwd), "<unknown>");
 
+    /* Self-metrics are optional: the server runs without them if they fail. */
+    srv__metrics_init(&s);
+
     struct query_engine_opts qo;
     srv_flags_query_opts(&s.flags, &qo);
     if (query_engine_new(&qo, &s.engine)) {
@@ -131,6 +134,7 @@ int srv_cmd_server(int argc, char **argv)
         pl_log(PL_LOG_WARN, "main", "Received termination signal, exiting gracefully...", "signal",
                sig == SIGINT ? "interrupt" : "terminated", NULL);
     srv__http_quiesce();
+    s.cancel_queries = 1;
     srv__http_stop();
     pthread_join(opener, NULL);
     if (s.db) {
@@ -138,6 +142,7 @@ int srv_cmd_server(int argc, char **argv)
         s.db = NULL;
     }
     query_engine_free(s.engine);
+    srv__metrics_free(&s);
     char ms[32];
     snprintf(ms, sizeof(ms), "%.3f", (double)(pl_mono_ns() - t0) / 1e6);
     pl_log(PL_LOG_INFO, "main",

@@ -89,7 +89,12 @@ int tsdb__head_seal(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struc
     memcpy(q + 4, scratch->data, scratch->len);
     s->sealing_len += (uint32_t)(4 + scratch->len);
     s->seal_txn = mdb_txn_id(txn);
-    tsdb_chunk_enc_reset(&s->enc);
+    /*
+     * Release the buffer rather than reset it: a buffer kept at its peak size
+     * costs every active series the largest chunk it ever had.
+     */
+    tsdb_chunk_enc_fini(&s->enc);
+    tsdb_chunk_enc_init(&s->enc);
     atomic_fetch_add(&db->st_sealed, 1);
     return 0;
 }
@@ -432,7 +437,15 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         res->series_new = nnew;
     }
     /* Bounded background work, done by the committer (no extra thread). */
-    if (db->wal_bytes_since_ckpt > db->ckpt_bytes) {
+    /*
+     * Checkpoint when the WAL since the last one outgrows the head: a restart
+     * after a crash replays at most that much, and a checkpoint costs about
+     * one record per active series.
+     */
+    uint64_t ckpt_at = db->ckpt_bytes;
+    if (!db->opt.checkpoint_bytes && atomic_load(&db->st_head_series) * 128 > ckpt_at)
+        ckpt_at = atomic_load(&db->st_head_series) * 128;
+    if (db->wal_bytes_since_ckpt > ckpt_at) {
         struct pl_err e2;
         if (tsdb__head_checkpoint(db, &e2) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);

@@ -8,6 +8,7 @@
  */
 #include "tsdb/chunk.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,18 @@ int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double
         *ov = tsdb__u2f(d->v);
         return 1;
     }
+    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED) {
+        /* The codecs' own loops keep the decoder state in registers. */
+        int rc = d->enc == TSDB_ENC_GORILLA ? tsdb__chunk_gorilla_seek(d, t)
+                                            : tsdb__chunk_packed_seek(d, t);
+        if (rc < 0)
+            d->enc = DEC_FAILED;
+        if (rc == 1) {
+            *ot = d->t;
+            *ov = tsdb__u2f(d->v);
+        }
+        return rc;
+    }
     int64_t st;
     double sv;
     int rc;
@@ -132,6 +145,15 @@ int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double
 
 int tsdb_chunk_dec_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
 {
+    if (max > INT32_MAX)
+        max = INT32_MAX;
+    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED) {
+        int rc = d->enc == TSDB_ENC_GORILLA ? tsdb__chunk_gorilla_batch(d, ts, vs, max)
+                                            : tsdb__chunk_packed_batch(d, ts, vs, max);
+        if (rc < 0)
+            d->enc = DEC_FAILED;
+        return rc;
+    }
     size_t k = 0;
     while (k < max) {
         int rc = tsdb_chunk_dec_next(d, &ts[k], &vs[k]);
@@ -253,15 +275,20 @@ int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
      */
     struct pl_buf scratch;
     pl_buf_init(&scratch, (size_t)-1 / 2);
-    size_t best_off = 0, best_len = 0;
-    rc = gorilla_encode(ts, vs, cnt, &scratch);
-    if (rc < 0)
-        goto done;
-    best_len = scratch.len;
-    if (cnt > 0) {
+    size_t best_off = 0, best_len = SIZE_MAX;
+    if (cnt > 0 && tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 &&
+        decodes_to((uint8_t *)scratch.data, scratch.len, ts, vs, cnt))
+        best_len = scratch.len;
+    /*
+     * A Gorilla input is at least as small as its re-encoding (our encoder
+     * is deterministic), so only re-encode when Gorilla might win.
+     */
+    if (p[0] != TSDB_ENC_GORILLA || n <= best_len) {
         size_t off = scratch.len;
-        if (tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 && scratch.len - off < best_len &&
-            decodes_to((uint8_t *)scratch.data + off, scratch.len - off, ts, vs, cnt)) {
+        rc = gorilla_encode(ts, vs, cnt, &scratch);
+        if (rc < 0)
+            goto done;
+        if (scratch.len - off < best_len) {
             best_off = off;
             best_len = scratch.len - off;
         }

@@ -73,6 +73,9 @@ struct tsdb_chunk_dec {
     uint32_t next_exc; /* sample index of that exception, or UINT32_MAX */
     uint32_t exc_left;
     uint8_t mode, tdesc, vdesc, seen;
+    uint8_t tkv, vkv, thave, vhave; /* zero-run codes */
+    uint32_t tpend, vpend;
+    int64_t bias;
 };
 
 /* PL_ERR_CORRUPT for an unknown encoding or a truncated header. */

@@ -192,69 +192,41 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d)
     return 0;
 }
 
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing)
+/* Decodes sample d->i with *b into d->t, d->v (see packed_step). */
+static inline __attribute__((always_inline)) int gorilla_step(struct tsdb_chunk_dec *d,
+                                                              struct tsdb__br *b)
 {
-    uint64_t w = tsdb__br_peek(b);
-    if (!(w >> 63)) {
-        b->pos += 1;
-        return 0;
-    }
-    if (!((w >> 62) & 1)) {
-        if (*leading == 0xff)
-            return PL_ERR_CORRUPT;
-        unsigned sig = 64u - *leading - *trailing;
-        b->pos += 2;
-        *v ^= tsdb__br_read_long(b, sig) << *trailing;
-        return 0;
-    }
-    unsigned lz = (unsigned)(w >> 57) & 0x1f;
-    unsigned sig = (unsigned)(w >> 51) & 0x3f;
-    if (sig == 0)
-        sig = 64;
-    if (lz + sig > 64)
-        return PL_ERR_CORRUPT;
-    b->pos += 13;
-    unsigned tz = 64 - lz - sig;
-    *v ^= tsdb__br_read_long(b, sig) << tz;
-    *leading = (uint8_t)lz;
-    *trailing = (uint8_t)tz;
-    return 0;
-}
-
-int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
-{
-    struct tsdb__br b = {d->p, d->len, d->bitpos};
     if (d->i == 0) {
-        d->v = tsdb__br_read_long(&b, 64);
+        d->v = tsdb__br_read_long(b, 64);
     } else {
-        uint64_t w = tsdb__br_peek(&b);
+        uint64_t w = tsdb__br_peek(b);
         /* The bucket is the number of leading one bits (at most 5). */
         unsigned ones = (unsigned)__builtin_clzll(~w | 0x07ffffffffffffffull);
         uint64_t dod;
         switch (ones) {
         case 0:
-            b.pos += 1;
+            b->pos += 1;
             dod = 0;
             break;
         case 1:
             dod = (uint64_t)((int64_t)(w << 2) >> 57);
-            b.pos += 9;
+            b->pos += 9;
             break;
         case 2:
             dod = (uint64_t)((int64_t)(w << 3) >> 52);
-            b.pos += 15;
+            b->pos += 15;
             break;
         case 3:
             dod = (uint64_t)((int64_t)(w << 4) >> 44);
-            b.pos += 24;
+            b->pos += 24;
             break;
         case 4:
             dod = (uint64_t)((int64_t)(w << 5) >> 32);
-            b.pos += 37;
+            b->pos += 37;
             break;
         default:
-            b.pos += 5;
-            dod = tsdb__br_read_long(&b, 64);
+            b->pos += 5;
+            dod = tsdb__br_read_long(b, 64);
             break;
         }
         uint64_t delta = (uint64_t)d->t_delta + dod;
@@ -263,15 +235,61 @@ int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
             return PL_ERR_CORRUPT;
         d->t = nt;
         d->t_delta = (int64_t)delta;
-        int rc = tsdb__chunk_xor_read(&b, &d->v, &d->leading, &d->trailing);
+        int rc = tsdb__chunk_xor_read(b, &d->v, &d->leading, &d->trailing);
         if (rc < 0)
             return rc;
     }
-    if (tsdb__br_overrun(&b))
+    if (tsdb__br_overrun(b))
+        return PL_ERR_CORRUPT;
+    d->i++;
+    return 0;
+}
+
+int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+{
+    struct tsdb__br b = {d->p, d->len, d->bitpos};
+    if (gorilla_step(d, &b) < 0)
         return PL_ERR_CORRUPT;
     d->bitpos = b.pos;
-    d->i++;
     *t = d->t;
     *v = tsdb__u2f(d->v);
     return 1;
+}
+
+int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    size_t lim = (size_t)(l.n - l.i) < max ? (size_t)(l.n - l.i) : max;
+    for (size_t k = 0; k < lim; k++) {
+        if (gorilla_step(&l, &b) < 0) {
+            *d = l;
+            return PL_ERR_CORRUPT;
+        }
+        ts[k] = l.t;
+        vs[k] = tsdb__u2f(l.v);
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return (int)lim;
+}
+
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    int rc = 0;
+    while (l.i < l.n) {
+        if (gorilla_step(&l, &b) < 0) {
+            rc = PL_ERR_CORRUPT;
+            break;
+        }
+        if (l.t >= t) {
+            rc = 1;
+            break;
+        }
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return rc;
 }

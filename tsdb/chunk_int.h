@@ -78,14 +78,17 @@
  *   3      1     mode: bits 0-1 timestamp mode (0 grid, 1 delta, 2 dod),
  *                bits 2-3 value order (0, 1, 2), bit 4 value kind
  *                (0 decimal, 1 XOR), bit 5 has exceptions, bit 6 has
- *                gcd, bit 7 must be 0
+ *                gcd, bit 7 has bias (decimal order 1 only)
  *   4      1     tdesc, the code of timestamp residuals (see "Codes")
  *   5      1     vdesc, the code of value residuals (0 for XOR)
- *   6      1-10  t0, svarint
+ *   .      0-1   kv of tdesc, only when tdesc is a zero-run code
+ *   .      0-1   kv of vdesc, only when vdesc is a zero-run code
+ *   .      1-10  t0, svarint
  *   .      1-10  D, uvarint (only when n >= 2)
  *   decimal kind only:
  *   .      1     scale e (0..18): value = (double)m / 10^e
  *   .      1-10  m0, svarint: m of the first non-exception sample
+ *   .      1-10  B, svarint (only with the bias bit; else B = 0)
  *   .      1-10  g, uvarint >= 2 (only with the gcd bit; else g = 1)
  *   .      1-10  x, uvarint >= 1 (only with the exceptions bit)
  *   .      x * (1-10 + 8)  per exception: gap (uvarint), value bits (8).
@@ -107,7 +110,7 @@
  * Decimal values: m_j is the j-th non-exception sample's integer, and
  * q_j = unzigzag(r_j) * g (j >= 1):
  *   order 0: m_j = m0 + q_j
- *   order 1: m_j = m_{j-1} + q_j
+ *   order 1: m_j = m_{j-1} + B + q_j    (B: a counter's typical increase)
  *   order 2: e_j = e_{j-1} + q_j, m_j = m_{j-1} + e_j, e_0 = 0
  * The encoder only picks decimal when (double)m_j / 10^e reproduces every
  * value's bits (other samples become exceptions, e.g. stale markers).
@@ -119,6 +122,13 @@
  *              q '0' bits, a '1', then the low k bits of x; otherwise
  *              16 '0' bits, 6 bits L-1 where L = bit length of x, and the
  *              low L-1 bits of x (its top bit is implied).
+ *   128..190   zero runs, for mostly-zero residuals (aligned scrapes,
+ *              counters that rarely move): kz = desc - 128, and a second
+ *              descriptor byte kv (0..62) follows the fixed header. Where a
+ *              residual is due and no run is pending, a Rice(kz) run length
+ *              z is read: z zeros follow, then (unless the stream ends
+ *              first) one nonzero residual coded as Rice(kv) of x - 1. A
+ *              zero z means the nonzero residual comes at once.
  *   others     corrupt
  *
  * Worked example (checked byte by byte by test_chunk_packed.c), the
@@ -145,18 +155,21 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "tsdb/chunk.h"
 
-#define TSDB__CHUNK_HDR       3  /* encoding byte and the 16-bit count */
-#define TSDB__RICE_ESCAPE     16 /* unary length at which a Rice code escapes */
-#define TSDB__DESC_RICE       65 /* first Rice code descriptor */
-#define TSDB__DESC_MAX        127
+#define TSDB__CHUNK_HDR       3   /* encoding byte and the 16-bit count */
+#define TSDB__RICE_ESCAPE     16  /* unary length at which a Rice code escapes */
+#define TSDB__DESC_RICE       65  /* first Rice code descriptor */
+#define TSDB__DESC_RUN        128 /* first zero-run code descriptor */
+#define TSDB__DESC_MAX        190
 #define TSDB__MAX_SCALE       18
 #define TSDB__PACKED_TMODE    0x03
 #define TSDB__PACKED_ORDER_SH 2
 #define TSDB__PACKED_XOR      0x10
 #define TSDB__PACKED_EXC      0x20
 #define TSDB__PACKED_GCD      0x40
+#define TSDB__PACKED_BIAS     0x80
 
 static inline uint64_t tsdb__load_be64(const uint8_t *p)
 {
@@ -249,7 +262,9 @@ struct tsdb__br {
 };
 
 /* The 64 bits from pos, at least 57 of them real (zeros past the end). */
-static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
+#define TSDB__INLINE static inline __attribute__((always_inline))
+
+TSDB__INLINE uint64_t tsdb__br_peek(const struct tsdb__br *b)
 {
     size_t byte = b->pos >> 3;
     uint64_t w;
@@ -264,7 +279,7 @@ static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
 }
 
 /* Reads 0..56 bits. */
-static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits == 0)
         return 0;
@@ -274,7 +289,7 @@ static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 }
 
 /* Reads 0..64 bits. */
-static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits > 32) {
         uint64_t hi = tsdb__br_read(b, nbits - 32);
@@ -284,13 +299,13 @@ static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 }
 
 /* True when the reader went past the data (a truncated or corrupt stream). */
-static inline int tsdb__br_overrun(const struct tsdb__br *b)
+TSDB__INLINE int tsdb__br_overrun(const struct tsdb__br *b)
 {
     return b->pos > b->len * 8;
 }
 
 /* Reads one residual coded with descriptor desc (validated by the caller). */
-static inline uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
+TSDB__INLINE uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
 {
     if (desc == 0)
         return 0;
@@ -316,7 +331,45 @@ static inline uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
     return ((uint64_t)q << k) | tsdb__br_read_long(b, k);
 }
 
-/* Bits tsdb__code_read consumes for x under descriptor desc. */
+/* State of a zero-run code (descriptors 128..190) while reading or writing. */
+struct tsdb__run {
+    uint32_t pend; /* zeros still to come from the current run */
+    uint8_t have;  /* a run length was read and its nonzero residual is due */
+};
+
+/*
+ * Reads one residual with any descriptor; kv and the run state only matter
+ * for zero-run codes. Returns PL_ERR_CORRUPT for an impossible run length.
+ */
+TSDB__INLINE int tsdb__code_read_any(struct tsdb__br *b, unsigned desc, unsigned kv,
+                                     struct tsdb__run *r, uint64_t *x)
+{
+    if (desc < TSDB__DESC_RUN) {
+        *x = tsdb__code_read(b, desc);
+        return 0;
+    }
+    if (r->pend) {
+        r->pend--;
+        *x = 0;
+        return 0;
+    }
+    if (!r->have) {
+        uint64_t z = tsdb__code_read(b, desc - TSDB__DESC_RUN + TSDB__DESC_RICE);
+        if (z > TSDB_CHUNK_MAX_SAMPLES)
+            return PL_ERR_CORRUPT;
+        if (z) {
+            r->pend = (uint32_t)(z - 1);
+            r->have = 1;
+            *x = 0;
+            return 0;
+        }
+    }
+    r->have = 0;
+    *x = tsdb__code_read(b, TSDB__DESC_RICE + kv) + 1;
+    return 0;
+}
+
+/* Bits tsdb__code_read consumes for x under descriptor desc (below 128). */
 static inline uint64_t tsdb__code_bits(uint64_t x, unsigned desc)
 {
     if (desc == 0)
@@ -359,6 +412,15 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
 int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+/* Batch forms: up to max samples, or PL_ERR_CORRUPT (decoder left failed). */
+int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+/*
+ * Seek forms: decode until a sample with timestamp >= t (1; it is in d->t,
+ * d->v), the end (0) or corrupt data (PL_ERR_CORRUPT).
+ */
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t);
+int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t);
 
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,
@@ -374,7 +436,35 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
 void tsdb__chunk_xor_put(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading,
                          uint8_t *trailing);
 /* Reads one XOR value code, updating *v; 0 or PL_ERR_CORRUPT. */
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing);
+TSDB__INLINE int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading,
+                                      uint8_t *trailing)
+{
+    uint64_t w = tsdb__br_peek(b);
+    if (!(w >> 63)) {
+        b->pos += 1;
+        return 0;
+    }
+    if (!((w >> 62) & 1)) {
+        if (*leading == 0xff)
+            return PL_ERR_CORRUPT;
+        unsigned sig = 64u - *leading - *trailing;
+        b->pos += 2;
+        *v ^= tsdb__br_read_long(b, sig) << *trailing;
+        return 0;
+    }
+    unsigned lz = (unsigned)(w >> 57) & 0x1f;
+    unsigned sig = (unsigned)(w >> 51) & 0x3f;
+    if (sig == 0)
+        sig = 64;
+    if (lz + sig > 64)
+        return PL_ERR_CORRUPT;
+    b->pos += 13;
+    unsigned tz = 64 - lz - sig;
+    *v ^= tsdb__br_read_long(b, sig) << tz;
+    *leading = (uint8_t)lz;
+    *trailing = (uint8_t)tz;
+    return 0;
+}
 
 /*
  * Bits a Gorilla XOR stream takes for values vs[1..n) (the first value's 64

@@ -336,7 +336,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     db->opt = *o;
     db->path = pl_xstrdup(o->path);
     db->opt.path = db->path;
-    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 32u << 20;
+    db->ckpt_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : 4u << 20;
     pthread_rwlock_init(&db->env_lock, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_rwlock_init(&db->tomb_lock, NULL);
@@ -364,7 +364,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     if (stat(file, &sb) == 0 && (size_t)sb.st_size * 2 > ms)
         ms = (size_t)sb.st_size * 2;
     mdb_env_set_mapsize(db->env, ms);
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_WRITEMAP;
     if (o->read_only)
         flags |= MDB_RDONLY;
     else if (o->sync != TSDB_SYNC_BATCH)
@@ -376,6 +376,9 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         db_free(db);
         return e;
     }
+    /* Free reader slots left by processes that died (kill -9). */
+    int dead = 0;
+    mdb_reader_check(db->env, &dead);
     MDB_envinfo info;
     mdb_env_info(db->env, &info);
     db->mapsize = info.me_mapsize;

@@ -201,7 +201,13 @@ static inline uint32_t tsdb__partition(int64_t t)
     int64_t p = t / TSDB_PARTITION_MS;
     if (t % TSDB_PARTITION_MS < 0)
         p--;
-    return (uint32_t)(p + (INT64_C(1) << 31));
+    /* Clamp: about 490,000 years either side of 1970 fit. */
+    p += INT64_C(1) << 31;
+    if (p < 0)
+        return 0;
+    if (p > (int64_t)UINT32_MAX)
+        return UINT32_MAX;
+    return (uint32_t)p;
 }
 static inline int64_t tsdb__partition_start(uint32_t part)
 {

@@ -733,25 +733,31 @@ static int render_family(struct exp_writer *w, struct exp_family *f, double **sc
     return w->err;
 }
 
+int exp__registry_render_into(struct exp_registry *r, enum exp_format fmt, struct exp_writer *w)
+{
+    double *scratch = NULL;
+    size_t scap = 0;
+    pthread_mutex_lock(&r->mu);
+    exp__writer_reset(w, fmt, r->limit);
+    for (struct exp_family *f = r->fams; f && !w->err; f = f->next)
+        render_family(w, f, &scratch, &scap);
+    for (struct collector *c = r->colls; c && !w->err; c = c->next) {
+        int rc = c->fn(w, c->ud);
+        if (rc && !w->err)
+            w->err = rc;
+    }
+    pthread_mutex_unlock(&r->mu);
+    free(scratch);
+    return exp__writer_finish(w);
+}
+
 int exp_registry_render(struct exp_registry *r, enum exp_format fmt, char **out, size_t *len)
 {
     if (!r || !out || !len)
         return EXP_ERR_INVALID;
     struct exp_writer w;
-    double *scratch = NULL;
-    size_t scap = 0;
-    pthread_mutex_lock(&r->mu);
-    exp__writer_init(&w, fmt, r->limit);
-    for (struct exp_family *f = r->fams; f && !w.err; f = f->next)
-        render_family(&w, f, &scratch, &scap);
-    for (struct collector *c = r->colls; c && !w.err; c = c->next) {
-        int rc = c->fn(&w, c->ud);
-        if (rc && !w.err)
-            w.err = rc;
-    }
-    pthread_mutex_unlock(&r->mu);
-    free(scratch);
-    int rc = exp__writer_finish(&w);
+    exp__writer_init(&w, fmt, 0);
+    int rc = exp__registry_render_into(r, fmt, &w);
     if (rc) {
         exp__writer_fini(&w);
         return rc;

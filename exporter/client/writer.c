@@ -26,6 +26,17 @@ void exp__writer_init(struct exp_writer *w, enum exp_format fmt, size_t limit)
     w->limit = limit;
 }
 
+void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit)
+{
+    w->len = 0;
+    w->err = 0;
+    w->famlen = 0;
+    w->fmt = fmt;
+    w->limit = limit;
+    if (w->buf)
+        w->buf[0] = '\0';
+}
+
 void exp__writer_fini(struct exp_writer *w)
 {
     free(w->buf);

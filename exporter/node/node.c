@@ -108,6 +108,8 @@ static int compile(struct node_exporter *e, enum node_re which, const char *flag
         return pl_err_set(err, PL_ERR_INVALID, "--%s: bad regex at offset %zu: %s", flag,
                           (size_t)off, (const char *)msg);
     }
+    /* JIT when available: the filters run for every field of every scrape. */
+    (void)pcre2_jit_compile(e->re[which], PCRE2_JIT_COMPLETE);
     return 0;
 }
 

@@ -14,3 +14,9 @@ if(NOT TEST exporter_compare)
     set_tests_properties(exporter_http PROPERTIES TIMEOUT 60)
   endif()
 endif()
+if(NOT TEST exporter_install)
+  add_test(NAME exporter_install
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/integration/exporter_install.sh ${CMAKE_BINARY_DIR}
+            ${PROJECT_SOURCE_DIR})
+  set_tests_properties(exporter_install PROPERTIES TIMEOUT 120)
+endif()

@@ -277,11 +277,16 @@ struct exp_server;
 /*
  * Starts an HTTP server on `listen` ("host:port", ":port" for all addresses,
  * "[v6addr]:port"; port 0 picks a free port) serving `r` on `path` (NULL means
- * "/metrics"), a short HTML page on "/", and 404 elsewhere. Runs one internal
- * libmicrohttpd thread. Also registers promhttp_metric_handler_requests_total
- * {code} and promhttp_metric_handler_requests_in_flight in `r`.
- * OUT: *out. Errors: EXP_ERR_INVALID (bad address), -errno / EXP_ERR_IO (bind
- * failed), EXP_ERR_EXISTS (promhttp families registered twice), EXP_ERR_NOMEM.
+ * "/metrics"), a short HTML page on "/", 404 elsewhere, 405 for methods other
+ * than GET and HEAD. It is a small built-in HTTP/1.1 server (keep-alive, one
+ * internal thread, requests served one at a time, idle and send timeouts); it
+ * does not need libmicrohttpd, so a statically linked program that uses only
+ * this server does not load it. Also registers
+ * promhttp_metric_handler_requests_total{code} and
+ * promhttp_metric_handler_requests_in_flight in `r`.
+ * OUT: *out. Errors: EXP_ERR_INVALID (bad address or path), -errno (socket,
+ * bind, listen), EXP_ERR_EXISTS (promhttp families registered twice),
+ * EXP_ERR_NOMEM.
  */
 EXP_API int exp_server_start(struct exp_registry *r, const char *listen, const char *path,
                              struct exp_server **out);

@@ -4,5 +4,7 @@ int main(void)
 {
     int failed = 0;
     failed += test_eval_run();
+    failed += test_limits_run();
+    failed += test_storage_tsdb_run();
     return failed ? 1 : 0;
 }

@@ -21,6 +21,9 @@ struct mseries {
 struct memstore {
     struct mseries *s;
     size_t n, cap;
+    /* open-addressing index: series index + 1 by label hash, 0 = empty */
+    uint32_t *idx;
+    size_t nidx;
 };
 
 struct mview {
@@ -47,6 +50,30 @@ void memstore_clear(struct memstore *ms)
         free(ms->s[i].v);
     }
     ms->n = 0;
+    if (ms->idx)
+        memset(ms->idx, 0, ms->nidx * sizeof(*ms->idx));
+}
+
+static void index_put(struct memstore *ms, size_t i)
+{
+    size_t mask = ms->nidx - 1, h = (size_t)ms->s[i].ls->hash & mask;
+    while (ms->idx[h])
+        h = (h + 1) & mask;
+    ms->idx[h] = (uint32_t)(i + 1);
+}
+
+static struct mseries *find(struct memstore *ms, const struct pl_labels *ls)
+{
+    if (!ms->nidx)
+        return NULL;
+    size_t mask = ms->nidx - 1, h = (size_t)ls->hash & mask;
+    while (ms->idx[h]) {
+        struct mseries *s = &ms->s[ms->idx[h] - 1];
+        if (s->ls->hash == ls->hash && pl_labels_equal(s->ls, ls))
+            return s;
+        h = (h + 1) & mask;
+    }
+    return NULL;
 }
 
 void memstore_free(struct memstore *ms)
@@ -55,25 +82,29 @@ void memstore_free(struct memstore *ms)
         return;
     memstore_clear(ms);
     free(ms->s);
+    free(ms->idx);
     free(ms);
 }
 
 void memstore_add(struct memstore *ms, const struct pl_labels *ls, int64_t t, double v)
 {
-    struct mseries *s = NULL;
-    for (size_t i = 0; i < ms->n; i++)
-        if (ms->s[i].ls->hash == ls->hash && pl_labels_equal(ms->s[i].ls, ls)) {
-            s = &ms->s[i];
-            break;
-        }
+    struct mseries *s = find(ms, ls);
     if (!s) {
         if (ms->n == ms->cap) {
             ms->cap = ms->cap ? ms->cap * 2 : 16;
             ms->s = pl_xreallocarray(ms->s, ms->cap, sizeof(*ms->s));
         }
+        if ((ms->n + 1) * 2 > ms->nidx) {
+            free(ms->idx);
+            ms->nidx = ms->nidx ? ms->nidx * 2 : 64;
+            ms->idx = pl_xcalloc(ms->nidx, sizeof(*ms->idx));
+            for (size_t i = 0; i < ms->n; i++)
+                index_put(ms, i);
+        }
         s = &ms->s[ms->n++];
         memset(s, 0, sizeof(*s));
         s->ls = pl_labels_dup(ls);
+        index_put(ms, ms->n - 1);
     }
     size_t pos = s->n;
     while (pos > 0 && s->t[pos - 1] >= t)
@@ -173,9 +204,17 @@ static int m_samples(void *set, int64_t mint, int64_t maxt, struct tsdb_samples 
     if (maxt > s->view->maxt)
         maxt = s->view->maxt;
     out->n = 0;
-    for (size_t i = 0; i < ser->n; i++) {
-        if (ser->t[i] < mint || ser->t[i] > maxt)
-            continue;
+    size_t lo = 0, hi = ser->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ser->t[mid] < mint)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < ser->n; i++) {
+        if (ser->t[i] > maxt)
+            break;
         if (out->n == out->cap) {
             out->cap = out->cap ? out->cap * 2 : 64;
             out->t = pl_xreallocarray(out->t, out->cap, sizeof(*out->t));

@@ -26,6 +26,9 @@
 
 static int verbose;
 static int variants = 1;
+/* --dump-range START END STEP (ms): print each eval's range result instead. */
+static int dump_range;
+static int64_t dr_start, dr_end, dr_step;
 static int strict;
 
 #define MAX_VALS 200000
@@ -600,6 +603,28 @@ static int run_eval(struct query_engine *e, const struct query_queryable *st, co
     return rc;
 }
 
+/* One line per eval: the expression, then each series and its points. */
+static void dump_range_result(struct query_engine *e, const struct query_queryable *st,
+                              const struct eval *ev)
+{
+    struct query_result r;
+    struct query_error err;
+    char lb[2048];
+    printf("Q %s\n", ev->expr);
+    if (query_exec_range(e, st, ev->expr, dr_start, dr_end, dr_step, &r, &err) != 0) {
+        printf("E %s\n", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < r.nseries; i++) {
+        fmt_labels(r.series[i].labels, lb, sizeof(lb));
+        printf("S %s\t", lb);
+        for (size_t j = 0; j < r.series[i].n; j++)
+            printf(" %lld:%.17g", (long long)r.series[i].t[j], r.series[i].v[j]);
+        printf("\n");
+    }
+    query_result_fini(&r);
+}
+
 static void eval_free(struct eval *ev)
 {
     for (size_t i = 0; i < ev->nex; i++)
@@ -741,6 +766,11 @@ static int run_file(const char *path, int *pass, int *fail)
             ev.nex++;
         }
         i = j;
+        if (dump_range) {
+            dump_range_result(e, &st, &ev);
+            eval_free(&ev);
+            continue;
+        }
         char msg[2048] = "";
         int rc = ok ? run_eval(e, &st, &ev, msg, sizeof(msg)) : -1;
         if (!ok)
@@ -754,7 +784,8 @@ static int run_file(const char *path, int *pass, int *fail)
         }
         eval_free(&ev);
     }
-    printf("%s: %d passed, %d failed\n", base, fp, ff);
+    if (!dump_range)
+        printf("%s: %d passed, %d failed\n", base, fp, ff);
     *pass += fp;
     *fail += ff;
     for (size_t i = 0; i < nlines; i++)
@@ -779,6 +810,14 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) {
             verbose = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--dump-range") == 0 && i + 3 < argc) {
+            dump_range = 1;
+            dr_start = atoll(argv[i + 1]);
+            dr_end = atoll(argv[i + 2]);
+            dr_step = atoll(argv[i + 3]);
+            i += 3;
             continue;
         }
         if (strcmp(argv[i], "--strict") == 0) {

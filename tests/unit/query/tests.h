@@ -12,5 +12,7 @@
 #include <cmocka.h>
 
 int test_eval_run(void);
+int test_limits_run(void);
+int test_storage_tsdb_run(void);
 
 #endif

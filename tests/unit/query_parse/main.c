@@ -166,5 +166,6 @@ int main(void)
     failed += test_format_run();
     failed += test_errors_run();
     failed += test_promql_files_run();
+    failed += test_typecheck_run();
     return failed ? 1 : 0;
 }

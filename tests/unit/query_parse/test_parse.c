@@ -458,6 +458,24 @@ static void test_parse_long_inputs_in_linear_time(void **state)
     assert_true(t1 - t0 < 2.0);
     free(q);
 
+    /* Long on() and group_left() lists: the shared-label check is not quadratic. */
+    q = malloc(n * 30 + 64);
+    k = (size_t)sprintf(q, "a * on(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "%sl%zu", i ? "," : "", i);
+    k += (size_t)sprintf(q + k, ") group_left(");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(q + k, "m%zu,", i);
+    strcpy(q + k, "l7) b");
+    t0 = now_s();
+    char *err = qp_parse_err(q);
+    t1 = now_s();
+    assert_non_null(err);
+    assert_non_null(strstr(err, "label \"l7\" must not occur in ON and GROUP clause at once"));
+    free(err);
+    assert_true(t1 - t0 < 2.0);
+    free(q);
+
     size_t sl = 4 << 20;
     q = malloc(sl + 3);
     q[0] = '"';
@@ -471,6 +489,47 @@ static void test_parse_long_inputs_in_linear_time(void **state)
     query_expr_free(e);
     assert_true(t1 - t0 < 2.0);
     free(q);
+}
+
+static void test_parse_throughput_on_typical_queries(void **state)
+{
+    /* Grafana-style queries; prints queries/s so a regression shows in the log. */
+    static const char *const qs[] = {
+        "sum by (job) (rate(http_requests_total{job=~\"api|web\",code!=\"500\"}[5m]))",
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+        "topk(10, sum without (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[1m])))",
+        "100 * (1 - avg by (instance) (irate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
+        "max_over_time(rate(foo[5m])[1h:1m] offset 1d) / on (job) group_left (team) bar",
+        "up == 0 and on (instance) (time() - process_start_time_seconds > 300)",
+    };
+    size_t nq = sizeof(qs) / sizeof(qs[0]), bytes = 0;
+    int iters = 20000;
+    double t0 = now_s();
+    for (int it = 0; it < iters; it++) {
+        for (size_t i = 0; i < nq; i++) {
+            struct query_expr *e = NULL;
+            size_t n = strlen(qs[i]);
+            assert_int_equal(query_parse(qs[i], n, &e, NULL), 0);
+            query_expr_free(e);
+            bytes += n;
+        }
+    }
+    double dt = now_s() - t0;
+    double qps = (double)iters * (double)nq / dt;
+    printf("# parse+free: %.0f queries/s, %.1f MB/s (%d x %zu typical queries in %.3fs)\n", qps,
+           (double)bytes / dt / 1e6, iters, nq, dt);
+    assert_true(qps > 2000);
+}
+
+static void test_parse_keeps_empty_name_matcher_when_printing(void **state)
+{
+    /* Prometheus prints {__name__="x",__name__=""} without __name__="" (it equals the empty name).
+     */
+    char *got = qp_format("{__name__=\"x\",__name__=\"\"}");
+    assert_string_equal(got, "{__name__=\"\",__name__=\"x\"}");
+    free(got);
+    qp_check_round_trip("{__name__=\"x\",__name__=\"\"}");
+    qp_check_round_trip("Inf ^ x * Inf");
 }
 
 int test_parse_run(void)
@@ -488,6 +547,8 @@ int test_parse_run(void)
         cmocka_unit_test(test_parse_names_of_operators_and_types),
         cmocka_unit_test(test_parse_caps_nesting_depth_without_crashing),
         cmocka_unit_test(test_parse_long_inputs_in_linear_time),
+        cmocka_unit_test(test_parse_throughput_on_typical_queries),
+        cmocka_unit_test(test_parse_keeps_empty_name_matcher_when_printing),
     };
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@ int test_parse_run(void);
 int test_format_run(void);
 int test_errors_run(void);
 int test_promql_files_run(void);
+int test_typecheck_run(void);
 
 /* Whether two trees are the same (kinds, values, matchers, modifiers; not positions). */
 int qp_nodes_equal(const struct query_node *a, const struct query_node *b);
