@@ -840,6 +840,9 @@ static void sync_all(struct coll_scrape_manager *m)
         active += m->pools[i]->ntargets;
         dropped += m->pools[i]->ndropped;
     }
+    /* Keep one idle connection per target: reconnecting every scrape costs CPU. */
+    if (active != m->stats.targets_active)
+        curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)(active + 16));
     m->stats.targets_active = active;
     m->stats.targets_dropped = dropped;
 }

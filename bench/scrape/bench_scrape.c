@@ -5,7 +5,8 @@
  *       serves FILE as text 0.0.4 on 127.0.0.1:PORT_BASE..PORT_BASE+N-1 until killed;
  *   bench_scrape scrape CONFIG DATADIR SECONDS
  *       runs the scrape manager on CONFIG into a tsdb in DATADIR for SECONDS and prints
- *       `samples=... scrapes_ok=... scrapes_failed=... cpu_s=... rss_kib=... hwm_kib=...`.
+ *       `samples=... scrapes_ok=... scrapes_failed=... cpu_s=... rss_kib=... hwm_kib=...`;
+ *       BENCH_SYNC=batch|interval|none sets the tsdb sync policy (default batch, as the server).
  *
  * CPU is this process's user+system time (getrusage), so it includes
  * parsing, relabeling, the tsdb appends and the WAL, as Prometheus's figure does.
@@ -97,6 +98,12 @@ static int scrape(const char *config, const char *dir, int seconds)
     struct tsdb_options o;
     tsdb_options_init(&o);
     o.path = dir;
+    /* BENCH_SYNC=batch|interval|none; the server's default is batch. */
+    const char *sync = getenv("BENCH_SYNC");
+    if (sync && tsdb_sync_parse(sync, &o.sync) != 0) {
+        fprintf(stderr, "BENCH_SYNC: expected batch, interval or none\n");
+        return 2;
+    }
     struct tsdb *db;
     if (tsdb_open(&o, &db, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);

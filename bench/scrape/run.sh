@@ -1,16 +1,19 @@
 #!/bin/sh
-# bench/scrape/run.sh [BUILD_DIR] [TARGETS] [SECONDS]
+# bench/scrape/run.sh [BUILD_DIR] [TARGETS] [SECONDS] [SYNC]
 #
 # Scrape ingestion, promlite against Prometheus on the same targets: TARGETS
 # loopback targets (default 50) serve one page of promlite-exporter output
 # (captured at the start), scraped every 1s for SECONDS (default 60) by
 # promlite's scrape manager (bench_scrape) and then by `prometheus` with the
-# same prometheus.yml. Reports CPU seconds per million samples ingested and
+# same prometheus.yml. SYNC (batch, the server's default; interval; none) is
+# promlite's fsync policy: Prometheus does not fsync its WAL per scrape, so
+# `interval` is the like-for-like setting. Reports CPU seconds per million samples ingested and
 # resident memory for both, and the ratios. Runs one at a time (2 cores).
 set -eu
 B=${1:-build}
 N=${2:-50}
 T=${3:-60}
+SYNC=${4:-batch}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-scrape-XXXXXX")
 pids=""
 cleanup() {
@@ -67,10 +70,10 @@ sleep 0.5
     while [ $i -lt "$N" ]; do echo "        - 127.0.0.1:$((base + i))"; i=$((i + 1)); done
 } > "$tmp/prometheus.yml"
 
-echo "targets=$N samples_per_page=$lines interval=1s duration=${T}s"
+echo "targets=$N samples_per_page=$lines interval=1s duration=${T}s promlite_sync=$SYNC"
 
 # 3. promlite.
-out=$("$B/bin/bench_scrape" scrape "$tmp/prometheus.yml" "$tmp/pl" "$T")
+out=$(BENCH_SYNC=$SYNC "$B/bin/bench_scrape" scrape "$tmp/prometheus.yml" "$tmp/pl" "$T")
 echo "promlite:   $out"
 pl_samples=$(echo "$out" | sed 's/.*samples=\([0-9]*\).*/\1/')
 pl_cpu=$(echo "$out" | sed 's/.*cpu_s=\([0-9.]*\).*/\1/')
