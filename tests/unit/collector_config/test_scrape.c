@@ -426,12 +426,87 @@ static void test_scrape_reload_keeps_targets_and_stales_removed(void **state)
     teardown_all(&f);
 }
 
+static char *read_all(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    static char buf[16384];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void test_scrape_tls_with_ca_file_and_skip_verify(void **state)
+{
+    (void)state;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        skip();
+    char *dir = tmpdir_new();
+    char cmd[2048];
+    /* A self-signed certificate for 127.0.0.1, made for this test. */
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             dir, dir);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make a certificate");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    char *key = read_all(path);
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    char *cert = read_all(path);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *tls = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS, 0, NULL,
+        NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+    assert_non_null(tls);
+    int port = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "global: {scrape_interval: 1s, scrape_timeout: 900ms}\n"
+             "scrape_configs:\n"
+             "  - {job_name: ca, scheme: https, tls_config: {ca_file: %s/cert.pem},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
+             "  - {job_name: skip, scheme: https, tls_config: {insecure_skip_verify: true},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
+             "  - {job_name: untrusted, scheme: https,\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n",
+             dir);
+    char yaml2[2048];
+    snprintf(yaml2, sizeof(yaml2), yaml, port, port, port);
+    struct fixture f;
+    /* setup_all formats with its own port; yaml2 has none left to fill. */
+    setup_all(&f, yaml2);
+    wait_scrapes(&f, 3);
+    double v[8];
+    char sel[128];
+    snprintf(sel, sizeof(sel), "up{job=\"ca\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 1);
+    snprintf(sel, sizeof(sel), "up{job=\"skip\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 1);
+    snprintf(sel, sizeof(sel), "up{job=\"untrusted\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 0);
+    snprintf(sel, sizeof(sel), "a_total{job=\"ca\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1);
+    teardown_all(&f);
+    MHD_stop_daemon(tls);
+    free(key);
+    free(cert);
+    tmpdir_rm(dir);
+}
+
 int test_scrape_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scrape_stores_samples_synthetic_series_and_staleness),
         cmocka_unit_test(test_scrape_limits_timeouts_gzip_auth_honor),
         cmocka_unit_test(test_scrape_reload_keeps_targets_and_stales_removed),
+        cmocka_unit_test(test_scrape_tls_with_ca_file_and_skip_verify),
     };
     return cmocka_run_group_tests_name("scrape", tests, NULL, NULL);
 }
