@@ -382,17 +382,21 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
     (void)m;
 }
 
-static void append_stale(struct tsdb_appender *a, struct starget *t, int64_t ts, int all_report,
-                         struct coll_scrape_manager *m)
+/*
+ * Stale markers for the series of the last successful scrape: those not seen
+ * in this one, or all of them when `all` (failed scrape, target gone).
+ */
+static void append_stale(struct tsdb_appender *a, struct starget *t, int64_t ts, int all,
+                         int report, struct coll_scrape_manager *m)
 {
     double stale = tsdb_stale_nan();
     for (size_t i = 0; i < t->cache.cap; i++) {
         struct centry *e = &t->cache.v[i];
         if (e->key && !e->dropped && t->last_ok_iter && e->last_ok == t->last_ok_iter &&
-            e->seen != t->iter)
+            (all || e->seen != t->iter))
             tsdb_append_ref(a, e->ref, ts, stale);
     }
-    if (all_report)
+    if (report)
         for (int i = 0; i < 5; i++)
             tsdb_append(a, t->report_ls[i], ts, stale, NULL);
     (void)m;
@@ -407,8 +411,7 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
         struct tsdb_appender *a;
         if (tsdb_appender_begin(m->db, &a) == 0) {
             int64_t ts = t->next_ms > t->last_scrape_ms ? t->next_ms : pl_time_now_ms();
-            t->iter++; /* nothing is "seen" in this pseudo-scrape */
-            append_stale(a, t, ts, 1, m);
+            append_stale(a, t, ts, 1, 1, m);
             struct pl_err err;
             if (tsdb_appender_commit(a, NULL, &err) != 0)
                 pl_log(PL_LOG_WARN, "scrape", "Writing stale markers failed", "target", t->t.url,
@@ -672,12 +675,12 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         tsdb_appender_rollback(a);
         if (tsdb_appender_begin(m->db, &a) != 0)
             return;
-        append_stale(a, t, ts, 0, m);
+        append_stale(a, t, ts, 1, 0, m);
         cache_filter(&t->cache, keep_none, 0);
         r.added_series = 0;
         t->last_ok_iter = 0;
     } else {
-        append_stale(a, t, ts, 0, m);
+        append_stale(a, t, ts, 0, 0, m);
         cache_filter(&t->cache, keep_seen, t->iter);
         for (size_t i = 0; i < t->cache.cap; i++)
             if (t->cache.v[i].key)

@@ -22,7 +22,7 @@
 #include "common/timeutil.h"
 #include "tsdb/tsdb.h"
 
-static atomic_int n_metrics, n_gzip_seen;
+static atomic_int n_metrics, n_gzip_seen, n_grow;
 static atomic_llong om_ts_ms;
 static char seen_accept[512], seen_timeout[64], seen_ua[128];
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -69,6 +69,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (!strcmp(url, "/limited")) {
         const char *body = "s1 1\ns2 2\ns3 3\n";
+        return reply(c, 200, body, strlen(body), text, NULL);
+    }
+    if (!strcmp(url, "/grow")) {
+        /* One sample first, then over the sample limit of 2. */
+        const char *body = atomic_fetch_add(&n_grow, 1) == 0 ? "g1 1\n" : "g1 1\ng2 2\ng3 3\n";
         return reply(c, 200, body, strlen(body), text, NULL);
     }
     if (!strcmp(url, "/honor")) {
@@ -157,6 +162,7 @@ static void setup_all(struct fixture *f, const char *yaml_fmt)
 {
     memset(f, 0, sizeof(*f));
     atomic_store(&n_metrics, 0);
+    atomic_store(&n_grow, 0);
     start_target(f);
     f->dir = tmpdir_new();
     struct tsdb_options o;
@@ -172,7 +178,7 @@ static void setup_all(struct fixture *f, const char *yaml_fmt)
     assert_int_equal(coll_scrape_manager_new(f->db, &so, &f->m, &err), 0);
     char yaml[4096];
     snprintf(yaml, sizeof(yaml), yaml_fmt, f->port, f->port, f->port, f->port, f->port, f->port,
-             f->port, f->port);
+             f->port, f->port, f->port);
     struct coll_config *cfg = cfg_ok(yaml);
     assert_int_equal(coll_scrape_manager_apply(f->m, cfg, &err), 0);
 }
@@ -310,7 +316,10 @@ static void expect_up(struct fixture *f, const char *job, double up, const char 
     char sel[256];
     snprintf(sel, sizeof(sel), "up{job=\"%s\", instance=\"127.0.0.1:%d\"}", job, f->port);
     double v[64];
-    size_t n = samples(f, sel, v, NULL, 64);
+    size_t n = 0;
+    /* Jobs finish their first scrape at different times: wait for this one. */
+    for (int i = 0; i < 250 && (n = samples(f, sel, v, NULL, 64)) == 0; i++)
+        usleep(20000);
     if (n == 0 || v[0] != up)
         fail_msg("%s: up = %g (n=%zu), want %g", job, n ? v[0] : -1, n, up);
     if (err_substr) {
@@ -348,6 +357,8 @@ static void test_scrape_limits_timeouts_gzip_auth_honor(void **state)
         "['127.0.0.1:%%d']}]}\n"
         "  - {job_name: honored, honor_labels: true, metrics_path: /honor,\n"
         "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
+        "  - {job_name: grow, metrics_path: /grow, sample_limit: 2, scrape_interval: 300ms,\n"
+        "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
         "  - {job_name: big, metrics_path: /big, body_size_limit: 1KB,\n"
         "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n",
         dir);
@@ -371,13 +382,30 @@ static void test_scrape_limits_timeouts_gzip_auth_honor(void **state)
     assert_true(v[0] == 7);
     expect_up(&f, "auth", 1, NULL);
     expect_up(&f, "noauth", 0, "server returned HTTP status 401 Unauthorized");
+    expect_up(&f, "fake", 1, NULL);
     snprintf(sel, sizeof(sel),
              "demo_total{exported_instance=\"x\", exported_job=\"fromtarget\", "
              "instance=\"127.0.0.1:%d\", job=\"fake\"}",
              f.port);
     assert_true(samples(&f, sel, v, NULL, 16) >= 1 && v[0] == 42);
+    for (int i = 0;
+         i < 250 && samples(&f, "demo_total{instance=\"x\", job=\"fromtarget\"}", v, NULL, 16) == 0;
+         i++)
+        usleep(20000);
     assert_true(samples(&f, "demo_total{instance=\"x\", job=\"fromtarget\"}", v, NULL, 16) >= 1);
     expect_up(&f, "big", 0, "body size limit exceeded");
+    /* A scrape rejected for its sample limit makes the previous series stale. */
+    snprintf(sel, sizeof(sel), "g1{job=\"grow\", instance=\"127.0.0.1:%d\"}", f.port);
+    for (int i = 0; i < 100 && samples(&f, sel, v, NULL, 16) < 2; i++)
+        usleep(20000);
+    if (samples(&f, sel, v, NULL, 16) != 2) {
+        struct pl_buf b;
+        pl_buf_init(&b, 1 << 20);
+        coll_scrape_targets_json(f.m, NULL, &b);
+        fprintf(stderr, "TARGETS %s\n", b.data);
+        fail_msg("g1: want 2 samples");
+    }
+    assert_true(v[0] == 1 && tsdb_is_stale_nan(v[1]));
     teardown_all(&f);
     tmpdir_rm(dir);
 }
