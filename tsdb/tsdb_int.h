@@ -318,6 +318,8 @@ int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls,
 int tsdb__head_load_id(struct tsdb *db, MDB_txn *txn, uint32_t id, struct tsdb__series **out);
 /* Restores a series' head state from a `head` record. */
 int tsdb__head_restore(struct tsdb__series *s, const uint8_t *p, size_t n);
+/* Encodes a series' `head` record into b (cleared first; stripe lock held). */
+int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b);
 /* Writes every dirty series' open chunk to `head` (commit_mu held). */
 int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err);
 

@@ -2,6 +2,8 @@
 #include "tests.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tsdb/tsdb_int.h"
 
@@ -167,6 +169,38 @@ static void test_read_only_open_sees_unreplayed_wal(void **state)
     tsdb_close(db);
 }
 
+static void test_cleaned_deletes_stay_deleted_after_a_crash(void **state)
+{
+    struct fx *f = *state;
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct tsdb_options o = f->o;
+        o.checkpoint_bytes = UINT64_MAX / 2; /* everything stays in the WAL */
+        struct tsdb *db;
+        struct pl_err err;
+        if (tsdb_open(&o, &db, &err))
+            _exit(1);
+        fill(db, "cc{k=\"1\"}", 0, 1000, 300);
+        del(db, "k=1", 50000, 249999);
+        if (tsdb_clean_tombstones(db, &err))
+            _exit(2);
+        fill(db, "cc{k=\"1\"}", 300000, 1000, 5);
+        _exit(0); /* no close: a crash */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_reopen(f);
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    assert_int_equal(series_samples(f->db, "cc{k=\"1\"}", 0, 10000000, &smp), 105);
+    assert_int_equal(smp.t[49], 49000);
+    assert_int_equal(smp.t[50], 250000);
+    tsdb_samples_fini(&smp);
+}
+
 int test_maint_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +216,8 @@ int test_maint_run(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_instead_of_failing, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open_sees_unreplayed_wal, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cleaned_deletes_stay_deleted_after_a_crash, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_maint", tests, NULL, NULL);
