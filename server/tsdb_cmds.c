@@ -248,6 +248,7 @@ int srv_cmd_import(int argc, char **argv)
     }
     if (status == 0 && import_commit(&im) != 0)
         status = 1;
+
     if (im.app)
         tsdb_appender_rollback(im.app);
     double secs = (double)(pl_mono_ns() - t0) / 1e9;

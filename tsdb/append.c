@@ -512,6 +512,14 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */
         malloc_trim(0);
     }
+    if (nsealed > 0) {
+        int crc = tsdb__compact_step(db, 4096);
+        if (crc) {
+            struct pl_err e2;
+            tsdb__mdb_err(&e2, crc, "compacting a partition");
+            pl_log(PL_LOG_WARN, "tsdb", "compaction failed", "err", e2.msg, NULL);
+        }
+    }
     if (nsealed > 0 && (db->opt.retention_ms > 0 || db->opt.retention_bytes > 0)) {
         struct pl_err e2;
         if (tsdb__retention_apply(db, &e2) != 0)

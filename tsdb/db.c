@@ -280,6 +280,10 @@ static int open_dbis(struct tsdb *db, struct pl_err *err)
             atomic_store(&db->st_max_t, (int64_t)v);
         if (tsdb__meta_get_u64(db, txn, "min_t", &v) == 0)
             atomic_store(&db->st_min_t, (int64_t)v);
+        if (tsdb__meta_get_u64(db, txn, "compact_pos", &v) == 0) {
+            db->compact_part = (uint32_t)(v >> 32);
+            db->compact_id = (uint32_t)v;
+        }
         db->wal_seq = db->ckpt_seq;
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(txn, db->dbi_wal, &c)) == 0) {

@@ -164,6 +164,12 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
                        int64_t maxt, struct pl_err *err);
 /* Rewrites chunks under tombstones and reclaims their space. */
 int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err);
+/*
+ * Merges, in every partition behind the head, each series' chunks into one
+ * (this also runs by itself, a bounded step at a time, as partitions age).
+ * For bulk loads whose series arrive one after another.
+ */
+int tsdb_compact(struct tsdb *db, struct pl_err *err);
 /* Writes a consistent copy of the database into `dir` while ingestion continues. */
 int tsdb_snapshot(struct tsdb *db, const char *dir, struct pl_err *err);
 
