@@ -454,7 +454,8 @@ void tsdb_close(struct tsdb *db)
     if (!db->opt.read_only && !db->failed) {
         struct pl_err e;
         pthread_mutex_lock(&db->commit_mu);
-        if (db->wal_seq != db->ckpt_seq && tsdb__head_checkpoint(db, &e) != 0)
+        if ((db->wal_seq != db->ckpt_seq || db->opt.bulk_load) &&
+            tsdb__head_checkpoint(db, &e) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "checkpoint at close failed", "err", e.msg, NULL);
         pthread_mutex_unlock(&db->commit_mu);
         mdb_env_sync(db->env, 1);
