@@ -8,7 +8,7 @@ libcurl4-openssl-dev libyaml-dev libjansson-dev libprotobuf-c-dev protobuf-c-com
 libpcre2-dev libxxhash-dev zlib1g-dev libssl-dev"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev python3 curl prometheus
-prometheus-node-exporter"
+prometheus-node-exporter victoria-metrics"
 else
     # The default build compiles the unit tests too.
     pkgs="$pkgs libcmocka-dev"

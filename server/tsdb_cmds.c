@@ -53,7 +53,8 @@ static int open_db(const char *path, int read_only, struct tsdb **db)
     tsdb_options_init(&o);
     o.path = path;
     o.read_only = read_only;
-    o.retention_ms = 0; /* tools never drop data */
+    o.bulk_load = !read_only; /* only import writes */
+    o.retention_ms = 0;       /* tools never drop data */
     struct pl_err err;
     if (tsdb_open(&o, db, &err) != 0) {
         fprintf(stderr, "promlite: opening %s: %s\n", path, err.msg);
@@ -248,6 +249,7 @@ int srv_cmd_import(int argc, char **argv)
     }
     if (status == 0 && import_commit(&im) != 0)
         status = 1;
+
     if (im.app)
         tsdb_appender_rollback(im.app);
     double secs = (double)(pl_mono_ns() - t0) / 1e9;

@@ -442,7 +442,7 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
     }
     /* From here the head changes: a failure leaves the db failed until reopened. */
     rc = apply(a, txn, acc, &nacc, sealed, &nsealed, scrp);
-    if (rc == 0 && nacc > 0) {
+    if (rc == 0 && nacc > 0 && !db->opt.bulk_load) {
         rc = tsdb__wal_encode(acc, nacc, recp);
         if (rc == 0)
             rc = pl_buf_reserve(compp, snappy_max_compressed_length(recp->len));
@@ -479,7 +479,7 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         tsdb__mdb_err(err, rc, "committing samples");
         goto unlock;
     }
-    if (nacc > 0) {
+    if (nacc > 0 && !db->opt.bulk_load) {
         db->wal_seq++;
         db->wal_bytes_since_ckpt += compp->len;
         atomic_fetch_add(&db->st_wal_records, 1);
@@ -511,6 +511,14 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
         /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */
         malloc_trim(0);
+    }
+    if (nsealed > 0) {
+        int crc = tsdb__compact_step(db, 4096);
+        if (crc) {
+            struct pl_err e2;
+            tsdb__mdb_err(&e2, crc, "compacting a partition");
+            pl_log(PL_LOG_WARN, "tsdb", "compaction failed", "err", e2.msg, NULL);
+        }
     }
     if (nsealed > 0 && (db->opt.retention_ms > 0 || db->opt.retention_bytes > 0)) {
         struct pl_err e2;

@@ -280,6 +280,10 @@ static int open_dbis(struct tsdb *db, struct pl_err *err)
             atomic_store(&db->st_max_t, (int64_t)v);
         if (tsdb__meta_get_u64(db, txn, "min_t", &v) == 0)
             atomic_store(&db->st_min_t, (int64_t)v);
+        if (tsdb__meta_get_u64(db, txn, "compact_pos", &v) == 0) {
+            db->compact_part = (uint32_t)(v >> 32);
+            db->compact_id = (uint32_t)v;
+        }
         db->wal_seq = db->ckpt_seq;
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(txn, db->dbi_wal, &c)) == 0) {
@@ -450,7 +454,8 @@ void tsdb_close(struct tsdb *db)
     if (!db->opt.read_only && !db->failed) {
         struct pl_err e;
         pthread_mutex_lock(&db->commit_mu);
-        if (db->wal_seq != db->ckpt_seq && tsdb__head_checkpoint(db, &e) != 0)
+        if ((db->wal_seq != db->ckpt_seq || db->opt.bulk_load) &&
+            tsdb__head_checkpoint(db, &e) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "checkpoint at close failed", "err", e.msg, NULL);
         pthread_mutex_unlock(&db->commit_mu);
         mdb_env_sync(db->env, 1);

@@ -430,9 +430,21 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
         rc = pl_buf_append(sb, p, len);
         if (rc == 0)
             rc = filter_chunk((const uint8_t *)sb->data, sb->len, tb, &s->enc);
-        s->dirty = 1;
     }
+    /*
+     * Persist the filtered open chunk with the tombstone's removal: after a
+     * crash, the older checkpoint record must not bring the samples back
+     * (WAL records before this point replay as duplicates of max_t).
+     */
+    if (rc == 0 && s && s->persisted == 1)
+        rc = tsdb__head_record(s, sb);
     pthread_mutex_unlock(mu);
+    if (rc == 0 && s && s->persisted == 1) {
+        uint8_t hk[4];
+        tsdb__be32(hk, tb->id);
+        MDB_val hkey = {4, hk}, hval = {sb->len, sb->data};
+        rc = mdb_put(txn, db->dbi_head, &hkey, &hval, 0);
+    }
     if (rc || s)
         return rc;
     uint8_t k[4];

@@ -248,8 +248,7 @@ int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls, struct
     return rc;
 }
 
-/* Encodes a series' head record into b (stripe lock held). */
-static int head_record(const struct tsdb__series *s, struct pl_buf *b)
+int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b)
 {
     uint8_t hdr[16];
     tsdb__le64(hdr, (uint64_t)s->max_t);
@@ -284,7 +283,7 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
                 continue;
             pthread_mutex_t *mu = tsdb__stripe(db, s->id);
             pthread_mutex_lock(mu);
-            rc = head_record(s, &b);
+            rc = tsdb__head_record(s, &b);
             pthread_mutex_unlock(mu);
             if (rc)
                 break;

@@ -38,13 +38,19 @@ struct tsdb_options {
     int64_t retention_ms;     /* drop partitions older than this; default 15d */
     uint64_t retention_bytes; /* drop oldest partitions beyond this size; 0 = no limit */
     enum tsdb_sync sync;
-    int64_t sync_interval_ms;       /* for TSDB_SYNC_INTERVAL; default 1000 */
-    int64_t out_of_order_window_ms; /* accept samples this much older than a series' newest; default
-                                       0 */
-    int read_only;                  /* open for reading only (tools) */
-    size_t map_initial_bytes;       /* first LMDB map size; grown on demand; 0 = 64 MiB */
-    uint64_t
-        checkpoint_bytes; /* checkpoint after this much WAL; 0 = max(4 MiB, 128 B/head series) */
+    int64_t sync_interval_ms; /* for TSDB_SYNC_INTERVAL; default 1000 */
+    /* Accept samples this much older than a series' newest; default 0 (only 0 is supported). */
+    int64_t out_of_order_window_ms;
+    int read_only;            /* open for reading only (tools) */
+    size_t map_initial_bytes; /* first LMDB map size; grown on demand; 0 = 64 MiB */
+    /* Checkpoint after this much WAL; 0 = max(4 MiB, 128 B per head series). */
+    uint64_t checkpoint_bytes;
+    /*
+     * Bulk load (import): commits write no WAL record; sealed chunks are
+     * durable per commit, open chunks at the checkpoint of tsdb_close. A
+     * crash loses the open chunks of the run: re-run the import.
+     */
+    int bulk_load;
 };
 
 void tsdb_options_init(struct tsdb_options *o);
@@ -164,6 +170,12 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
                        int64_t maxt, struct pl_err *err);
 /* Rewrites chunks under tombstones and reclaims their space. */
 int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err);
+/*
+ * Merges, in every partition behind the head, each series' chunks into one
+ * (this also runs by itself, a bounded step at a time, as partitions age).
+ * For bulk loads whose series arrive one after another.
+ */
+int tsdb_compact(struct tsdb *db, struct pl_err *err);
 /* Writes a consistent copy of the database into `dir` while ingestion continues. */
 int tsdb_snapshot(struct tsdb *db, const char *dir, struct pl_err *err);
 

@@ -13,6 +13,8 @@
  *   "version"   u32 LE   format version (TSDB_FORMAT_VERSION)
  *   "next_id"   u32 LE   next series id to hand out
  *   "ckpt_seq"  u64 LE   WAL sequence covered by the head checkpoint
+ *   "max_t", "min_t" i64 LE newest/oldest sample at the checkpoint
+ *   "compact_pos" u64 LE  partition << 32 | series id where compaction resumes
  *
  * series: key = series id (u32 BE, 4 bytes)
  *   OFFSET SIZE  FIELD
@@ -155,6 +157,8 @@ struct tsdb {
     struct tsdb__sample *cs_acc;
     struct tsdb__series **cs_news, **cs_sealed;
     struct pl_buf cs_rec, cs_comp, cs_scratch;
+    /* Partition compaction resumes at (compact_part, compact_id); meta "compact_pos". */
+    uint32_t compact_part, compact_id;
     /* Forgotten series, freed at close (an appender may still point at one). */
     struct tsdb__series **grave;
     size_t ngrave, capgrave;
@@ -318,6 +322,8 @@ int tsdb__head_get_or_create(struct tsdb *db, const struct pl_labels *ls,
 int tsdb__head_load_id(struct tsdb *db, MDB_txn *txn, uint32_t id, struct tsdb__series **out);
 /* Restores a series' head state from a `head` record. */
 int tsdb__head_restore(struct tsdb__series *s, const uint8_t *p, size_t n);
+/* Encodes a series' `head` record into b (cleared first; stripe lock held). */
+int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b);
 /* Writes every dirty series' open chunk to `head` (commit_mu held). */
 int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err);
 
@@ -365,6 +371,13 @@ int tsdb__meta_put_u64(struct tsdb *db, MDB_txn *txn, const char *key, uint64_t 
 int tsdb__meta_get_u64(struct tsdb *db, MDB_txn *txn, const char *key, uint64_t *v);
 /* Used bytes: pages of all databases times the page size. */
 uint64_t tsdb__used_bytes(struct tsdb *db, MDB_txn *txn);
+
+/* ---- compact.c ---- */
+/*
+ * Merges each series' chunks in partitions well behind the head into one
+ * chunk, at most `budget` series per call (commit_mu held).
+ */
+int tsdb__compact_step(struct tsdb *db, size_t budget);
 
 /* ---- delete.c ---- */
 /* Whether t of series id is hidden by a tombstone (tomb_lock held shared). */

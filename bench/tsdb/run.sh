@@ -35,6 +35,27 @@ if command -v promtool >/dev/null; then
   echo "   ratio promlite/prometheus: $(echo "scale=3; $P / $Q" | bc) (compacted $(echo "scale=3; $PC / $Q" | bc))"
 fi
 
+if command -v victoria-metrics >/dev/null && command -v curl >/dev/null; then
+  echo "== VictoriaMetrics $(victoria-metrics -version 2>&1 | head -1) /api/v1/import/prometheus"
+  "$BIN/bench_tsdb" gen-text "$W/data.prom" "$SERIES" "$SAMPLES"
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  victoria-metrics -storageDataPath="$W/vm" -retentionPeriod=100y -httpListenAddr="127.0.0.1:$PORT" \
+    -loggerLevel=ERROR >"$W/vm.log" 2>&1 &
+  VMPID=$!
+  i=0
+  until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
+  done
+  curl -sf --data-binary @"$W/data.prom" "http://127.0.0.1:$PORT/api/v1/import/prometheus"
+  curl -sf "http://127.0.0.1:$PORT/internal/force_flush" >/dev/null || true
+  sleep 5
+  kill "$VMPID"; wait "$VMPID" 2>/dev/null || true
+  V=$(du -s -B1 "$W/vm" | cut -f1)
+  echo "   victoria-metrics data dir: $V bytes = $(echo "scale=3; $V / $N" | bc) bytes/sample"
+  echo "   ratio promlite/victoria-metrics: $(echo "scale=3; $P / $V" | bc) (compacted $(echo "scale=3; $PC / $V" | bc))"
+  rm -f "$W/data.prom"
+fi
+
 echo "== decode"
 "$BIN/bench_tsdb" decode "$W/promlite"
 echo "== bytes/sample by shape (2000 series x $SAMPLES)"

@@ -163,6 +163,74 @@ static void test_queries_run_concurrently_with_appends_and_seals(void **state)
     assert_true(c.queries > 0);
 }
 
+struct writer {
+    struct tsdb *db;
+    int base;
+    int errors;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct pl_err err;
+    char buf[64];
+    for (int t = 1; t <= 300; t++) {
+        struct tsdb_appender *a;
+        if (tsdb_appender_begin(w->db, &a)) {
+            w->errors++;
+            continue;
+        }
+        for (int i = 0; i < 50; i++) {
+            /* Half the series are shared between the writers. */
+            int id = i < 25 ? i : w->base + i;
+            snprintf(buf, sizeof(buf), "mw{i=\"%d\"}", id);
+            struct pl_labels *ls;
+            pl_labels_parse(buf, strlen(buf), &ls, &err);
+            int rc = tsdb_append(a, ls, t, t, NULL);
+            pl_labels_free(ls);
+            if (rc != 0 && rc != PL_ERR_OUT_OF_ORDER)
+                w->errors++;
+        }
+        if (tsdb_appender_commit(a, NULL, &err))
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_appenders_share_series_safely(void **state)
+{
+    struct fx *f = *state;
+    struct writer w[2] = {{f->db, 1000, 0}, {f->db, 2000, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, writer_main, &w[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(w[0].errors + w[1].errors, 0);
+    const char *m[] = {"__name__=mw"};
+    char out[8192];
+    /* 25 shared + 2 x 25 own series, each with t = 1..300 exactly once. */
+    assert_int_equal(sel(f->db, m, 1, 0, 1000, out, sizeof(out)), 75 * 300);
+    fx_reopen(f);
+    assert_int_equal(sel(f->db, m, 1, 0, 1000, out, sizeof(out)), 75 * 300);
+}
+
+static void test_interval_sync_policy_persists_on_close(void **state)
+{
+    struct fx *f = *state;
+    enum tsdb_sync sy;
+    assert_int_equal(tsdb_sync_parse("interval", &sy), 0);
+    assert_int_equal(tsdb_sync_parse("sometimes", &sy), PL_ERR_INVALID);
+    f->o.sync = TSDB_SYNC_INTERVAL;
+    f->o.sync_interval_ms = 5;
+    fx_reopen(f);
+    for (int t = 0; t < 20; t++)
+        assert_int_equal(app1(f->db, "iv{a=\"1\"}", t, t), 0);
+    fx_reopen(f);
+    const char *m[] = {"__name__=iv"};
+    assert_int_equal(sel(f->db, m, 1, 0, 1000, NULL, 0), 20);
+}
+
 static void test_invalid_labels_are_rejected(void **state)
 {
     struct fx *f = *state;
@@ -188,6 +256,10 @@ int test_head_run(void)
         cmocka_unit_test_setup_teardown(test_queries_run_concurrently_with_appends_and_seals,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_labels_are_rejected, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appenders_share_series_safely, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_interval_sync_policy_persists_on_close, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);
 }

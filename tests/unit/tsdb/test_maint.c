@@ -2,6 +2,8 @@
 #include "tests.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tsdb/tsdb_int.h"
 
@@ -86,28 +88,63 @@ static void test_retention_by_age_drops_old_partitions(void **state)
     tsdb_samples_fini(&smp);
 }
 
+static uint64_t used_bytes(struct tsdb *db)
+{
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(db, &txn), 0);
+    uint64_t used = tsdb__used_bytes(db, txn);
+    tsdb__rtxn_end(db, txn);
+    return used;
+}
+
 static void test_retention_by_size_keeps_the_newest_partition(void **state)
 {
     struct fx *f = *state;
-    f->o.retention_bytes = 400 * 1024;
-    fx_reopen(f);
     char buf[64];
     for (int h = 0; h < 12; h++)
         for (int s = 0; s < 50; s++) {
             snprintf(buf, sizeof(buf), "sz{s=\"%d\"}", s);
             fill(f->db, buf, (int64_t)h * 3600000, 15000, 240);
         }
-    MDB_txn *txn;
-    assert_int_equal(tsdb__rtxn_begin(f->db, &txn), 0);
-    uint64_t used = tsdb__used_bytes(f->db, txn);
-    tsdb__rtxn_end(f->db, txn);
-    assert_true(used <= 400 * 1024 + 256 * 1024);
+    uint64_t full = used_bytes(f->db);
+    f->o.retention_bytes = full / 2;
+    fx_reopen(f); /* retention applies at open and after seals */
+    uint64_t used = used_bytes(f->db);
+    assert_true(used <= full / 2 + 64 * 1024);
     struct tsdb_samples smp;
     tsdb_samples_init(&smp);
     long n = series_samples(f->db, "sz{s=\"7\"}", 0, INT64_MAX / 2, &smp);
     assert_true(n > 0 && n < 12 * 240);
+    assert_true(smp.t[0] > 0);
     assert_int_equal(smp.t[n - 1], 11 * 3600000 + 239 * 15000);
     tsdb_samples_fini(&smp);
+}
+
+static void test_compaction_merges_old_partitions_without_losing_samples(void **state)
+{
+    struct fx *f = *state;
+    char buf[64];
+    for (int h = 0; h < 8; h++)
+        for (int s = 0; s < 20; s++) {
+            snprintf(buf, sizeof(buf), "cp{s=\"%d\"}", s);
+            fill(f->db, buf, (int64_t)h * 3600000, 15000, 240);
+        }
+    struct tsdb_summary sum;
+    struct pl_err err;
+    assert_int_equal(tsdb_summary_get(f->db, &sum, &err), 0);
+    /* Uncompacted: 240 per hour sealed at 120 = 16 chunks per series; 3 partitions merged. */
+    assert_true(sum.chunks < 20 * 16 - 20 * 3 * 3);
+    assert_int_equal(sum.samples, 20 * 8 * 240);
+    tsdb_summary_fini(&sum);
+    for (int r = 0; r < 2; r++) {
+        struct tsdb_samples smp;
+        tsdb_samples_init(&smp);
+        assert_int_equal(series_samples(f->db, "cp{s=\"3\"}", 0, INT64_MAX / 2, &smp), 8 * 240);
+        for (int i = 0; i < 8 * 240; i++)
+            assert_int_equal(smp.t[i], (int64_t)(i / 240) * 3600000 + (i % 240) * 15000);
+        tsdb_samples_fini(&smp);
+        fx_reopen(f);
+    }
 }
 
 static void test_snapshot_is_a_consistent_openable_copy(void **state)
@@ -167,6 +204,38 @@ static void test_read_only_open_sees_unreplayed_wal(void **state)
     tsdb_close(db);
 }
 
+static void test_cleaned_deletes_stay_deleted_after_a_crash(void **state)
+{
+    struct fx *f = *state;
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct tsdb_options o = f->o;
+        o.checkpoint_bytes = UINT64_MAX / 2; /* everything stays in the WAL */
+        struct tsdb *db;
+        struct pl_err err;
+        if (tsdb_open(&o, &db, &err))
+            _exit(1);
+        fill(db, "cc{k=\"1\"}", 0, 1000, 300);
+        del(db, "k=1", 50000, 249999);
+        if (tsdb_clean_tombstones(db, &err))
+            _exit(2);
+        fill(db, "cc{k=\"1\"}", 300000, 1000, 5);
+        _exit(0); /* no close: a crash */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_reopen(f);
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    assert_int_equal(series_samples(f->db, "cc{k=\"1\"}", 0, 10000000, &smp), 105);
+    assert_int_equal(smp.t[49], 49000);
+    assert_int_equal(smp.t[50], 250000);
+    tsdb_samples_fini(&smp);
+}
+
 int test_maint_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,8 +249,12 @@ int test_maint_run(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_is_a_consistent_openable_copy, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_compaction_merges_old_partitions_without_losing_samples, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_instead_of_failing, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open_sees_unreplayed_wal, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cleaned_deletes_stay_deleted_after_a_crash, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_maint", tests, NULL, NULL);

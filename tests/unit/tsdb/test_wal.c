@@ -166,12 +166,31 @@ static void test_wal_cut_after_any_record_replays_that_prefix(void **state)
     fx_reopen(f);
 }
 
+static void test_bulk_load_writes_no_wal_and_keeps_data_at_close(void **state)
+{
+    struct fx *f = *state;
+    f->o.bulk_load = 1;
+    fx_reopen(f);
+    for (int t = 0; t < 200; t++)
+        assert_int_equal(app1(f->db, "bulk{a=\"1\"}", t * 1000, t), 0);
+    struct tsdb_stats st;
+    tsdb_stats_get(f->db, &st);
+    assert_int_equal(st.wal_records, 0);
+    assert_int_equal(st.samples_appended, 200);
+    f->o.bulk_load = 0;
+    fx_reopen(f);
+    const char *m[] = {"__name__=bulk"};
+    assert_int_equal(sel(f->db, m, 1, 0, INT64_MAX / 2, NULL, 0), 200);
+}
+
 int test_wal_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wal_record_round_trips_and_cut_records_are_rejected),
         cmocka_unit_test_setup_teardown(test_wal_replays_after_exit_without_close, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_load_writes_no_wal_and_keeps_data_at_close,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_wal_cut_after_any_record_replays_that_prefix, fx_setup,
                                         fx_teardown),
     };
