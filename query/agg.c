@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "query/parse_int.h"
 
 struct acc {
     double value, mean;
@@ -180,7 +179,7 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
                 g = (uint32_t)lastg[i];
             } else {
                 pl_buf_reset(&num);
-                query__format_float(&num, v);
+                query__format_float_f(&num, v);
                 pl_lb_reset_from(&c->lb, s->ls);
                 pl_lb_setz(&c->lb, label, pl_buf_cstr(&num));
                 const struct pl_labels *withv = query__lb_pooled(c);

@@ -165,6 +165,8 @@ int query__binary(struct ev_ctx *c, const struct query_node *n, struct ev_value 
 /* ---- Go float semantics shared by several files ---- */
 double query__go_min(double a, double b); /* math.Min */
 double query__go_max(double a, double b); /* math.Max */
+/* strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values. */
+int query__format_float_f(struct pl_buf *out, double v);
 /* strconv.ParseFloat(s, 64): 0 or -1. */
 int query__parse_float(const char *s, double *out);
 /* Prometheus's quantile over values[0..n) (sorts them). */

@@ -47,6 +47,55 @@ double query__go_max(double a, double b)
     return a > b ? a : b;
 }
 
+int query__format_float_f(struct pl_buf *out, double v)
+{
+    if (isnan(v))
+        return pl_buf_puts(out, "NaN");
+    if (isinf(v))
+        return pl_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+    if (v == 0)
+        return pl_buf_puts(out, signbit(v) ? "-0" : "0");
+    /* The shortest digits that read back as v, laid out without an exponent. */
+    char e[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    char digits[32];
+    size_t nd = 0;
+    const char *p = e;
+    int rc = 0;
+    if (*p == '-') {
+        rc = pl_buf_putc(out, '-');
+        p++;
+    }
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && nd < sizeof(digits))
+            digits[nd++] = *p;
+    int exp10 = *p == 'e' ? atoi(p + 1) : 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int point = exp10 + 1; /* digits before the decimal point */
+    if (point <= 0) {
+        if (rc == 0)
+            rc = pl_buf_puts(out, "0.");
+        for (int i = 0; rc == 0 && i < -point; i++)
+            rc = pl_buf_putc(out, '0');
+        if (rc == 0)
+            rc = pl_buf_append(out, digits, nd);
+        return rc;
+    }
+    for (int i = 0; rc == 0 && i < point; i++)
+        rc = pl_buf_putc(out, (size_t)i < nd ? digits[i] : '0');
+    if (rc == 0 && (size_t)point < nd) {
+        rc = pl_buf_putc(out, '.');
+        if (rc == 0)
+            rc = pl_buf_append(out, digits + point, nd - (size_t)point);
+    }
+    return rc;
+}
+
 int query__parse_float(const char *s, double *out)
 {
     if (!*s || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
