@@ -102,6 +102,15 @@ static inline int query__is_stale(double v)
 }
 void query__samples_fini(struct tsdb_samples *s);
 
+/* Time arithmetic that saturates instead of overflowing (extreme @ and offsets). */
+static inline int64_t query__tsub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b > 0 ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
 /* timestamp(): a selector whose values are its samples' times (eval.c). */
 int query__eval_selector_times(struct ev_ctx *c, const struct query_node *n, struct ev_value *out);
 

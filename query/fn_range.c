@@ -44,8 +44,8 @@ static int fn_extrapolated(const struct win *w, int is_counter, int is_rate, dou
             lastv = w->v[i];
         }
     }
-    double to_start = (double)(w->t[0] - w->range_start) / 1000.0;
-    double to_end = (double)(w->range_end - w->t[last]) / 1000.0;
+    double to_start = (double)query__tsub(w->t[0], w->range_start) / 1000.0;
+    double to_end = (double)query__tsub(w->range_end, w->t[last]) / 1000.0;
     double sampled = (double)(w->t[last] - w->t[0]) / 1000.0;
     double avg = sampled / (double)last;
     if (is_counter && result > 0 && w->v[0] >= 0) {
@@ -351,7 +351,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             int any = 0;
             for (size_t i = 0; i < ms.m.n && !any; i++) {
                 struct ev_series *s = &ms.m.s[i];
-                while (lo[i] < s->n && s->t[lo[i]] < ref - ms.range)
+                while (lo[i] < s->n && s->t[lo[i]] < query__tsub(ref, ms.range))
                     lo[i]++;
                 if (lo[i] < s->n && s->t[lo[i]] <= ref)
                     any = 1;
@@ -395,7 +395,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             if (ms.at != QUERY_AT_NONE) {
                 lo = hi = 0; /* the same window every step; cheap to redo */
             }
-            while (lo < s->n && s->t[lo] < ref - ms.range)
+            while (lo < s->n && s->t[lo] < query__tsub(ref, ms.range))
                 lo++;
             if (hi < lo)
                 hi = lo;
@@ -414,7 +414,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
                 .v = s->v + lo,
                 .n = hi - lo,
                 .ts = ts,
-                .range_start = ref - ms.range,
+                .range_start = query__tsub(ref, ms.range),
                 .range_end = ref,
                 .range = ms.range,
                 .p0 = np > 0 ? params[0][k] : 0,
