@@ -353,20 +353,6 @@ static void u64set_clear(struct u64set *s)
     s->n = 0;
 }
 
-static int u64set_has(const struct u64set *s, uint64_t k)
-{
-    if (!s->cap)
-        return 0;
-    k = k ? k : 1;
-    size_t i = (size_t)(k ^ (k >> 29)) & (s->cap - 1);
-    while (s->slot[i]) {
-        if (s->slot[i] == k)
-            return 1;
-        i = (i + 1) & (s->cap - 1);
-    }
-    return 0;
-}
-
 /* Adds k; returns 1 if it was already there. */
 static int u64set_add(struct u64set *s, uint64_t k)
 {
@@ -1028,7 +1014,11 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
         if (f && f->has_help)
             return fail(p, name, "second HELP line for metric name %.*s",
                         (int)(nn > 200 ? 200 : nn), name);
-        if (!utf8_valid(text, tn))
+        /*
+         * Prometheus's scraper refuses HELP text that is not UTF-8; promtool
+         * (the 0.0.4 authority for strict mode) does not look.
+         */
+        if (!p->strict && !utf8_valid(text, tn))
             return fail(p, text, "HELP text is not valid UTF-8");
         if (decode_help(p, text, tn, &e->meta_text))
             return PL_ERR_INVALID;
@@ -1041,7 +1031,18 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
                         "second TYPE line for metric name %.*s, or TYPE reported after samples",
                         (int)(nn > 200 ? 200 : nn), name);
         enum coll_expfmt_type t;
-        if (parse_type_word(text, tn, 0, p->strict, &t)) {
+        const char *word = text;
+        size_t wn = tn;
+        if (p->strict && memchr(text, '\\', tn)) {
+            /* promtool's reader drops backslashes from the type word */
+            pl_buf_reset(&p->tmp);
+            for (size_t i = 0; i < tn; i++)
+                if (text[i] != '\\')
+                    pl_buf_putc(&p->tmp, text[i]);
+            word = p->tmp.data ? p->tmp.data : "";
+            wn = p->tmp.len;
+        }
+        if (parse_type_word(word, wn, 0, p->strict, &t)) {
             char d[96];
             return fail(p, text, "unknown metric type \"%s\"", show(d, sizeof(d), text, tn));
         }
@@ -1114,7 +1115,13 @@ static int prom_labels(struct coll_expfmt_parser *p, struct pfam *f)
                         describe_at(d, sizeof(d), p->p, p->end));
         }
         p->p++;
-        skip_blanks(p);
+        if (p->strict)
+            skip_blanks(p);
+        else if (p->p < p->end && is_blank(*p->p))
+            /* Prometheus's lexer drops NULs in the blanks before a label
+             * value, but not right after the '=' */
+            while (p->p < p->end && (is_blank(*p->p) || *p->p == '\0'))
+                p->p++;
         if (p->p >= p->end || *p->p != '"') {
             char d[64];
             return fail(p, p->p, "expected '\"' at start of label value, got %s",
@@ -1312,6 +1319,11 @@ static int prom_next(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e)
             p->p++;
             continue;
         }
+        if (c == '\0' && !p->strict) {
+            /* Prometheus's lexer reads a NUL at the start of a line as the end */
+            p->state = 1;
+            return 0;
+        }
         int rc;
         if (c == '#') {
             p->p++;
@@ -1490,10 +1502,24 @@ static uint64_t hash_str2(const char *a, size_t an, const char *b, size_t bn, st
     return pl_hash64(tmp->data ? tmp->data : "", tmp->len, 0xc1a5);
 }
 
-static uint64_t pair_hash(const struct coll_expfmt_str *name, const struct coll_expfmt_str *value)
+/*
+ * Hash of one label pair for group and series keys: XXH3 over the bytes
+ * name="value (value decoded). An undecoded value hashes the input slice
+ * directly, which holds exactly those bytes in OpenMetrics.
+ */
+static uint64_t pair_hash(struct coll_expfmt_parser *p, const struct coll_expfmt_label *l)
 {
-    uint64_t h = pl_hash64(name->p, name->n, 0x1abe1);
-    h = pl_hash64(value->p, value->n, h);
+    uint64_t h;
+    const char *raw_end = l->name.p + l->name.n + 2 + l->value.n;
+    if (l->value.p == l->name.p + l->name.n + 2 && raw_end <= p->end) {
+        h = pl_hash64(l->name.p, (size_t)(raw_end - l->name.p), 0x1abe1);
+    } else {
+        pl_buf_reset(&p->tmp);
+        pl_buf_append(&p->tmp, l->name.p, l->name.n);
+        pl_buf_append(&p->tmp, "=\"", 2);
+        pl_buf_append(&p->tmp, l->value.p, l->value.n);
+        h = pl_hash64(p->tmp.data, p->tmp.len, 0x1abe1);
+    }
     /* mix so that a sum over pairs does not cancel */
     h ^= h >> 31;
     h *= UINT64_C(0x9e3779b97f4a7c15);
@@ -1578,14 +1604,14 @@ static int om_finish_family(struct coll_expfmt_parser *p)
     return 0;
 }
 
-static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n)
+static void om_start_family(struct coll_expfmt_parser *p, const char *name, size_t n, uint32_t line)
 {
     memset(&p->cur, 0, sizeof(p->cur));
     p->cur.active = 1;
     p->cur.name = name;
     p->cur.nlen = n;
     p->cur.type = COLL_EXPFMT_UNTYPED;
-    p->cur.line = p->line;
+    p->cur.line = line;
 }
 
 static const struct coll_expfmt_label *find_label(const struct coll_expfmt_label *v, size_t n,
@@ -1607,7 +1633,7 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
                      s->name.n - c->nlen, 1)) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, s->name.p, s->name.n);
+        om_start_family(p, s->name.p, s->name.n, line);
     }
     c->has_samples = 1;
     s->family.p = c->name;
@@ -1650,14 +1676,15 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
     /* group = the labels minus the one that tells the series of a group apart */
     uint64_t all = 0, sp = 0;
     for (size_t i = 0; i < s->nlabels; i++) {
-        uint64_t h = pair_hash(&s->labels[i].name, &s->labels[i].value);
+        uint64_t h = pair_hash(p, &s->labels[i]);
         all += h;
         if (&s->labels[i] == special)
             sp = h;
     }
     uint64_t g = t == COLL_EXPFMT_INFO ? 1 : all - sp + 1;
     uint64_t series = all + pl_hash64(s->name.p, s->name.n, 0x5e71e5);
-    if (p->have_group && g != p->group && u64set_has(&p->seen_groups, g))
+    /* one probe per change of group: a group seen before means interleaving */
+    if ((!p->have_group || g != p->group) && u64set_add(&p->seen_groups, g))
         return fail_line(p, line,
                          "metric of family %.*s is not grouped: its samples must be consecutive",
                          nn, c->name);
@@ -1676,7 +1703,6 @@ static int om_strict_sample(struct coll_expfmt_parser *p, struct coll_expfmt_sam
     p->group = g;
     p->group_has_ts = s->has_ts;
     p->group_ts = ts_secs;
-    u64set_add(&p->seen_groups, g);
 
     double v = s->value;
     if (t == COLL_EXPFMT_STATESET && v != 0 && v != 1)
@@ -1753,7 +1779,7 @@ static int om_strict_meta(struct coll_expfmt_parser *p, enum coll_expfmt_kind k,
     if (!same) {
         if (om_finish_family(p))
             return PL_ERR_INVALID;
-        om_start_family(p, name, nn);
+        om_start_family(p, name, nn, p->line);
     }
     if (k == COLL_EXPFMT_HELP) {
         if (c->has_help)

@@ -10,7 +10,9 @@
 
 /* GCC 12 cannot see that the stack scratch buffers below are written before the
  * inlined XXH3 reads them, and warns; the warning is a false positive. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 static uint64_t hash_pairs(const struct pl_label *v, uint32_t n)
 {

@@ -39,6 +39,13 @@
 #include "query/lex.h"
 #include "query/parse_int.h"
 
+/*
+ * Helpers with large locals (messages, struct pl_err) stay out of line so that
+ * the frames of the recursive path (parse_expr, parse_unary, parse_primary,
+ * call and aggregation arguments) stay small: about 200 bytes a level.
+ */
+#define NOINLINE __attribute__((noinline))
+
 /* Longest query text accepted; positions are 32-bit. */
 #define MAX_QUERY_LEN (64u << 20)
 
@@ -58,7 +65,7 @@ struct parser {
 
 /* ---- errors ---- */
 
-static void set_err_pos(struct parser *p, uint32_t pos)
+static NOINLINE void set_err_pos(struct parser *p, uint32_t pos)
 {
     int line = 1;
     size_t last_nl = (size_t)-1;
@@ -137,7 +144,7 @@ static int is_keyword(enum query_tok t)
 }
 
 /* Prometheus's Item.desc(): how an unexpected token is named in messages. */
-static void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
+static NOINLINE void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
 {
     const char *s = tok_text(p, t);
     switch (t.type) {
@@ -181,7 +188,7 @@ static void tok_desc(struct parser *p, struct query_token t, struct pl_buf *b)
 }
 
 /* "unexpected <token>[ in <context>][, expected <expected>]" at the lookahead. */
-static void unexpected(struct parser *p, const char *context, const char *expected)
+static NOINLINE void unexpected(struct parser *p, const char *context, const char *expected)
 {
     struct query_token t = peek_tok(p);
     if (p->failed)
@@ -231,7 +238,7 @@ static void ptrvec_push(struct parser *p, struct ptrvec *pv, void *x)
     pv->v[pv->n++] = x;
 }
 
-static void own_matcher(struct parser *p, struct tsdb_matcher *m)
+static NOINLINE void own_matcher(struct parser *p, struct tsdb_matcher *m)
 {
     struct query_expr *e = p->e;
     if (e->nowned == e->owned_cap) {
@@ -481,7 +488,7 @@ bad:
 }
 
 /* Reads a DURATION token the way Prometheus's parseDuration does (no zero). */
-static int64_t parse_duration_tok(struct parser *p, struct query_token t)
+static NOINLINE int64_t parse_duration_tok(struct parser *p, struct query_token t)
 {
     struct pl_err perr;
     int64_t ms = 0;
@@ -567,7 +574,7 @@ static int is_metric_identifier(enum query_tok t)
 }
 
 /* grouping_labels: "(" [label {"," label} [","]] ")". OUT: arena array and count. */
-static int parse_grouping_labels(struct parser *p, const char ***out, size_t *nout)
+static NOINLINE int parse_grouping_labels(struct parser *p, const char ***out, size_t *nout)
 {
     struct ptrvec v = {0};
     if (peek_type(p) != QUERY_T_LPAREN) {
@@ -614,7 +621,7 @@ static int parse_grouping_labels(struct parser *p, const char ***out, size_t *no
 }
 
 /* label_matchers after the "{": IDENT op STRING {"," ...} [","] "}". */
-static int parse_label_matchers(struct parser *p, struct ptrvec *ms)
+static NOINLINE int parse_label_matchers(struct parser *p, struct ptrvec *ms)
 {
     consume(p); /* { */
     for (;;) {
@@ -696,8 +703,8 @@ static int parse_label_matchers(struct parser *p, struct ptrvec *ms)
 
 /* vector_selector: [metric_identifier] [label_matchers]. `name` is the consumed name token or NULL.
  */
-static struct query_node *parse_vector_selector(struct parser *p, const struct query_token *name,
-                                                uint32_t start)
+static NOINLINE struct query_node *
+parse_vector_selector(struct parser *p, const struct query_token *name, uint32_t start)
 {
     struct ptrvec ms = {0};
     if (peek_type(p) == QUERY_T_LBRACE) {
@@ -925,7 +932,7 @@ static int64_t seconds_to_ms(double ts)
     return (int64_t)v;
 }
 
-static int parse_at(struct parser *p, struct query_node *e)
+static NOINLINE int parse_at(struct parser *p, struct query_node *e)
 {
     consume(p); /* @ */
     struct query_token t = peek_tok(p);
@@ -999,7 +1006,7 @@ static int parse_at(struct parser *p, struct query_node *e)
     return 0;
 }
 
-static int parse_offset(struct parser *p, struct query_node *e)
+static NOINLINE int parse_offset(struct parser *p, struct query_node *e)
 {
     consume(p); /* offset */
     struct query_token t = peek_tok(p);
@@ -1034,8 +1041,8 @@ static int parse_offset(struct parser *p, struct query_node *e)
 }
 
 /* "[" already peeked: a range `[d]` or a subquery `[d:[d]]` applied to e. */
-static struct query_node *parse_range_or_subquery(struct parser *p, struct query_node *e,
-                                                  int *height)
+static NOINLINE struct query_node *parse_range_or_subquery(struct parser *p, struct query_node *e,
+                                                           int *height)
 {
     struct query_token lb = consume(p);
     struct query_token t = peek_tok(p);
@@ -1102,6 +1109,40 @@ static struct query_node *parse_range_or_subquery(struct parser *p, struct query
     return n;
 }
 
+/* A number literal (the lookahead). */
+static NOINLINE struct query_node *parse_number_node(struct parser *p)
+{
+    struct query_token t = consume(p);
+    double v;
+    char msg[480];
+    if (query__parse_number(tok_text(p, t), t.len, &v, msg, sizeof(msg)) != 0) {
+        fail(p, t.pos, "error parsing number: %s", msg);
+        return NULL;
+    }
+    struct query_node *n = new_node(p, QUERY_NODE_NUMBER, t.pos);
+    n->number = v;
+    return n;
+}
+
+/* A string literal (the lookahead), unescaped into the arena. */
+static NOINLINE struct query_node *parse_string_node(struct parser *p)
+{
+    struct query_token t = consume(p);
+    char *s;
+    size_t len;
+    if (query__unquote(tok_text(p, t), t.len, &s, &len) != 0) {
+        fail(p, t.pos, "error unquoting string %.*s: invalid syntax", (int)t.len, tok_text(p, t));
+        return NULL;
+    }
+    struct query_node *n = new_node(p, QUERY_NODE_STRING, t.pos);
+    char *as = pl_arena_alloc(&p->e->arena, len + 1);
+    memcpy(as, s, len + 1);
+    free(s);
+    n->string.s = as;
+    n->string.len = len;
+    return n;
+}
+
 /* A primary expression followed by any postfix modifiers. */
 static struct query_node *parse_primary(struct parser *p, int *height)
 {
@@ -1111,35 +1152,12 @@ static struct query_node *parse_primary(struct parser *p, int *height)
     struct query_node *n = NULL;
     *height = 1;
     switch (t.type) {
-    case QUERY_T_NUMBER: {
-        consume(p);
-        double v;
-        char msg[480];
-        if (query__parse_number(tok_text(p, t), t.len, &v, msg, sizeof(msg)) != 0) {
-            fail(p, t.pos, "error parsing number: %s", msg);
-            return NULL;
-        }
-        n = new_node(p, QUERY_NODE_NUMBER, t.pos);
-        n->number = v;
+    case QUERY_T_NUMBER:
+        n = parse_number_node(p);
         break;
-    }
-    case QUERY_T_STRING: {
-        consume(p);
-        char *s;
-        size_t len;
-        if (query__unquote(tok_text(p, t), t.len, &s, &len) != 0) {
-            fail(p, t.pos, "error unquoting string %.*s: invalid syntax", (int)t.len,
-                 tok_text(p, t));
-            return NULL;
-        }
-        n = new_node(p, QUERY_NODE_STRING, t.pos);
-        char *as = pl_arena_alloc(&p->e->arena, len + 1);
-        memcpy(as, s, len + 1);
-        free(s);
-        n->string.s = as;
-        n->string.len = len;
+    case QUERY_T_STRING:
+        n = parse_string_node(p);
         break;
-    }
     case QUERY_T_LPAREN: {
         consume(p);
         int h;
@@ -1304,7 +1322,7 @@ static int starts_expr(enum query_tok t)
 }
 
 /* bool, on/ignoring (...), group_left/group_right [(...)] after a binary operator. */
-static int parse_bin_modifiers(struct parser *p, struct query_node *b)
+static NOINLINE int parse_bin_modifiers(struct parser *p, struct query_node *b)
 {
     if (peek_type(p) == QUERY_T_BOOL) {
         consume(p);
@@ -1422,7 +1440,7 @@ static const char *first_shared_label(const struct query_vector_matching *vm)
     return found;
 }
 
-static void check_binary(struct parser *p, struct query_node *n)
+static NOINLINE void check_binary(struct parser *p, struct query_node *n)
 {
     enum query_value_type lt = check(p, n->binary.lhs);
     enum query_value_type rt = check(p, n->binary.rhs);
@@ -1473,7 +1491,7 @@ static void check_binary(struct parser *p, struct query_node *n)
              query_binop_name(op));
 }
 
-static void check_call(struct parser *p, struct query_node *n)
+static NOINLINE void check_call(struct parser *p, struct query_node *n)
 {
     const struct query_function *f = n->call.func;
     int na = (int)n->call.nargs;
@@ -1503,7 +1521,7 @@ static void check_call(struct parser *p, struct query_node *n)
     }
 }
 
-static void check_selector(struct parser *p, struct query_node *n)
+static NOINLINE void check_selector(struct parser *p, struct query_node *n)
 {
     if (n->vs.name) {
         for (size_t i = 0; i + 1 < n->vs.nmatchers; i++) {

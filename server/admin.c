@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
-#include "query/ast.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,42 +43,20 @@ void srv__api_delete_series(struct srv *s, struct srv_req *req, struct srv_resp 
     if (admin_time(req, "start", PL_TIME_MIN, &start, resp) ||
         admin_time(req, "end", PL_TIME_MAX, &end, resp))
         return;
-    for (size_t i = 0; i < req->params.n; i++) {
-        const struct srv_param *p = &req->params.v[i];
-        if (strcmp(p->key, "match[]") != 0)
-            continue;
-        struct query_expr *e = NULL;
-        struct query_parse_err pe;
-        memset(&pe, 0, sizeof(pe));
-        if (query_parse(p->value, p->vlen, &e, &pe)) {
-            srv__resp_error(resp, 400, "bad_data", "%d:%d: parse error: %s", pe.line, pe.col,
-                            pe.msg);
-            return;
-        }
-        const struct query_node *root = e->root;
-        if (root->kind != QUERY_NODE_VECTOR_SELECTOR) {
-            query_expr_free(e);
-            srv__resp_error(resp, 400, "bad_data", "1:1: parse error: expected a series selector");
-            return;
-        }
-        int nonempty = 0;
-        for (size_t j = 0; j < root->vs.nmatchers; j++)
-            nonempty |= !tsdb_matcher_matches_empty(root->vs.matchers[j]);
-        if (!nonempty) {
-            query_expr_free(e);
-            srv__resp_error(resp, 400, "bad_data",
-                            "match[] must contain at least one non-empty matcher");
-            return;
-        }
+    struct srv_selectors sel;
+    if (srv__selectors_parse(req, &sel, 1, resp))
+        return;
+    for (size_t i = 0; i < sel.n; i++) {
         struct pl_err err;
         pl_err_clear(&err);
-        int rc = tsdb_delete_series(s->db, root->vs.matchers, root->vs.nmatchers, start, end, &err);
-        query_expr_free(e);
+        int rc = tsdb_delete_series(s->db, sel.v[i].ms, sel.v[i].n, start, end, &err);
         if (rc) {
+            srv__selectors_free(&sel);
             srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
             return;
         }
     }
+    srv__selectors_free(&sel);
     resp->status = 204;
 }
 

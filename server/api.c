@@ -70,25 +70,20 @@ static int timeout_param(struct srv_req *req, int64_t *out, struct srv_resp *res
 /* ---- query execution ---- */
 
 /*
- * Runs one query. A `timeout` parameter shorter than --query.timeout gets an
- * engine of its own with that deadline (query.h has no per-query deadline).
+ * Evaluates a parsed query. The `timeout` parameter can only shorten
+ * --query.timeout (Prometheus derives a context with both deadlines); every
+ * query is cancelled when the server shuts down.
  */
-static int run_query(struct srv *s, const char *q, int64_t t, int64_t start, int64_t end,
+static int run_query(struct srv *s, const struct query_expr *e, int64_t start, int64_t end,
                      int64_t step, int range, int64_t timeout_ms, struct query_result *res,
                      struct query_error *qerr)
 {
-    struct query_engine *e = s->engine, *own = NULL;
-    if (timeout_ms > 0 && timeout_ms < s->flags.query_timeout_ms) {
-        struct query_engine_opts o;
-        srv_flags_query_opts(&s->flags, &o);
-        o.timeout_ms = timeout_ms;
-        if (query_engine_new(&o, &own) == 0)
-            e = own;
-    }
-    int rc = range ? query_exec_range(e, &s->qq, q, start, end, step, res, qerr)
-                   : query_exec_instant(e, &s->qq, q, t, res, qerr);
-    query_engine_free(own);
-    return rc;
+    struct query_exec_opts xo;
+    memset(&xo, 0, sizeof(xo));
+    if (timeout_ms > 0 && timeout_ms < s->flags.query_timeout_ms)
+        xo.timeout_ms = timeout_ms;
+    xo.cancel = &s->cancel_queries;
+    return query_exec_expr(s->engine, &s->qq, e->root, start, end, step, range, &xo, res, qerr);
 }
 
 static void answer_result(struct srv_resp *resp, const struct query_result *res)
@@ -135,16 +130,16 @@ void srv__api_query(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     struct query_expr *e = parse_or_answer(q, qn, "invalid parameter \"query\": ", resp);
     if (!e)
         return;
-    query_expr_free(e);
     struct query_result res;
     struct query_error qe;
     memset(&res, 0, sizeof(res));
     memset(&qe, 0, sizeof(qe));
-    if (run_query(s, q, t, 0, 0, 0, 0, timeout_ms, &res, &qe))
+    if (run_query(s, e, t, t, 1, 0, timeout_ms, &res, &qe))
         answer_query_error(resp, &qe);
     else
         answer_result(resp, &res);
     query_result_fini(&res);
+    query_expr_free(e);
 }
 
 static const char *documented_type(enum query_value_type t)
@@ -201,8 +196,8 @@ void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *r
     if (!e)
         return;
     enum query_value_type vt = query_node_type(e->root);
-    query_expr_free(e);
     if (vt != QUERY_VT_SCALAR && vt != QUERY_VT_VECTOR) {
+        query_expr_free(e);
         srv__resp_error(resp, 400, "bad_data",
                         "invalid expression type \"%s\" for range query, must be Scalar or "
                         "instant Vector",
@@ -213,11 +208,12 @@ void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *r
     struct query_error qe;
     memset(&res, 0, sizeof(res));
     memset(&qe, 0, sizeof(qe));
-    if (run_query(s, q, 0, start, end, step, 1, timeout_ms, &res, &qe))
+    if (run_query(s, e, start, end, step, 1, timeout_ms, &res, &qe))
         answer_query_error(resp, &qe);
     else
         answer_result(resp, &res);
     query_result_fini(&res);
+    query_expr_free(e);
 }
 
 void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *resp)
@@ -241,27 +237,62 @@ void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *
 
 /* ---- series and labels ---- */
 
-/* The parsed match[] selectors of a request. */
-struct selectors {
-    struct query_expr **v;
-    size_t n;
-};
+/*
+ * Prometheus parses match[] with parser.ParseMetricSelector, which accepts
+ * selectors whose matchers all match the empty string ({job=~".*"}); the
+ * series and delete endpoints then refuse them, while labels and label
+ * values use them as given. query_parse applies the expression rule that
+ * refuses them outright, so such a selector is parsed again with a
+ * placeholder matcher that is dropped afterwards.
+ */
+#define PLACEHOLDER "__promlite_placeholder__"
 
-static void selectors_free(struct selectors *sel)
+static struct query_expr *parse_selector(const char *v, size_t n, int *only_empty,
+                                         struct srv_resp *resp)
 {
-    for (size_t i = 0; i < sel->n; i++)
-        query_expr_free(sel->v[i]);
+    struct query_expr *e = NULL;
+    struct query_parse_err pe;
+    memset(&pe, 0, sizeof(pe));
+    *only_empty = 0;
+    if (query_parse(v, n, &e, &pe) == 0)
+        return e;
+    const char *close = n ? memchr(v, '}', n) : NULL;
+    if (strstr(pe.msg, "at least one non-empty matcher") && close && close == v + n - 1) {
+        /* Insert the placeholder before the closing brace. */
+        size_t k = (size_t)(close - v);
+        while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t' || v[k - 1] == '\n'))
+            k--;
+        int comma = k > 0 && v[k - 1] != '{' && v[k - 1] != ',';
+        struct pl_buf alt;
+        pl_buf_init(&alt, n + 64);
+        pl_buf_append(&alt, v, k);
+        pl_buf_printf(&alt, "%s" PLACEHOLDER "=\"1\"}", comma ? "," : "");
+        struct query_parse_err pe2;
+        int rc = query_parse(alt.data, alt.len, &e, &pe2);
+        pl_buf_fini(&alt);
+        if (rc == 0) {
+            *only_empty = 1;
+            return e;
+        }
+    }
+    srv__resp_error(resp, 400, "bad_data", "invalid parameter \"match[]\": %d:%d: parse error: %s",
+                    pe.line, pe.col, pe.msg);
+    return NULL;
+}
+
+void srv__selectors_free(struct srv_selectors *sel)
+{
+    for (size_t i = 0; i < sel->n; i++) {
+        query_expr_free(sel->v[i].expr);
+        free(sel->v[i].ms);
+    }
     free(sel->v);
     sel->v = NULL;
     sel->n = 0;
 }
 
-/*
- * Parses every match[] as a series selector. need_nonempty: each must have a
- * matcher that does not match "" (series, delete_series). Answers on error.
- */
-static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_nonempty,
-                           struct srv_resp *resp)
+int srv__selectors_parse(struct srv_req *req, struct srv_selectors *sel, int need_nonempty,
+                         struct srv_resp *resp)
 {
     size_t n = srv_params_count(&req->params, "match[]");
     sel->v = pl_xcalloc(n ? n : 1, sizeof(*sel->v));
@@ -270,11 +301,12 @@ static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_
         const struct srv_param *p = &req->params.v[i];
         if (strcmp(p->key, "match[]") != 0)
             continue;
-        struct query_expr *e =
-            parse_or_answer(p->value, p->vlen, "invalid parameter \"match[]\": ", resp);
+        int only_empty;
+        struct query_expr *e = parse_selector(p->value, p->vlen, &only_empty, resp);
         if (!e)
             goto fail;
-        sel->v[sel->n++] = e;
+        struct srv_selector *s = &sel->v[sel->n++];
+        s->expr = e;
         const struct query_node *root = e->root;
         if (root->kind != QUERY_NODE_VECTOR_SELECTOR) {
             srv__resp_error(resp, 400, "bad_data",
@@ -283,21 +315,20 @@ static int parse_selectors(struct srv_req *req, struct selectors *sel, int need_
                             documented_type(query_node_type(root)));
             goto fail;
         }
-        if (need_nonempty) {
-            int ok = 0;
-            for (size_t j = 0; j < root->vs.nmatchers; j++)
-                ok |= !tsdb_matcher_matches_empty(root->vs.matchers[j]);
-            if (!ok) {
-                srv__resp_error(resp, 400, "bad_data",
-                                "invalid parameter \"match[]\": match[] must contain at least one "
-                                "non-empty matcher");
-                goto fail;
-            }
+        s->ms = pl_xcalloc(root->vs.nmatchers + 1, sizeof(*s->ms));
+        for (size_t j = 0; j < root->vs.nmatchers; j++)
+            if (strcmp(tsdb_matcher_name(root->vs.matchers[j]), PLACEHOLDER) != 0)
+                s->ms[s->n++] = root->vs.matchers[j];
+        if (need_nonempty && only_empty) {
+            srv__resp_error(resp, 400, "bad_data",
+                            "invalid parameter \"match[]\": match[] must contain at least one "
+                            "non-empty matcher");
+            goto fail;
         }
     }
     return 0;
 fail:
-    selectors_free(sel);
+    srv__selectors_free(sel);
     return -1;
 }
 
@@ -333,12 +364,12 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     if (time_param(req, "start", PL_TIME_MIN, &start, resp) ||
         time_param(req, "end", PL_TIME_MAX, &end, resp))
         return;
-    struct selectors sel;
-    if (parse_selectors(req, &sel, 1, resp))
+    struct srv_selectors sel;
+    if (srv__selectors_parse(req, &sel, 1, resp))
         return;
     struct tsdb_querier *q;
     if (open_querier(s, start, end, &q, resp)) {
-        selectors_free(&sel);
+        srv__selectors_free(&sel);
         return;
     }
     struct pl_labels **all = NULL;
@@ -348,8 +379,7 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     int rc = 0;
     for (size_t i = 0; i < sel.n && !rc; i++) {
         struct tsdb_series_set *ss;
-        const struct query_node *root = sel.v[i]->root;
-        rc = tsdb_select(q, root->vs.matchers, root->vs.nmatchers, &ss, &err);
+        rc = tsdb_select(q, sel.v[i].ms, sel.v[i].n, &ss, &err);
         if (rc)
             break;
         const struct pl_labels *ls;
@@ -367,7 +397,7 @@ void srv__api_series(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     }
     size_t nsel = sel.n;
     tsdb_querier_close(q);
-    selectors_free(&sel);
+    srv__selectors_free(&sel);
     if (rc) {
         srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
     } else {
@@ -441,12 +471,12 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
     if (time_param(req, "start", PL_TIME_MIN, &start, resp) ||
         time_param(req, "end", PL_TIME_MAX, &end, resp))
         return;
-    struct selectors sel;
-    if (parse_selectors(req, &sel, 0, resp))
+    struct srv_selectors sel;
+    if (srv__selectors_parse(req, &sel, 0, resp))
         return;
     struct tsdb_querier *q;
     if (open_querier(s, start, end, &q, resp)) {
-        selectors_free(&sel);
+        srv__selectors_free(&sel);
         return;
     }
     struct tsdb_strings all = {0}, one = {0};
@@ -458,8 +488,8 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
         struct tsdb_matcher *const *ms = NULL;
         size_t nms = 0;
         if (sel.n) {
-            ms = sel.v[i]->root->vs.matchers;
-            nms = sel.v[i]->root->vs.nmatchers;
+            ms = sel.v[i].ms;
+            nms = sel.v[i].n;
         }
         rc = name ? tsdb_label_values(q, name, ms, nms, &one, &err)
                   : tsdb_label_names(q, ms, nms, &one, &err);
@@ -469,7 +499,7 @@ static void label_query(struct srv *s, struct srv_req *req, const char *name, st
         memset(&one, 0, sizeof(one));
     }
     tsdb_querier_close(q);
-    selectors_free(&sel);
+    srv__selectors_free(&sel);
     if (rc)
         srv__resp_error(resp, 500, "internal", "%s", err.msg[0] ? err.msg : pl_err_str(rc));
     else

@@ -23,5 +23,10 @@ int srv_cmd_check_metrics(int argc, char **argv);
 int srv_cmd_query(int argc, char **argv);
 /* collector/config_check.c */
 int coll_config_check_cmd(int argc, char **argv);
+/* server/tsdb_cmds.c */
+int srv_cmd_import(int argc, char **argv);
+int srv_cmd_tsdb_stats(int argc, char **argv);
+int srv_cmd_tsdb_dump(int argc, char **argv);
+int srv_cmd_tsdb_snapshot(int argc, char **argv);
 
 #endif

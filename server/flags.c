@@ -55,7 +55,8 @@ static const char *const helps[SRV_F_COUNT] = {
     [SRV_F_REMOTE_WRITE] = "Enable API endpoints accepting remote write requests and text "
                            "imports (/api/v1/write, /api/v1/import/prometheus).",
     [SRV_F_ADMIN_API] = "Enable API endpoints for admin control actions.",
-    [SRV_F_LIFECYCLE] = "Enable shutdown and reload via HTTP request.",
+    [SRV_F_LIFECYCLE] =
+        "Enable shutdown via HTTP request (POST /-/quit); there is no configuration to reload yet.",
     [SRV_F_LOG_LEVEL] = "Only log messages with the given severity or above: debug, info, warn, "
                         "error.",
 };

@@ -8,7 +8,9 @@
  * the URI log callback and decoded by params.c, so that a malformed escape
  * is a 400 as in Prometheus rather than a silently mangled value. Bodies are
  * gathered in a limit-bounded buffer; form bodies are decoded by params.c
- * (form values first, then URL values, as Go's Request.Form).
+ * (form values first, then URL values, as Go's Request.Form). Answers of
+ * 1 KiB and more are gzipped when the client accepts it, as Prometheus's
+ * compression handler does.
  * Response envelopes: Prometheus HTTP API v1 (docs/querying/api.md).
  */
 #include "server/srv_int.h"
@@ -20,12 +22,15 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <promlite/client.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum gate { GATE_NONE, GATE_REMOTE_WRITE, GATE_ADMIN };
@@ -48,33 +53,48 @@ static void ready(struct srv *s, struct srv_req *req, struct srv_resp *resp)
         srv__resp_text(resp, 503, "Service Unavailable");
 }
 
+/* POST /-/quit: a SIGTERM to ourselves, so shutdown takes the one clean path. */
+static void quit(struct srv *s, struct srv_req *req, struct srv_resp *resp)
+{
+    if (!s->flags.lifecycle) {
+        srv__resp_text(resp, 403, "Lifecycle API is not enabled.");
+        return;
+    }
+    srv__resp_text(resp, 200, "Requesting termination... Goodbye!");
+    kill(getpid(), SIGTERM);
+}
+
 #define GP (SRV_GET | SRV_POST)
 static const struct route_def routes[] = {
-    {{"/-/healthy", SRV_GET, healthy, 0, 0, 0}, GATE_NONE},
-    {{"/-/ready", SRV_GET, ready, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/query", GP, srv__api_query, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/series", GP, srv__api_series, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/labels", GP, srv__api_labels, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/label/", SRV_GET, srv__api_label_values, 1, 0, 1}, GATE_NONE},
-    {{"/api/v1/query_exemplars", GP, srv__api_exemplars, 1, 0, 0}, GATE_NONE},
-    {{"/api/v1/metadata", SRV_GET, srv__api_metadata, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/buildinfo", SRV_GET, srv__api_buildinfo, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/flags", SRV_GET, srv__api_flags, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/status/runtimeinfo", SRV_GET, srv__api_runtimeinfo, 0, 0, 0}, GATE_NONE},
-    {{"/api/v1/write", SRV_POST, srv__api_remote_write, 1, 1, 0}, GATE_REMOTE_WRITE},
-    {{"/api/v1/admin/tsdb/delete_series", SRV_POST | SRV_PUT, srv__api_delete_series, 1, 0, 0},
+    {{"/-/healthy", SRV_GET, healthy, 0, 0, 0, 0}, GATE_NONE},
+    {{"/-/ready", SRV_GET, ready, 0, 0, 0, 0}, GATE_NONE},
+    {{"/-/quit", SRV_POST | SRV_PUT, quit, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/query", GP, srv__api_query, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/series", GP, srv__api_series, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/labels", GP, srv__api_labels, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/label/", SRV_GET, srv__api_label_values, 1, 0, 1, 0}, GATE_NONE},
+    {{"/api/v1/query_exemplars", GP, srv__api_exemplars, 1, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/metadata", SRV_GET, srv__api_metadata, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/buildinfo", SRV_GET, srv__api_buildinfo, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/flags", SRV_GET, srv__api_flags, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/status/runtimeinfo", SRV_GET, srv__api_runtimeinfo, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/write", SRV_POST, srv__api_remote_write, 1, 1, 0, 0}, GATE_REMOTE_WRITE},
+    {{"/api/v1/import/prometheus", SRV_POST, srv__api_import, 1, 1, 0, 0}, GATE_REMOTE_WRITE},
+    {{"/api/v1/admin/tsdb/delete_series", SRV_POST | SRV_PUT, srv__api_delete_series, 1, 0, 0, 0},
      GATE_ADMIN},
-    {{"/api/v1/admin/tsdb/clean_tombstones", SRV_POST | SRV_PUT, srv__api_clean_tombstones, 1, 0,
+    {{"/api/v1/admin/tsdb/clean_tombstones", SRV_POST | SRV_PUT, srv__api_clean_tombstones, 1, 0, 0,
       0},
      GATE_ADMIN},
-    {{"/api/v1/admin/tsdb/snapshot", SRV_POST | SRV_PUT, srv__api_snapshot, 1, 0, 0}, GATE_ADMIN},
+    {{"/api/v1/admin/tsdb/snapshot", SRV_POST | SRV_PUT, srv__api_snapshot, 1, 0, 0, 0},
+     GATE_ADMIN},
+    {{"/metrics", SRV_GET, NULL, 0, 0, 0, 1}, GATE_NONE},
 };
 #undef GP
 
 static struct MHD_Daemon *daemon_;
-static struct srv *srv_;
+static atomic_int active_; /* requests between the URI callback and completion */
 static int listen_fd_ = -1;
 
 /* ---- responses ---- */
@@ -120,10 +140,25 @@ void srv__resp_error(struct srv_resp *r, int status, const char *type, const cha
     pl_buf_putc(&r->body, '}');
 }
 
+/* Bodies at least this long are gzipped for clients that accept it, as Prometheus does. */
+#define GZIP_MIN_BYTES 1024
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
 {
     size_t len = 0;
     char *data = pl_buf_steal(&r->body, &len);
+    int gzipped = 0;
+    if (data && len >= GZIP_MIN_BYTES &&
+        exp_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"))) {
+        char *z;
+        size_t zlen;
+        if (exp_gzip(data, len, &z, &zlen) == 0) {
+            free(data);
+            data = z;
+            len = zlen;
+            gzipped = 1;
+        }
+    }
     struct MHD_Response *mr;
     if (data)
         mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -135,6 +170,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
     }
     if (r->status != 204 && r->content_type)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (gzipped)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -144,6 +182,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *r)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    atomic_fetch_add(&active_, 1);
     struct srv_req *req = pl_xcalloc(1, sizeof(*req));
     const char *q = uri ? strchr(uri, '?') : NULL;
     if (q)
@@ -166,6 +205,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     srv_params_fini(&req->params);
     free(req);
     *con_cls = NULL;
+    atomic_fetch_sub(&active_, 1);
 }
 
 static int method_bit(const char *m)
@@ -210,6 +250,13 @@ static int is_form(const char *ct)
             ct[sizeof(form) - 1] == ' ');
 }
 
+/* Counts a finished request of a known route in the self-metrics. */
+static void observe(struct srv *s, struct srv_req *req, int status)
+{
+    const char *h = req->route->prefix_arg ? "/api/v1/label/:name/values" : req->route->path;
+    srv__metrics_observe(s, h, status, (double)(pl_mono_ns() - req->start_ns) / 1e9);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -235,8 +282,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (rd->gate == GATE_REMOTE_WRITE && !s->flags.remote_write_receiver) {
             srv__resp_text(&resp, 404,
-                           "remote write receiver needs to be enabled with "
-                           "--web.enable-remote-write-receiver\n");
+                           strcmp(url, "/api/v1/write") == 0
+                               ? "remote write receiver needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n"
+                               : "the text import needs to be enabled with "
+                                 "--web.enable-remote-write-receiver\n");
             goto send;
         }
         if (rd->gate == GATE_ADMIN && !s->flags.admin_api) {
@@ -287,6 +337,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv__resp_error(&resp, 400, "bad_data", "error parsing form values: %s", err.msg);
         goto send;
     }
+    if (req->route->metrics) {
+        pl_buf_fini(&resp.body);
+        if (!s->reg) {
+            srv__resp_text(&resp, 500, "self-metrics are unavailable\n");
+            goto send;
+        }
+        ret = srv__metrics_respond(s, c) == MHD_YES ? MHD_YES : MHD_NO;
+        observe(s, req, 200);
+        return ret;
+    }
     req->route->fn(s, req, &resp);
 
 send:
@@ -300,6 +360,8 @@ send:
                 (double)(pl_mono_ns() - req->start_ns) / 1e6);
     ret = send_resp(c, &resp);
     pl_buf_fini(&resp.body);
+    if (req->route)
+        observe(s, req, resp.status);
     return ret;
 }
 
@@ -361,6 +423,20 @@ static int open_listener(const char *addr, struct pl_err *err)
     return 0;
 }
 
+int srv__http_bound_address(char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (listen_fd_ < 0 || getsockname(listen_fd_, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return -1;
+    snprintf(out, n, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return 0;
+}
+
 int srv__http_start(struct srv *s, struct pl_err *err)
 {
     int rc = open_listener(s->flags.listen_address, err);
@@ -371,14 +447,14 @@ int srv__http_start(struct srv *s, struct pl_err *err)
         pool = 4;
     if (pool > 32)
         pool = 32;
-    srv_ = s;
+    /* The external logger must come first, or MHD logs to stderr until it is set. */
     daemon_ = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd_, MHD_OPTION_THREAD_POOL_SIZE,
-        pool, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        listen_fd_, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!daemon_) {
         close(listen_fd_);
         listen_fd_ = -1;
@@ -397,6 +473,18 @@ void srv__http_quiesce(void)
             listen_fd_ = -1;
         }
     }
+}
+
+int srv__http_drain(int64_t timeout_ms)
+{
+    int64_t deadline = pl_mono_ns() + timeout_ms * 1000000;
+    while (atomic_load(&active_) > 0) {
+        if (pl_mono_ns() >= deadline)
+            return atomic_load(&active_);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 void srv__http_stop(void)

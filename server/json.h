@@ -28,6 +28,8 @@
  * Returns the length.
  */
 size_t srv_json_format_float(double v, char *out);
+/* The same text by a slow, obviously correct method (printf/strtod); for tests. */
+size_t srv_json_format_float_exact(double v, char *out);
 /* Appends the timestamp t (ms) as a JSON number of seconds. */
 int srv_json_time(struct pl_buf *b, int64_t t);
 /* Appends v as a quoted JSON string ("1.5", "NaN"). */

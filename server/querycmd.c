@@ -294,6 +294,7 @@ static int run_remote(const struct qopts *o, int64_t t, int64_t start, int64_t e
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "promlite-query/" PROMLITE_VERSION);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* any encoding libcurl decodes */
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
     CURLcode cc = curl_easy_perform(c);

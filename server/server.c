@@ -68,6 +68,9 @@ int srv_cmd_server(int argc, char **argv)
     if (!getcwd(s.cwd, sizeof(s.cwd)))
         snprintf(s.cwd, sizeof(s.cwd), "<unknown>");
 
+    /* Self-metrics are optional: the server runs without them if they fail. */
+    srv__metrics_init(&s);
+
     struct query_engine_opts qo;
     srv_flags_query_opts(&s.flags, &qo);
     if (query_engine_new(&qo, &s.engine)) {
@@ -101,7 +104,10 @@ int srv_cmd_server(int argc, char **argv)
         query_engine_free(s.engine);
         return 1;
     }
-    pl_log(PL_LOG_INFO, "web", "Listening", "address", s.flags.listen_address, NULL);
+    char bound[300];
+    if (srv__http_bound_address(bound, sizeof(bound)) != 0)
+        snprintf(bound, sizeof(bound), "%s", s.flags.listen_address);
+    pl_log(PL_LOG_INFO, "web", "Listening", "address", bound, NULL);
 
     pthread_t opener;
     if (pthread_create(&opener, NULL, open_tsdb, &s) != 0) {
@@ -130,7 +136,19 @@ int srv_cmd_server(int argc, char **argv)
     if (!failed)
         pl_log(PL_LOG_WARN, "main", "Received termination signal, exiting gracefully...", "signal",
                sig == SIGINT ? "interrupt" : "terminated", NULL);
+    /*
+     * Stop accepting, cancel running queries, give requests in progress up to
+     * 5 s to be answered (a cancelled query answers 503), then stop MHD.
+     */
     srv__http_quiesce();
+    s.cancel_queries = 1;
+    int left = srv__http_drain(5000);
+    if (left > 0) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", left);
+        pl_log(PL_LOG_WARN, "web", "closing connections with requests still in progress", "count",
+               n, NULL);
+    }
     srv__http_stop();
     pthread_join(opener, NULL);
     if (s.db) {
@@ -138,6 +156,7 @@ int srv_cmd_server(int argc, char **argv)
         s.db = NULL;
     }
     query_engine_free(s.engine);
+    srv__metrics_free(&s);
     char ms[32];
     snprintf(ms, sizeof(ms), "%.3f", (double)(pl_mono_ns() - t0) / 1e6);
     pl_log(PL_LOG_INFO, "main",

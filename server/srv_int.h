@@ -24,14 +24,21 @@
 /* Most parameters of one request. */
 #define SRV_MAX_PARAMS 100000
 
+struct exp_registry;
+struct exp_family;
+
 struct srv {
     struct srv_flags flags;
     struct tsdb *db;        /* set once by the opener thread, before ready */
     atomic_int ready;       /* 1 once the TSDB is open and its WAL replayed */
     atomic_int open_failed; /* 1 if tsdb_open failed (the server then shuts down) */
     struct query_engine *engine;
+    volatile int cancel_queries; /* set at shutdown: running queries stop */
     struct query_queryable qq;
     int64_t start_time_ms;
+    /* Self-metrics (metrics.c); NULL registry when they could not be set up. */
+    struct exp_registry *reg;
+    struct exp_family *http_requests, *http_duration;
     char cwd[1024];
 };
 
@@ -73,11 +80,16 @@ struct srv_route {
     int needs_ready; /* 503 until the TSDB is open */
     int raw_body;    /* the body is not a form (remote write, import) */
     int prefix_arg;  /* "/api/v1/label/" + <name> + "/values" */
+    int metrics;     /* GET /metrics, served by libpromlite-client (fn unused) */
 };
 
 /* ---- http.c ---- */
 int srv__http_start(struct srv *s, struct pl_err *err);
+/* The address actually bound (port 0 resolved), as host:port. */
+int srv__http_bound_address(char *out, size_t n);
 void srv__http_quiesce(void);
+/* Waits up to timeout_ms for requests in progress to be answered; returns how many remain. */
+int srv__http_drain(int64_t timeout_ms);
 void srv__http_stop(void);
 
 /* Sets a JSON success body: {"status":"success","data":<data>}. Takes data's text. */
@@ -89,6 +101,26 @@ void srv__resp_error(struct srv_resp *r, int status, const char *type, const cha
 void srv__resp_text(struct srv_resp *r, int status, const char *text);
 
 /* ---- api.c ---- */
+
+/* One parsed match[] selector: its matchers borrow from expr. */
+struct srv_selector {
+    struct query_expr *expr;
+    struct tsdb_matcher **ms;
+    size_t n;
+};
+struct srv_selectors {
+    struct srv_selector *v;
+    size_t n;
+};
+/*
+ * Parses every match[] of the request as a series selector, as Prometheus's
+ * ParseMetricSelector does. need_nonempty: refuse selectors whose matchers
+ * all match "" (series, delete_series). On error answers 400 and returns -1.
+ */
+int srv__selectors_parse(struct srv_req *req, struct srv_selectors *sel, int need_nonempty,
+                         struct srv_resp *resp);
+void srv__selectors_free(struct srv_selectors *sel);
+
 void srv__api_query(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_query_range(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_format_query(struct srv *s, struct srv_req *req, struct srv_resp *resp);
@@ -101,8 +133,18 @@ void srv__api_buildinfo(struct srv *s, struct srv_req *req, struct srv_resp *res
 void srv__api_flags(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 
+/* ---- metrics.c ---- */
+struct MHD_Connection;
+int srv__metrics_init(struct srv *s);
+/* Records a finished request; `handler` is the route's path pattern. */
+void srv__metrics_observe(struct srv *s, const char *handler, int code, double seconds);
+/* Serves /metrics on c; returns the MHD_queue_response result. */
+int srv__metrics_respond(struct srv *s, struct MHD_Connection *c);
+void srv__metrics_free(struct srv *s);
+
 /* ---- write.c ---- */
 void srv__api_remote_write(struct srv *s, struct srv_req *req, struct srv_resp *resp);
+void srv__api_import(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 
 /* ---- admin.c ---- */
 void srv__api_delete_series(struct srv *s, struct srv_req *req, struct srv_resp *resp);

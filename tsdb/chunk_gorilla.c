@@ -16,23 +16,39 @@
 #include "common/mem.h"
 #include "tsdb/chunk_int.h"
 
-/* Bytes of slack kept past the written bits: one sample takes <= 21 bytes. */
-#define ENC_SLACK    32
+/*
+ * Bytes of slack kept past the written bits: one sample takes at most 32
+ * bytes (TSDB_ENC_STREAM's first sample), and the bit writer stores 8 bytes.
+ */
+#define ENC_SLACK    48
 #define ENC_INIT_CAP 64
 
 /* The bytes of a chunk with no samples, served before the first append. */
-static const uint8_t empty_chunk[TSDB__CHUNK_HDR] = {TSDB_ENC_GORILLA, 0, 0};
+static const uint8_t empty_gorilla[TSDB__CHUNK_HDR] = {TSDB_ENC_GORILLA, 0, 0};
+static const uint8_t empty_stream[TSDB__CHUNK_HDR] = {TSDB_ENC_STREAM, 0, 0};
 
 void tsdb_chunk_enc_init(struct tsdb_chunk_enc *e)
 {
     memset(e, 0, sizeof(*e));
     e->leading = 0xff;
+    e->kind = TSDB_ENC_GORILLA;
+}
+
+int tsdb_chunk_enc_init_kind(struct tsdb_chunk_enc *e, uint8_t kind)
+{
+    tsdb_chunk_enc_init(e);
+    if (kind != TSDB_ENC_GORILLA && kind != TSDB_ENC_STREAM)
+        return PL_ERR_INVALID;
+    e->kind = kind;
+    return 0;
 }
 
 void tsdb_chunk_enc_fini(struct tsdb_chunk_enc *e)
 {
+    uint8_t kind = e->kind;
     free(e->buf);
     memset(e, 0, sizeof(*e));
+    e->kind = kind;
 }
 
 void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e)
@@ -48,8 +64,10 @@ void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e)
     e->trailing = 0;
 }
 
+void tsdb__chunk_enc_reserve(struct tsdb_chunk_enc *e);
+
 /* Makes room for one more sample past the written bits (zero-filled). */
-static void enc_reserve(struct tsdb_chunk_enc *e)
+void tsdb__chunk_enc_reserve(struct tsdb_chunk_enc *e)
 {
     size_t need = e->bitlen / 8 + ENC_SLACK;
     if (need <= e->cap)
@@ -112,7 +130,11 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
         return PL_ERR_LIMIT;
     if (e->n > 0 && t < e->t_last)
         return PL_ERR_OUT_OF_ORDER;
-    enc_reserve(e);
+    if (e->kind == TSDB_ENC_STREAM) {
+        tsdb__chunk_stream_append(e, t, vb);
+        goto counted;
+    }
+    tsdb__chunk_enc_reserve(e);
     if (e->n == 0) {
         e->buf[0] = TSDB_ENC_GORILLA;
         size_t k = tsdb__uvarint_put(e->buf + TSDB__CHUNK_HDR, tsdb__zigzag(t));
@@ -130,6 +152,7 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
         e->t_last = t;
     }
     e->v_last = vb;
+counted:
     e->n++;
     e->buf[1] = (uint8_t)(e->n >> 8);
     e->buf[2] = (uint8_t)e->n;
@@ -139,8 +162,8 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
 const uint8_t *tsdb_chunk_enc_bytes(const struct tsdb_chunk_enc *e, size_t *len)
 {
     if (e->n == 0) {
-        *len = sizeof(empty_chunk);
-        return empty_chunk;
+        *len = TSDB__CHUNK_HDR;
+        return e->kind == TSDB_ENC_STREAM ? empty_stream : empty_gorilla;
     }
     *len = (e->bitlen + 7) / 8;
     return e->buf;
@@ -192,69 +215,41 @@ int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d)
     return 0;
 }
 
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing)
+/* Decodes sample d->i with *b into d->t, d->v (see packed_step). */
+static inline __attribute__((always_inline)) int gorilla_step(struct tsdb_chunk_dec *d,
+                                                              struct tsdb__br *b)
 {
-    uint64_t w = tsdb__br_peek(b);
-    if (!(w >> 63)) {
-        b->pos += 1;
-        return 0;
-    }
-    if (!((w >> 62) & 1)) {
-        if (*leading == 0xff)
-            return PL_ERR_CORRUPT;
-        unsigned sig = 64u - *leading - *trailing;
-        b->pos += 2;
-        *v ^= tsdb__br_read_long(b, sig) << *trailing;
-        return 0;
-    }
-    unsigned lz = (unsigned)(w >> 57) & 0x1f;
-    unsigned sig = (unsigned)(w >> 51) & 0x3f;
-    if (sig == 0)
-        sig = 64;
-    if (lz + sig > 64)
-        return PL_ERR_CORRUPT;
-    b->pos += 13;
-    unsigned tz = 64 - lz - sig;
-    *v ^= tsdb__br_read_long(b, sig) << tz;
-    *leading = (uint8_t)lz;
-    *trailing = (uint8_t)tz;
-    return 0;
-}
-
-int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
-{
-    struct tsdb__br b = {d->p, d->len, d->bitpos};
     if (d->i == 0) {
-        d->v = tsdb__br_read_long(&b, 64);
+        d->v = tsdb__br_read_long(b, 64);
     } else {
-        uint64_t w = tsdb__br_peek(&b);
+        uint64_t w = tsdb__br_peek(b);
         /* The bucket is the number of leading one bits (at most 5). */
         unsigned ones = (unsigned)__builtin_clzll(~w | 0x07ffffffffffffffull);
         uint64_t dod;
         switch (ones) {
         case 0:
-            b.pos += 1;
+            b->pos += 1;
             dod = 0;
             break;
         case 1:
             dod = (uint64_t)((int64_t)(w << 2) >> 57);
-            b.pos += 9;
+            b->pos += 9;
             break;
         case 2:
             dod = (uint64_t)((int64_t)(w << 3) >> 52);
-            b.pos += 15;
+            b->pos += 15;
             break;
         case 3:
             dod = (uint64_t)((int64_t)(w << 4) >> 44);
-            b.pos += 24;
+            b->pos += 24;
             break;
         case 4:
             dod = (uint64_t)((int64_t)(w << 5) >> 32);
-            b.pos += 37;
+            b->pos += 37;
             break;
         default:
-            b.pos += 5;
-            dod = tsdb__br_read_long(&b, 64);
+            b->pos += 5;
+            dod = tsdb__br_read_long(b, 64);
             break;
         }
         uint64_t delta = (uint64_t)d->t_delta + dod;
@@ -263,15 +258,61 @@ int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
             return PL_ERR_CORRUPT;
         d->t = nt;
         d->t_delta = (int64_t)delta;
-        int rc = tsdb__chunk_xor_read(&b, &d->v, &d->leading, &d->trailing);
+        int rc = tsdb__chunk_xor_read(b, &d->v, &d->leading, &d->trailing);
         if (rc < 0)
             return rc;
     }
-    if (tsdb__br_overrun(&b))
+    if (tsdb__br_overrun(b))
+        return PL_ERR_CORRUPT;
+    d->i++;
+    return 0;
+}
+
+int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+{
+    struct tsdb__br b = {d->p, d->len, d->bitpos};
+    if (gorilla_step(d, &b) < 0)
         return PL_ERR_CORRUPT;
     d->bitpos = b.pos;
-    d->i++;
     *t = d->t;
     *v = tsdb__u2f(d->v);
     return 1;
+}
+
+int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    size_t lim = (size_t)(l.n - l.i) < max ? (size_t)(l.n - l.i) : max;
+    for (size_t k = 0; k < lim; k++) {
+        if (gorilla_step(&l, &b) < 0) {
+            *d = l;
+            return PL_ERR_CORRUPT;
+        }
+        ts[k] = l.t;
+        vs[k] = tsdb__u2f(l.v);
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return (int)lim;
+}
+
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    int rc = 0;
+    while (l.i < l.n) {
+        if (gorilla_step(&l, &b) < 0) {
+            rc = PL_ERR_CORRUPT;
+            break;
+        }
+        if (l.t >= t) {
+            rc = 1;
+            break;
+        }
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return rc;
 }

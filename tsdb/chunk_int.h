@@ -78,14 +78,17 @@
  *   3      1     mode: bits 0-1 timestamp mode (0 grid, 1 delta, 2 dod),
  *                bits 2-3 value order (0, 1, 2), bit 4 value kind
  *                (0 decimal, 1 XOR), bit 5 has exceptions, bit 6 has
- *                gcd, bit 7 must be 0
+ *                gcd, bit 7 has bias (decimal order 1 only)
  *   4      1     tdesc, the code of timestamp residuals (see "Codes")
  *   5      1     vdesc, the code of value residuals (0 for XOR)
- *   6      1-10  t0, svarint
+ *   .      0-1   kv of tdesc, only when tdesc is a zero-run code
+ *   .      0-1   kv of vdesc, only when vdesc is a zero-run code
+ *   .      1-10  t0, svarint
  *   .      1-10  D, uvarint (only when n >= 2)
  *   decimal kind only:
  *   .      1     scale e (0..18): value = (double)m / 10^e
  *   .      1-10  m0, svarint: m of the first non-exception sample
+ *   .      1-10  B, svarint (only with the bias bit; else B = 0)
  *   .      1-10  g, uvarint >= 2 (only with the gcd bit; else g = 1)
  *   .      1-10  x, uvarint >= 1 (only with the exceptions bit)
  *   .      x * (1-10 + 8)  per exception: gap (uvarint), value bits (8).
@@ -107,7 +110,7 @@
  * Decimal values: m_j is the j-th non-exception sample's integer, and
  * q_j = unzigzag(r_j) * g (j >= 1):
  *   order 0: m_j = m0 + q_j
- *   order 1: m_j = m_{j-1} + q_j
+ *   order 1: m_j = m_{j-1} + B + q_j    (B: a counter's typical increase)
  *   order 2: e_j = e_{j-1} + q_j, m_j = m_{j-1} + e_j, e_0 = 0
  * The encoder only picks decimal when (double)m_j / 10^e reproduces every
  * value's bits (other samples become exceptions, e.g. stale markers).
@@ -119,6 +122,13 @@
  *              q '0' bits, a '1', then the low k bits of x; otherwise
  *              16 '0' bits, 6 bits L-1 where L = bit length of x, and the
  *              low L-1 bits of x (its top bit is implied).
+ *   128..190   zero runs, for mostly-zero residuals (aligned scrapes,
+ *              counters that rarely move): kz = desc - 128, and a second
+ *              descriptor byte kv (0..62) follows the fixed header. Where a
+ *              residual is due and no run is pending, a Rice(kz) run length
+ *              z is read: z zeros follow, then (unless the stream ends
+ *              first) one nonzero residual coded as Rice(kv) of x - 1. A
+ *              zero z means the nonzero residual comes at once.
  *   others     corrupt
  *
  * Worked example (checked byte by byte by test_chunk_packed.c), the
@@ -137,6 +147,58 @@
  *   bits: t '10' v '10' | t '01' v '10' | t '00' v '00'
  *   -> a6 00
  *   total 15 bytes (Gorilla: 22).
+ *
+ * =========================================================================
+ * TSDB_ENC_STREAM (3): the adaptive streaming format (open chunks; opt-in
+ * with tsdb_chunk_enc_init_kind). Like Gorilla, n is rewritten on every
+ * append and the stream only grows.
+ *
+ *   OFFSET SIZE  FIELD
+ *   3      1     scale e of the first value (0..15), or 0xff: XOR values
+ *   4      1-10  t0, svarint
+ *   .      1-10  m0, svarint (scale 0..15 only): value 0 = (double)m0 / 10^e
+ *   .      ...   bit stream; with scale 0xff it starts with value 0's 64 bits
+ *
+ * Running state, the same in encoder and decoder: At, Nt (timestamps) and
+ * Av, Nv, E1, E2 (values), all 0 with N = 1 at the start; the Rice
+ * parameter is k = bitlen(A) - bitlen(N) (at least 0, at most 62); after a
+ * residual x, A +=
+ * min(x, 2^40), N += 1, and when N reaches 32 every sum halves and N = 16.
+ * E1 and E2 add the bit length of the zigzagged residual of their order.
+ * Sample i >= 1:
+ * - timestamp: Rice(k(At, Nt)) of zigzag(delta_i - D), with D = 0 for
+ *   i = 1, after which D = delta_1 rounded to whole seconds when it is at
+ *   least 1000 ms; i = 1 does not update At, Nt.
+ * - value, XOR mode: Gorilla's XOR code.
+ * - value, decimal mode: optional markers, then Rice(k(Av, Nv)) of
+ *   zigzag(r >> s), where r = m_i - m_{i-1} (order 1) when E2 >= E1, else
+ *   r = (m_i - m_{i-1}) - (m_{i-1} - m_{i-2}) (order 2); then Av += x,
+ *   and E1, E2 add the bit lengths of both orders' zigzagged residuals.
+ *   A marker is a Rice escape (16 zero bits) whose 6-bit length field is
+ *   below 4, which no real escape has (escaped values have at least 5 bits):
+ *     0  exception: 64 bits of the value follow; no state changes
+ *     1  rescale: 5 bits of a larger scale e' follow; m and the last
+ *        difference are multiplied by 10^(e'-e); a value code follows
+ *        (possibly after a shift marker)
+ *     2  XOR from now on: a Gorilla XOR code against the previous value
+ *        follows (new window), and the chunk stays in XOR mode
+ *     3  shift: 6 bits s (0..56) follow, then the value code; residuals
+ *        are multiples of 2^s (pages, sectors) and coded divided by it
+ *
+ * Worked example (checked byte by byte by test_chunk_stream.c), the
+ * samples (1000, 1.5), (16000, 2.0), (31002, 3.0):
+ *   03 00 03          encoding 3, n = 3
+ *   01                scale 1: values are m / 10
+ *   d0 0f             t0 = 1000
+ *   1e                m0 = 15 (zigzag 30)
+ *   sample 1: time: k = 0, zigzag(15000) = 30000 escapes: 16 '0', L-1 =
+ *             14 '001110', the low 14 bits '11010100110000'; D = 15000.
+ *             value: r = 20 - 15 = 5, zigzag 10, k = 0: '0' x 10, '1'.
+ *   sample 2: time: zigzag(15002 - 15000) = 4, k = 0: '0000' '1'.
+ *             value: E1 = E2 = 4, so order 1: r = 10, zigzag 20,
+ *             k = bitlen(10) - bitlen(2) = 2: q = 5: '00000' '1', then '00'.
+ *   -> 00 00 3b 53 00 02 10 40 (60 bits, zero-padded)
+ *   total 15 bytes (Gorilla: 22).
  */
 #ifndef TSDB_CHUNK_INT_H
 #define TSDB_CHUNK_INT_H
@@ -145,18 +207,21 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "tsdb/chunk.h"
 
-#define TSDB__CHUNK_HDR       3  /* encoding byte and the 16-bit count */
-#define TSDB__RICE_ESCAPE     16 /* unary length at which a Rice code escapes */
-#define TSDB__DESC_RICE       65 /* first Rice code descriptor */
-#define TSDB__DESC_MAX        127
+#define TSDB__CHUNK_HDR       3   /* encoding byte and the 16-bit count */
+#define TSDB__RICE_ESCAPE     16  /* unary length at which a Rice code escapes */
+#define TSDB__DESC_RICE       65  /* first Rice code descriptor */
+#define TSDB__DESC_RUN        128 /* first zero-run code descriptor */
+#define TSDB__DESC_MAX        190
 #define TSDB__MAX_SCALE       18
 #define TSDB__PACKED_TMODE    0x03
 #define TSDB__PACKED_ORDER_SH 2
 #define TSDB__PACKED_XOR      0x10
 #define TSDB__PACKED_EXC      0x20
 #define TSDB__PACKED_GCD      0x40
+#define TSDB__PACKED_BIAS     0x80
 
 static inline uint64_t tsdb__load_be64(const uint8_t *p)
 {
@@ -249,7 +314,9 @@ struct tsdb__br {
 };
 
 /* The 64 bits from pos, at least 57 of them real (zeros past the end). */
-static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
+#define TSDB__INLINE static inline __attribute__((always_inline))
+
+TSDB__INLINE uint64_t tsdb__br_peek(const struct tsdb__br *b)
 {
     size_t byte = b->pos >> 3;
     uint64_t w;
@@ -264,7 +331,7 @@ static inline uint64_t tsdb__br_peek(const struct tsdb__br *b)
 }
 
 /* Reads 0..56 bits. */
-static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits == 0)
         return 0;
@@ -274,7 +341,7 @@ static inline uint64_t tsdb__br_read(struct tsdb__br *b, unsigned nbits)
 }
 
 /* Reads 0..64 bits. */
-static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
+TSDB__INLINE uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 {
     if (nbits > 32) {
         uint64_t hi = tsdb__br_read(b, nbits - 32);
@@ -284,13 +351,13 @@ static inline uint64_t tsdb__br_read_long(struct tsdb__br *b, unsigned nbits)
 }
 
 /* True when the reader went past the data (a truncated or corrupt stream). */
-static inline int tsdb__br_overrun(const struct tsdb__br *b)
+TSDB__INLINE int tsdb__br_overrun(const struct tsdb__br *b)
 {
     return b->pos > b->len * 8;
 }
 
 /* Reads one residual coded with descriptor desc (validated by the caller). */
-static inline uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
+TSDB__INLINE uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
 {
     if (desc == 0)
         return 0;
@@ -316,7 +383,45 @@ static inline uint64_t tsdb__code_read(struct tsdb__br *b, unsigned desc)
     return ((uint64_t)q << k) | tsdb__br_read_long(b, k);
 }
 
-/* Bits tsdb__code_read consumes for x under descriptor desc. */
+/* State of a zero-run code (descriptors 128..190) while reading or writing. */
+struct tsdb__run {
+    uint32_t pend; /* zeros still to come from the current run */
+    uint8_t have;  /* a run length was read and its nonzero residual is due */
+};
+
+/*
+ * Reads one residual with any descriptor; kv and the run state only matter
+ * for zero-run codes. Returns PL_ERR_CORRUPT for an impossible run length.
+ */
+TSDB__INLINE int tsdb__code_read_any(struct tsdb__br *b, unsigned desc, unsigned kv,
+                                     struct tsdb__run *r, uint64_t *x)
+{
+    if (desc < TSDB__DESC_RUN) {
+        *x = tsdb__code_read(b, desc);
+        return 0;
+    }
+    if (r->pend) {
+        r->pend--;
+        *x = 0;
+        return 0;
+    }
+    if (!r->have) {
+        uint64_t z = tsdb__code_read(b, desc - TSDB__DESC_RUN + TSDB__DESC_RICE);
+        if (z > TSDB_CHUNK_MAX_SAMPLES)
+            return PL_ERR_CORRUPT;
+        if (z) {
+            r->pend = (uint32_t)(z - 1);
+            r->have = 1;
+            *x = 0;
+            return 0;
+        }
+    }
+    r->have = 0;
+    *x = tsdb__code_read(b, TSDB__DESC_RICE + kv) + 1;
+    return 0;
+}
+
+/* Bits tsdb__code_read consumes for x under descriptor desc (below 128). */
 static inline uint64_t tsdb__code_bits(uint64_t x, unsigned desc)
 {
     if (desc == 0)
@@ -354,11 +459,42 @@ static inline void tsdb__code_put(uint8_t *buf, size_t *bitlen, uint64_t x, unsi
     tsdb__bits_put_long(buf, bitlen, x, l - 1);
 }
 
+/*
+ * The value bits of integer m at a scale with divisor div (10^e). Integers
+ * (e = 0) skip the division, whose latency otherwise dominates decoding.
+ */
+static inline uint64_t tsdb__chunk_dec_value(uint64_t m, double div)
+{
+    double v = (double)(int64_t)m;
+    return tsdb__f2u(div == 1.0 ? v : v / div);
+}
+
 /* Per-encoding decoders (chunk_gorilla.c, chunk_packed.c, chunk.c). */
 int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
 int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+/* Batch forms: up to max samples, or PL_ERR_CORRUPT (decoder left failed). */
+int tsdb__chunk_gorilla_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+/*
+ * Seek forms: decode until a sample with timestamp >= t (1; it is in d->t,
+ * d->v), the end (0) or corrupt data (PL_ERR_CORRUPT).
+ */
+int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t);
+int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t);
+
+/* TSDB_ENC_STREAM (chunk_stream.c). */
+#define TSDB__STREAM_EXCEPTION 0 /* value marker: 64 raw value bits follow */
+#define TSDB__STREAM_RESCALE   1 /* value marker: 5 bits of a larger scale follow */
+#define TSDB__STREAM_TO_XOR    2 /* value marker: XOR codes from here on */
+#define TSDB__STREAM_SHIFT     3 /* value marker: 6 bits of a new residual shift follow */
+#define TSDB__STREAM_MARKERS   4 /* length fields below this are markers */
+int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb);
+int tsdb__chunk_stream_init(struct tsdb_chunk_dec *d);
+int tsdb__chunk_stream_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+int tsdb__chunk_stream_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
 
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,
@@ -374,7 +510,35 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
 void tsdb__chunk_xor_put(uint8_t *buf, size_t *bitlen, uint64_t x, uint8_t *leading,
                          uint8_t *trailing);
 /* Reads one XOR value code, updating *v; 0 or PL_ERR_CORRUPT. */
-int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading, uint8_t *trailing);
+TSDB__INLINE int tsdb__chunk_xor_read(struct tsdb__br *b, uint64_t *v, uint8_t *leading,
+                                      uint8_t *trailing)
+{
+    uint64_t w = tsdb__br_peek(b);
+    if (!(w >> 63)) {
+        b->pos += 1;
+        return 0;
+    }
+    if (!((w >> 62) & 1)) {
+        if (*leading == 0xff)
+            return PL_ERR_CORRUPT;
+        unsigned sig = 64u - *leading - *trailing;
+        b->pos += 2;
+        *v ^= tsdb__br_read_long(b, sig) << *trailing;
+        return 0;
+    }
+    unsigned lz = (unsigned)(w >> 57) & 0x1f;
+    unsigned sig = (unsigned)(w >> 51) & 0x3f;
+    if (sig == 0)
+        sig = 64;
+    if (lz + sig > 64)
+        return PL_ERR_CORRUPT;
+    b->pos += 13;
+    unsigned tz = 64 - lz - sig;
+    *v ^= tsdb__br_read_long(b, sig) << tz;
+    *leading = (uint8_t)lz;
+    *trailing = (uint8_t)tz;
+    return 0;
+}
 
 /*
  * Bits a Gorilla XOR stream takes for values vs[1..n) (the first value's 64

@@ -52,9 +52,9 @@ static const int64_t p10i[TSDB__MAX_SCALE + 1] = {1LL,
 
 /* ---- encoder ---- */
 
-/* A residual stream's code: descriptor and total bits. */
+/* A residual stream's code: descriptor, kv for zero-run codes, total bits. */
 struct code_choice {
-    unsigned desc;
+    unsigned desc, kv;
     uint64_t bits;
 };
 
@@ -66,36 +66,114 @@ static uint64_t rice_bits(const uint64_t *x, size_t n, unsigned k)
     return bits;
 }
 
-/* The cheapest code for residuals x[0..n). */
-static struct code_choice best_code(const uint64_t *x, size_t n)
+/*
+ * The best Rice parameter for x[0..n): near log2 of the mean (for a
+ * geometric distribution, k ~ log2(mean * ln 2)); a few around it are tried.
+ */
+static unsigned best_rice(const uint64_t *x, size_t n, uint64_t *bits)
 {
-    struct code_choice c = {0, 0};
-    uint64_t max = 0;
     double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)x[i];
+    double mean = n ? sum / (double)n : 0;
+    unsigned kc = mean >= 1.0 ? tsdb__bitlen((uint64_t)(mean < 1.8e19 ? mean : 1.8e19)) : 0;
+    unsigned lo = kc > 3 ? kc - 3 : 0, hi = kc + 1 < 62 ? kc + 1 : 62;
+    unsigned bestk = lo;
+    *bits = UINT64_MAX;
+    for (unsigned k = lo; k <= hi; k++) {
+        uint64_t b = rice_bits(x, n, k);
+        if (b < *bits) {
+            *bits = b;
+            bestk = k;
+        }
+    }
+    return bestk;
+}
+
+/* Splits x into zero-run lengths and nonzero values minus one (see Codes). */
+static void split_runs(const uint64_t *x, size_t n, uint64_t *runs, size_t *nruns, uint64_t *nz,
+                       size_t *nnz)
+{
+    size_t j = 0, r = 0, v = 0;
+    while (j < n) {
+        size_t z = 0;
+        while (j + z < n && x[j + z] == 0)
+            z++;
+        runs[r++] = z;
+        j += z;
+        if (j < n)
+            nz[v++] = x[j++] - 1;
+    }
+    *nruns = r;
+    *nnz = v;
+}
+
+/* The cheapest code for residuals x[0..n); scratch holds 2n + 2 entries. */
+static struct code_choice best_code(const uint64_t *x, size_t n, uint64_t *scratch)
+{
+    struct code_choice c = {0, 0, 0};
+    uint64_t max = 0;
+    size_t zeros = 0;
     for (size_t i = 0; i < n; i++) {
         max |= x[i];
-        sum += (double)x[i];
+        zeros += x[i] == 0;
     }
     if (max == 0)
         return c;
     /* Fixed width: the OR has the bit length of the maximum. */
     c.desc = tsdb__bitlen(max);
     c.bits = (uint64_t)n * c.desc;
-    /*
-     * Rice: the best k is near log2 of the mean (for a geometric
-     * distribution, k ~ log2(mean * ln 2)); try a few around it.
-     */
-    double mean = sum / (double)n;
-    unsigned kc = mean >= 1.0 ? tsdb__bitlen((uint64_t)(mean < 1.8e19 ? mean : 1.8e19)) : 0;
-    unsigned lo = kc > 3 ? kc - 3 : 0, hi = kc + 1 < 62 ? kc + 1 : 62;
-    for (unsigned k = lo; k <= hi; k++) {
-        uint64_t bits = rice_bits(x, n, k);
-        if (bits < c.bits) {
-            c.bits = bits;
-            c.desc = TSDB__DESC_RICE + k;
+    uint64_t bits;
+    unsigned k = best_rice(x, n, &bits);
+    if (bits < c.bits) {
+        c.bits = bits;
+        c.desc = TSDB__DESC_RICE + k;
+    }
+    if (zeros >= n / 8) {
+        uint64_t *runs = scratch, *nz = scratch + n + 1;
+        size_t nruns, nnz;
+        split_runs(x, n, runs, &nruns, nz, &nnz);
+        uint64_t zb, vb;
+        unsigned kz = best_rice(runs, nruns, &zb);
+        unsigned kv = best_rice(nz, nnz, &vb);
+        /* The extra descriptor byte counts too. */
+        if (zb + vb + 8 < c.bits) {
+            c.bits = zb + vb + 8;
+            c.desc = TSDB__DESC_RUN + kz;
+            c.kv = kv;
         }
     }
     return c;
+}
+
+/*
+ * Writes what the decoder reads for residual j of x[0..n) under code c,
+ * mirroring tsdb__code_read_any (run state in *r).
+ */
+static void code_put_any(uint8_t *buf, size_t *bitlen, const uint64_t *x, size_t n, size_t j,
+                         const struct code_choice *c, struct tsdb__run *r)
+{
+    if (c->desc < TSDB__DESC_RUN) {
+        tsdb__code_put(buf, bitlen, x[j], c->desc);
+        return;
+    }
+    if (r->pend) {
+        r->pend--;
+        return;
+    }
+    if (!r->have) {
+        size_t z = 0;
+        while (j + z < n && x[j + z] == 0)
+            z++;
+        tsdb__code_put(buf, bitlen, z, c->desc - TSDB__DESC_RUN + TSDB__DESC_RICE);
+        if (z) {
+            r->pend = (uint32_t)(z - 1);
+            r->have = 1;
+            return;
+        }
+    }
+    r->have = 0;
+    tsdb__code_put(buf, bitlen, x[j] - 1, TSDB__DESC_RICE + c->kv);
 }
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -108,11 +186,39 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
     return a;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/*
+ * The k-th smallest of a[0..n) (k < n) by radix selection: one pass per
+ * byte from the top, counting only values with the prefix chosen so far.
+ * Linear in n whatever the input, unlike quickselect.
+ */
+static uint64_t select_u64(const uint64_t *a, size_t n, size_t k)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    uint64_t prefix = 0, mask = 0;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            if ((a[i] & mask) == prefix)
+                cnt[(a[i] >> shift) & 0xff]++;
+        unsigned b = 0;
+        while (k >= cnt[b]) {
+            k -= cnt[b];
+            b++;
+        }
+        prefix |= (uint64_t)b << shift;
+        mask |= (uint64_t)0xff << shift;
+    }
+    return prefix;
 }
+
+/* Work arrays for one encode, n entries each (scratch: 2n + 2). */
+struct work {
+    int64_t *m;        /* integer of each non-exception sample at the scale tried */
+    int64_t *m1;       /* integer of sample i at its smallest scale */
+    uint64_t *x;       /* residuals */
+    uint64_t *scratch; /* for best_code and medians */
+    uint8_t *exc;      /* 1 when sample i is an exception */
+    int8_t *e;         /* smallest scale of sample i, -1 when none */
+};
 
 /* The timestamp model: mode, D and the residual code. */
 struct tchoice {
@@ -143,10 +249,10 @@ static void t_residuals(const int64_t *ts, size_t n, unsigned mode, uint64_t D, 
 }
 
 static void t_try(struct tchoice *best, const int64_t *ts, size_t n, unsigned mode, uint64_t D,
-                  uint64_t *x)
+                  struct work *w)
 {
-    t_residuals(ts, n, mode, D, x);
-    struct code_choice c = best_code(x, n - 1);
+    t_residuals(ts, n, mode, D, w->x);
+    struct code_choice c = best_code(w->x, n - 1, w->scratch);
     if (best->code.bits == UINT64_MAX || c.bits < best->code.bits) {
         best->mode = mode;
         best->D = D;
@@ -154,29 +260,29 @@ static void t_try(struct tchoice *best, const int64_t *ts, size_t n, unsigned mo
     }
 }
 
-static struct tchoice choose_time(const int64_t *ts, size_t n, uint64_t *x, uint64_t *scratch)
+static struct tchoice choose_time(const int64_t *ts, size_t n, struct work *w)
 {
-    struct tchoice best = {0, 0, {0, UINT64_MAX}};
+    struct tchoice best = {0, 0, {0, 0, UINT64_MAX}};
     if (n < 2) {
         best.code.bits = 0;
         return best;
     }
+    uint64_t *deltas = w->scratch;
     uint64_t span = (uint64_t)ts[n - 1] - (uint64_t)ts[0];
     uint64_t mindelta = UINT64_MAX;
     for (size_t i = 1; i < n; i++) {
-        scratch[i - 1] = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
-        if (scratch[i - 1] < mindelta)
-            mindelta = scratch[i - 1];
+        deltas[i - 1] = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+        if (deltas[i - 1] < mindelta)
+            mindelta = deltas[i - 1];
     }
-    uint64_t first = scratch[0];
-    qsort(scratch, n - 1, sizeof(*scratch), cmp_u64);
-    uint64_t median = scratch[(n - 1) / 2];
-    uint64_t mean = span / (n - 1) + (span % (n - 1) >= (n - 1 + 1) / 2);
-    t_try(&best, ts, n, 0, median, x);
+    uint64_t first = deltas[0];
+    uint64_t median = select_u64(deltas, n - 1, (n - 2) / 2);
+    uint64_t mean = span / (n - 1) + (span % (n - 1) >= n / 2);
+    t_try(&best, ts, n, 0, median, w);
     if (mean != median)
-        t_try(&best, ts, n, 0, mean, x);
-    t_try(&best, ts, n, 1, mindelta, x);
-    t_try(&best, ts, n, 2, first, x);
+        t_try(&best, ts, n, 0, mean, w);
+    t_try(&best, ts, n, 1, mindelta, w);
+    t_try(&best, ts, n, 2, first, w);
     return best;
 }
 
@@ -207,7 +313,7 @@ static int decimal_scale(double v, int64_t *m)
 struct vchoice {
     unsigned scale, order;
     uint64_t g;
-    int64_t m0;
+    int64_t m0, bias;
     size_t nexc;
     struct code_choice code;
     uint64_t total_bits; /* code bits plus header and exception bytes */
@@ -223,17 +329,12 @@ static size_t uvarint_len(uint64_t v)
     return n;
 }
 
-/* Work arrays for one encode, n entries each. */
-struct work {
-    int64_t *m;   /* integer of sample i at the candidate scale */
-    uint8_t *exc; /* 1 when sample i is an exception */
-    int8_t *e;    /* smallest scale of sample i, -1 when none */
-    int64_t *m1;  /* integer at that smallest scale */
-    uint64_t *x;  /* residuals */
-};
-
-/* Residuals of order `order` over the non-exception integers m[0..k). */
-static void v_residuals(const int64_t *m, size_t k, unsigned order, uint64_t *x, uint64_t *g)
+/*
+ * Residuals of order `order` (with bias for order 1) over the non-exception
+ * integers m[0..k), divided by their gcd (*g), zigzagged into x[0..k-1).
+ */
+static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias, uint64_t *x,
+                        uint64_t *g)
 {
     uint64_t prev_delta = 0, gg = 0;
     for (size_t j = 1; j < k; j++) {
@@ -242,7 +343,7 @@ static void v_residuals(const int64_t *m, size_t k, unsigned order, uint64_t *x,
         if (order == 0)
             r = (uint64_t)m[j] - (uint64_t)m[0];
         else if (order == 1)
-            r = delta;
+            r = delta - (uint64_t)bias;
         else
             r = delta - prev_delta;
         prev_delta = delta;
@@ -259,13 +360,15 @@ static void v_residuals(const int64_t *m, size_t k, unsigned order, uint64_t *x,
 }
 
 /*
- * Tries the decimal kind at scale E: samples whose smallest scale exceeds E
- * or that do not survive E become exceptions. Updates *best when cheaper.
+ * Marks exceptions and fills w->m for scale E: samples whose smallest scale
+ * exceeds E or that do not survive E become exceptions. Returns the number
+ * of non-exception samples; *exc_bytes gets the size of the exception list.
  */
-static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsigned E,
-                        struct work *w)
+static size_t v_scale(const uint64_t *vs, size_t n, unsigned E, struct work *w, size_t *nexc,
+                      size_t *exc_bytes)
 {
-    size_t k = 0, nexc = 0, exc_bytes = 0, last_exc = 0;
+    size_t k = 0, last_exc = 0;
+    *nexc = *exc_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         int ok = 0;
         int64_t mm = 0;
@@ -276,30 +379,61 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
         if (ok) {
             w->m[k++] = mm;
         } else {
-            exc_bytes += 8 + uvarint_len(nexc ? i - last_exc - 1 : i);
+            *exc_bytes += 8 + uvarint_len(*nexc ? i - last_exc - 1 : i);
             last_exc = i;
-            nexc++;
+            (*nexc)++;
         }
     }
+    return k;
+}
+
+static void v_try(struct vchoice *best, size_t k, unsigned E, unsigned order, int64_t bias,
+                  size_t nexc, size_t exc_bytes, struct work *w)
+{
+    uint64_t g;
+    v_residuals(w->m, k, order, bias, w->x, &g);
+    struct code_choice c = best_code(w->x, k - 1, w->scratch);
+    /* Scale byte, m0, optional bias, gcd, exception count, list, kv byte. */
+    size_t hdr = 1 + uvarint_len(tsdb__zigzag(w->m[0])) +
+                 (bias ? uvarint_len(tsdb__zigzag(bias)) : 0) + (g > 1 ? uvarint_len(g) : 0) +
+                 (nexc ? uvarint_len(nexc) : 0) + exc_bytes;
+    uint64_t total = c.bits + 8 * hdr;
+    if (total < best->total_bits) {
+        best->scale = E;
+        best->order = order;
+        best->bias = bias;
+        best->g = g;
+        best->m0 = w->m[0];
+        best->nexc = nexc;
+        best->code = c;
+        best->total_bits = total;
+    }
+}
+
+/* Tries every value order at scale E. */
+static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsigned E,
+                        struct work *w)
+{
+    size_t nexc, exc_bytes;
+    size_t k = v_scale(vs, n, E, w, &nexc, &exc_bytes);
     if (k == 0)
         return;
-    for (unsigned order = 0; order <= 2; order++) {
-        uint64_t g;
-        v_residuals(w->m, k, order, w->x, &g);
-        struct code_choice c = best_code(w->x, k - 1);
-        uint64_t total = c.bits + 8 * (1 + 10 + exc_bytes + (g > 1 ? uvarint_len(g) : 0) +
-                                       (nexc ? uvarint_len(nexc) : 0));
-        total -= 8 * (10 - uvarint_len(tsdb__zigzag(w->m[0])));
-        if (total < best->total_bits) {
-            best->scale = E;
-            best->order = order;
-            best->g = g;
-            best->m0 = w->m[0];
-            best->nexc = nexc;
-            best->code = c;
-            best->total_bits = total;
-        }
-    }
+    for (unsigned order = 0; order <= 2; order++)
+        v_try(best, k, E, order, 0, nexc, exc_bytes, w);
+    if (k < 3)
+        return;
+    /*
+     * Order 1 with a bias: a counter rising at a steady rate has increments
+     * around a typical value, cheaper to code as offsets from it than as
+     * differences of differences (which double the noise).
+     */
+    /* Flipping the sign bit orders int64 values as uint64. */
+    uint64_t *d = w->scratch, sign = (uint64_t)1 << 63;
+    for (size_t j = 1; j < k; j++)
+        d[j - 1] = ((uint64_t)w->m[j] - (uint64_t)w->m[j - 1]) ^ sign;
+    int64_t median = (int64_t)(select_u64(d, k - 1, (k - 2) / 2) ^ sign);
+    if (median != 0)
+        v_try(best, k, E, 1, median, nexc, exc_bytes, w);
 }
 
 static struct vchoice choose_decimal(const uint64_t *vs, size_t n, struct work *w)
@@ -315,6 +449,13 @@ static struct vchoice choose_decimal(const uint64_t *vs, size_t n, struct work *
         if ((vs[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull ||
             vs[i] == 0x8000000000000000ull) {
             bad++;
+            continue;
+        }
+        /* A repeated value needs no search. */
+        if (i > 0 && vs[i] == vs[i - 1] && w->e[i - 1] >= 0) {
+            w->e[i] = w->e[i - 1];
+            w->m1[i] = w->m1[i - 1];
+            hist[w->e[i]]++;
             continue;
         }
         int e = decimal_scale(v, &w->m1[i]);
@@ -352,28 +493,21 @@ static struct vchoice choose_decimal(const uint64_t *vs, size_t n, struct work *
     return best;
 }
 
-/* A growable zero-filled scratch area the bit writer can overrun by 8. */
-static void put_bytes(uint8_t *buf, size_t *pos, const void *p, size_t n)
-{
-    memcpy(buf + *pos, p, n);
-    *pos += n;
-}
-
 int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out)
 {
     if (n == 0 || n > TSDB_CHUNK_MAX_SAMPLES)
         return PL_ERR_UNSUPPORTED;
     struct work w;
-    uint8_t *mem = pl_xmalloc(n * (3 * sizeof(uint64_t) + 2 * sizeof(int64_t) + 2));
+    uint8_t *mem = pl_xmalloc(n * (6 * sizeof(uint64_t) + 2) + 2 * sizeof(uint64_t));
     w.m = (int64_t *)(void *)mem;
     w.m1 = w.m + n;
     w.x = (uint64_t *)(void *)(w.m1 + n);
-    uint64_t *tx = w.x + n;
-    uint64_t *scratch = tx + n;
-    w.exc = (uint8_t *)(scratch + n);
+    w.scratch = w.x + n;
+    uint64_t *tx = w.scratch + 2 * n + 2;
+    w.exc = (uint8_t *)(tx + n);
     w.e = (int8_t *)(w.exc + n);
 
-    struct tchoice tc = choose_time(ts, n, tx, scratch);
+    struct tchoice tc = choose_time(ts, n, &w);
     struct vchoice vc = choose_decimal(vs, n, &w);
     uint64_t xor_bits = 64 + tsdb__chunk_xor_bits(vs, n);
     int use_xor = vc.total_bits == UINT64_MAX || xor_bits <= vc.total_bits;
@@ -382,18 +516,14 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
     t_residuals(ts, n, tc.mode, tc.D, tx);
     size_t k = 0;
     if (!use_xor) {
-        struct vchoice again = {0};
-        again.total_bits = UINT64_MAX;
-        v_try_scale(&again, vs, n, vc.scale, &w);
-        for (size_t i = 0; i < n; i++)
-            if (!w.exc[i])
-                k++;
+        size_t nexc, exc_bytes;
+        k = v_scale(vs, n, vc.scale, &w, &nexc, &exc_bytes);
         uint64_t g;
-        v_residuals(w.m, k, vc.order, w.x, &g);
+        v_residuals(w.m, k, vc.order, vc.bias, w.x, &g);
     }
 
     uint64_t bits = tc.code.bits + (use_xor ? xor_bits : vc.code.bits);
-    size_t cap = 64 + (use_xor ? 0 : vc.nexc * 18) + (size_t)(bits / 8) + 16;
+    size_t cap = 80 + (use_xor ? 0 : vc.nexc * 18) + (size_t)(bits / 8) + 16;
     uint8_t *buf = pl_xcalloc(1, cap);
     size_t pos = 0;
     uint8_t mode = (uint8_t)tc.mode;
@@ -405,20 +535,27 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
             mode |= TSDB__PACKED_EXC;
         if (vc.g > 1)
             mode |= TSDB__PACKED_GCD;
+        if (vc.bias)
+            mode |= TSDB__PACKED_BIAS;
     }
-    uint8_t hdr[6] = {TSDB_ENC_PACKED,
-                      (uint8_t)(n >> 8),
-                      (uint8_t)n,
-                      mode,
-                      (uint8_t)tc.code.desc,
-                      (uint8_t)(use_xor ? 0 : vc.code.desc)};
-    put_bytes(buf, &pos, hdr, sizeof(hdr));
+    buf[pos++] = TSDB_ENC_PACKED;
+    buf[pos++] = (uint8_t)(n >> 8);
+    buf[pos++] = (uint8_t)n;
+    buf[pos++] = mode;
+    buf[pos++] = (uint8_t)tc.code.desc;
+    buf[pos++] = (uint8_t)(use_xor ? 0 : vc.code.desc);
+    if (tc.code.desc >= TSDB__DESC_RUN)
+        buf[pos++] = (uint8_t)tc.code.kv;
+    if (!use_xor && vc.code.desc >= TSDB__DESC_RUN)
+        buf[pos++] = (uint8_t)vc.code.kv;
     pos += tsdb__uvarint_put(buf + pos, tsdb__zigzag(ts[0]));
     if (n >= 2)
         pos += tsdb__uvarint_put(buf + pos, tc.D);
     if (!use_xor) {
         buf[pos++] = (uint8_t)vc.scale;
         pos += tsdb__uvarint_put(buf + pos, tsdb__zigzag(vc.m0));
+        if (vc.bias)
+            pos += tsdb__uvarint_put(buf + pos, tsdb__zigzag(vc.bias));
         if (vc.g > 1)
             pos += tsdb__uvarint_put(buf + pos, vc.g);
         if (vc.nexc) {
@@ -438,10 +575,11 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
 
     size_t bitlen = pos * 8;
     uint8_t leading = 0xff, trailing = 0;
+    struct tsdb__run trun = {0, 0}, vrun = {0, 0};
     size_t j = 0; /* index into the non-exception integers */
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            tsdb__code_put(buf, &bitlen, tx[i - 1], tc.code.desc);
+            code_put_any(buf, &bitlen, tx, n - 1, i - 1, &tc.code, &trun);
         if (use_xor) {
             if (i == 0)
                 tsdb__bits_put_long(buf, &bitlen, vs[0], 64);
@@ -449,7 +587,7 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
                 tsdb__chunk_xor_put(buf, &bitlen, vs[i] ^ vs[i - 1], &leading, &trailing);
         } else if (!w.exc[i]) {
             if (j > 0)
-                tsdb__code_put(buf, &bitlen, w.x[j - 1], vc.code.desc);
+                code_put_any(buf, &bitlen, w.x, k - 1, j - 1, &vc.code, &vrun);
             j++;
         }
     }
@@ -476,13 +614,25 @@ int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d)
     d->vdesc = d->p[5];
     unsigned tmode = d->mode & TSDB__PACKED_TMODE;
     unsigned order = (d->mode >> TSDB__PACKED_ORDER_SH) & 3;
-    if (tmode == 3 || order == 3 || (d->mode & 0x80) || d->tdesc > TSDB__DESC_MAX ||
-        d->vdesc > TSDB__DESC_MAX)
+    if (tmode == 3 || order == 3 || d->tdesc > TSDB__DESC_MAX || d->vdesc > TSDB__DESC_MAX)
         return PL_ERR_CORRUPT;
     if ((d->mode & TSDB__PACKED_XOR) &&
-        (order || d->vdesc || (d->mode & (TSDB__PACKED_EXC | TSDB__PACKED_GCD))))
+        (order || d->vdesc ||
+         (d->mode & (TSDB__PACKED_EXC | TSDB__PACKED_GCD | TSDB__PACKED_BIAS))))
+        return PL_ERR_CORRUPT;
+    if ((d->mode & TSDB__PACKED_BIAS) && order != 1)
         return PL_ERR_CORRUPT;
     size_t off = 6;
+    if (d->tdesc >= TSDB__DESC_RUN) {
+        if (off >= d->len || d->p[off] > 62)
+            return PL_ERR_CORRUPT;
+        d->tkv = d->p[off++];
+    }
+    if (d->vdesc >= TSDB__DESC_RUN) {
+        if (off >= d->len || d->p[off] > 62)
+            return PL_ERR_CORRUPT;
+        d->vkv = d->p[off++];
+    }
     uint64_t u;
     if (tsdb__uvarint_get(d->p, d->len, &off, &u) < 0)
         return PL_ERR_CORRUPT;
@@ -501,6 +651,11 @@ int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d)
             return PL_ERR_CORRUPT;
         d->state[0] = (uint64_t)tsdb__unzigzag(u);
         d->m = d->state[0];
+        if (d->mode & TSDB__PACKED_BIAS) {
+            if (tsdb__uvarint_get(d->p, d->len, &off, &u) < 0)
+                return PL_ERR_CORRUPT;
+            d->bias = tsdb__unzigzag(u);
+        }
         if ((d->mode & TSDB__PACKED_GCD) &&
             (tsdb__uvarint_get(d->p, d->len, &off, &d->g) < 0 || d->g < 2))
             return PL_ERR_CORRUPT;
@@ -527,14 +682,24 @@ int tsdb__chunk_packed_init(struct tsdb_chunk_dec *d)
     return 0;
 }
 
-int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+/*
+ * Decodes sample d->i with the bit reader *b into d->t, d->v. Inlined into
+ * the one-sample and the batch entry points; the batch one runs it on a
+ * local copy of the decoder so the compiler keeps the state in registers.
+ */
+static inline __attribute__((always_inline)) int packed_step(struct tsdb_chunk_dec *d,
+                                                             struct tsdb__br *b)
 {
-    struct tsdb__br b = {d->p, d->len, d->bitpos};
     uint64_t nt;
     if (d->i == 0) {
         nt = d->t0;
     } else {
-        uint64_t x = tsdb__code_read(&b, d->tdesc);
+        uint64_t x;
+        struct tsdb__run r = {d->tpend, d->thave};
+        if (tsdb__code_read_any(b, d->tdesc, d->tkv, &r, &x) < 0)
+            return PL_ERR_CORRUPT;
+        d->tpend = r.pend;
+        d->thave = r.have;
         switch (d->mode & TSDB__PACKED_TMODE) {
         case 0:
             nt = d->t0 + (uint64_t)d->i * d->tD + (uint64_t)tsdb__unzigzag(x);
@@ -552,8 +717,8 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
     }
     if (d->mode & TSDB__PACKED_XOR) {
         if (d->i == 0)
-            d->v = tsdb__br_read_long(&b, 64);
-        else if (tsdb__chunk_xor_read(&b, &d->v, &d->leading, &d->trailing) < 0)
+            d->v = tsdb__br_read_long(b, 64);
+        else if (tsdb__chunk_xor_read(b, &d->v, &d->leading, &d->trailing) < 0)
             return PL_ERR_CORRUPT;
     } else if (d->i == d->next_exc) {
         /* The list was validated by init: gap varint, then 8 bytes. */
@@ -574,13 +739,19 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
         }
     } else {
         if (d->seen) {
-            uint64_t q = (uint64_t)tsdb__unzigzag(tsdb__code_read(&b, d->vdesc)) * d->g;
+            uint64_t x;
+            struct tsdb__run r = {d->vpend, d->vhave};
+            if (tsdb__code_read_any(b, d->vdesc, d->vkv, &r, &x) < 0)
+                return PL_ERR_CORRUPT;
+            d->vpend = r.pend;
+            d->vhave = r.have;
+            uint64_t q = (uint64_t)tsdb__unzigzag(x) * d->g;
             switch ((d->mode >> TSDB__PACKED_ORDER_SH) & 3) {
             case 0:
                 d->m = d->state[0] + q;
                 break;
             case 1:
-                d->m += q;
+                d->m += (uint64_t)d->bias + q;
                 break;
             default:
                 d->md += q;
@@ -589,14 +760,60 @@ int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
             }
         }
         d->seen = 1;
-        d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
+        d->v = tsdb__chunk_dec_value(d->m, d->div);
     }
-    if (tsdb__br_overrun(&b))
+    if (tsdb__br_overrun(b))
         return PL_ERR_CORRUPT;
-    d->bitpos = b.pos;
     d->t = (int64_t)nt;
     d->i++;
+    return 0;
+}
+
+int tsdb__chunk_packed_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
+{
+    struct tsdb__br b = {d->p, d->len, d->bitpos};
+    if (packed_step(d, &b) < 0)
+        return PL_ERR_CORRUPT;
+    d->bitpos = b.pos;
     *t = d->t;
     *v = tsdb__u2f(d->v);
     return 1;
+}
+
+int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    size_t lim = (size_t)(l.n - l.i) < max ? (size_t)(l.n - l.i) : max;
+    for (size_t k = 0; k < lim; k++) {
+        if (packed_step(&l, &b) < 0) {
+            *d = l;
+            return PL_ERR_CORRUPT;
+        }
+        ts[k] = l.t;
+        vs[k] = tsdb__u2f(l.v);
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return (int)lim;
+}
+
+int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t)
+{
+    struct tsdb_chunk_dec l = *d;
+    struct tsdb__br b = {l.p, l.len, l.bitpos};
+    int rc = 0;
+    while (l.i < l.n) {
+        if (packed_step(&l, &b) < 0) {
+            rc = PL_ERR_CORRUPT;
+            break;
+        }
+        if (l.t >= t) {
+            rc = 1;
+            break;
+        }
+    }
+    l.bitpos = b.pos;
+    *d = l;
+    return rc;
 }

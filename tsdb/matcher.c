@@ -22,6 +22,7 @@
 #include "common/mem.h"
 #include "tsdb/re2_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ static int syntax_err(struct pl_err *err, const char *what, const char *frag, si
 static int is_repeat_start(const char *p, size_t n, size_t i, size_t *len_out, int *count_err,
                            long *bad_count)
 {
+    *bad_count = 0;
     if (p[i] == '*' || p[i] == '+' || p[i] == '?') {
         *len_out = 1;
         return 1;
@@ -103,10 +105,10 @@ static int is_repeat_start(const char *p, size_t n, size_t i, size_t *len_out, i
     if (j >= n || p[j] != '}')
         return 0;
     *len_out = j - i + 1;
-    if (a > 1000 || b > 1000 || (b >= 0 && b < a)) {
+    if (a > 1000 || b > 1000 || (b >= 0 && b < a))
         *count_err = 1;
-        *bad_count = (long)i;
-    }
+    /* The count Go's nesting limit multiplies: the maximum, or the minimum when unbounded. */
+    *bad_count = b >= 0 ? b : a;
     return 1;
 }
 
@@ -127,6 +129,21 @@ static int check_escape(const char *p, size_t n, size_t i, struct pl_err *err)
     }
     if (c == '8' || c == '9')
         return syntax_err(err, "invalid escape sequence", p + i, 2);
+    if (c == 'x') {
+        /* \xHH or \x{H...}; PCRE2 also takes \x alone or with one digit. */
+        size_t k = i + 2;
+        if (k < n && p[k] == '{') {
+            size_t st = ++k;
+            while (k < n && isxdigit((unsigned char)p[k]))
+                k++;
+            if (k == st || k >= n || p[k] != '}')
+                return syntax_err(err, "invalid escape sequence", p + i, k < n ? k - i + 1 : n - i);
+            return 0;
+        }
+        if (k + 1 < n && isxdigit((unsigned char)p[k]) && isxdigit((unsigned char)p[k + 1]))
+            return 0;
+        return syntax_err(err, "invalid escape sequence", p + i, k + 1 < n ? 4 : n - i);
+    }
     if (strchr("afnrtv0xpPdDsSwWbBAzQE", c))
         return 0;
     return syntax_err(err, "invalid escape sequence", p + i, 2);
@@ -139,10 +156,37 @@ int tsdb__re2_check(const char *p, size_t n, struct pl_err *err)
     /* 0: normal; 1: just after a repetition (a lazy '?' may follow); 2: after the lazy '?' */
     int rep = 0;
     size_t rep_at = 0;
+    /*
+     * Go refuses nested counted repetitions whose product passes 1000
+     * (`(a{500}){3}`). inner[d] is the largest product inside open group d;
+     * last is the product inside the atom a repetition would apply to.
+     */
+    enum { MAX_DEPTH = 1000 };
+    static _Thread_local long inner[MAX_DEPTH + 1];
+    size_t depth = 0;
+    long last = 1;
+    inner[0] = 1;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
+        if (c == '(' && !in_class) {
+            if (i + 1 < n && p[i + 1] == '*')
+                return syntax_err(err, "missing argument to repetition operator", p + i + 1, 1);
+            if (depth == MAX_DEPTH)
+                return pl_err_set(err, PL_ERR_INVALID,
+                                  "error parsing regexp: expression nests too deeply");
+            inner[++depth] = 1;
+        } else if (c == ')' && !in_class) {
+            rep = 0;
+            if (depth > 0) {
+                last = inner[depth--];
+                if (last > inner[depth])
+                    inner[depth] = last;
+            }
+            continue;
+        }
         if (c == '\\') {
             rep = 0;
+            last = 1;
             if (i + 1 < n && p[i + 1] == 'Q') {
                 size_t k = i + 2;
                 while (k + 1 < n && !(p[k] == '\\' && p[k + 1] == 'E'))
@@ -170,6 +214,7 @@ int tsdb__re2_check(const char *p, size_t n, struct pl_err *err)
         }
         if (c == '[') {
             rep = 0;
+            last = 1;
             in_class = 1;
             if (i + 1 < n && p[i + 1] == '^')
                 i++;
@@ -199,10 +244,19 @@ int tsdb__re2_check(const char *p, size_t n, struct pl_err *err)
         long bad_at = 0;
         if (!is_repeat_start(p, n, i, &rlen, &count_err, &bad_at)) {
             rep = 0;
+            if (c != '(')
+                last = 1;
             continue;
         }
         if (count_err)
             return syntax_err(err, "invalid repeat count", p + i, rlen);
+        if (bad_at > 0) {
+            long prod = bad_at * last;
+            if (prod > 1000)
+                return syntax_err(err, "invalid repeat count", p + i, rlen);
+            if (prod > inner[depth])
+                inner[depth] = prod;
+        }
         if (rep == 1 && c == '?') {
             rep = 2; /* lazy marker */
         } else if (rep) {

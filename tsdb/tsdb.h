@@ -43,7 +43,8 @@ struct tsdb_options {
                                        0 */
     int read_only;                  /* open for reading only (tools) */
     size_t map_initial_bytes;       /* first LMDB map size; grown on demand; 0 = 64 MiB */
-    uint64_t checkpoint_bytes;      /* checkpoint the head after this much WAL; 0 = 32 MiB */
+    uint64_t
+        checkpoint_bytes; /* checkpoint after this much WAL; 0 = max(4 MiB, 128 B/head series) */
 };
 
 void tsdb_options_init(struct tsdb_options *o);
@@ -180,5 +181,29 @@ struct tsdb_stats {
     int64_t min_time, max_time; /* of stored samples; INT64_MAX/INT64_MIN when empty */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);
+
+/* Cardinality of one label name. */
+struct tsdb_label_card {
+    char *name;      /* owned */
+    uint64_t values; /* distinct values */
+    uint64_t series; /* series having the label */
+};
+
+/* A full inspection of what is stored (walks the index and chunk headers). */
+struct tsdb_summary {
+    uint64_t series;
+    uint64_t samples;              /* in sealed chunks and open chunks */
+    uint64_t chunks;               /* sealed */
+    uint64_t head_chunks;          /* open chunks (in memory or checkpointed) */
+    uint64_t sealed_bytes;         /* encoded sealed chunk bytes */
+    uint64_t disk_bytes;           /* data file size on disk */
+    uint64_t used_bytes;           /* LMDB pages in use */
+    int64_t min_time, max_time;    /* INT64_MAX/INT64_MIN when empty */
+    struct tsdb_label_card *names; /* sorted by series count, descending */
+    size_t nnames;
+};
+/* OUT: *out, released with tsdb_summary_fini. */
+int tsdb_summary_get(struct tsdb *db, struct tsdb_summary *out, struct pl_err *err);
+void tsdb_summary_fini(struct tsdb_summary *s);
 
 #endif

@@ -30,6 +30,9 @@ struct exp_writer {
 /* Initialises an empty writer producing `fmt`, at most `limit` bytes. */
 void exp__writer_init(struct exp_writer *w, enum exp_format fmt, size_t limit);
 
+/* Empties the writer for a new exposition, keeping its buffer (no allocation). */
+void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit);
+
 /* Frees the buffer. */
 void exp__writer_fini(struct exp_writer *w);
 
@@ -46,6 +49,29 @@ int exp__writer_finish(struct exp_writer *w);
 int exp__writer_sample_ex(struct exp_writer *w, const char *suffix, size_t nlabels,
                           const char *const *names, const char *const *values,
                           const char *extra_name, double extra_v, double v);
+
+/*
+ * The registered family `name` if it has this type and these label names,
+ * else NULL (lets a restarted server reuse its promhttp families).
+ */
+struct exp_family *exp__registry_find(struct exp_registry *r, const char *name, enum exp_type type,
+                                      size_t nlabels, const char *const *label_names);
+
+/*
+ * Renders the registry into `w` (reset first; its buffer is reused).
+ * Returns 0 or the first error; w->buf/w->len hold the exposition on success.
+ */
+int exp__registry_render_into(struct exp_registry *r, enum exp_format fmt, struct exp_writer *w);
+
+/*
+ * A reusable gzip compressor (deflateReset instead of a new 256 KiB state
+ * per reply). exp__gz_compress returns 0 with out/outlen pointing into the
+ * compressor's buffer (valid until the next call), or an EXP_ERR_* code.
+ */
+struct exp__gz;
+struct exp__gz *exp__gz_new(void);
+void exp__gz_free(struct exp__gz *g);
+int exp__gz_compress(struct exp__gz *g, const char *in, size_t n, const char **out, size_t *outlen);
 
 /*
  * Formats a float the way Prometheus parsers read it back exactly: integers

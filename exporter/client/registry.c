@@ -298,6 +298,27 @@ static int family_publish(struct exp_registry *r, struct exp_family *f)
     return 0;
 }
 
+struct exp_family *exp__registry_find(struct exp_registry *r, const char *name, enum exp_type type,
+                                      size_t nlabels, const char *const *label_names)
+{
+    struct exp_family *found = NULL;
+    pthread_mutex_lock(&r->mu);
+    for (struct exp_family *g = r->fams; g && !found; g = g->next) {
+        if (strcmp(g->name, name) != 0)
+            continue;
+        if (g->type != type || g->nlabels != nlabels)
+            break;
+        size_t i = 0;
+        while (i < nlabels && strcmp(g->label_names[i], label_names[i]) == 0)
+            i++;
+        if (i == nlabels)
+            found = g;
+        break;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
 int exp_counter_new(struct exp_registry *r, const char *name, const char *help, size_t nlabels,
                     const char *const *label_names, struct exp_family **out)
 {
@@ -733,25 +754,31 @@ static int render_family(struct exp_writer *w, struct exp_family *f, double **sc
     return w->err;
 }
 
+int exp__registry_render_into(struct exp_registry *r, enum exp_format fmt, struct exp_writer *w)
+{
+    double *scratch = NULL;
+    size_t scap = 0;
+    pthread_mutex_lock(&r->mu);
+    exp__writer_reset(w, fmt, r->limit);
+    for (struct exp_family *f = r->fams; f && !w->err; f = f->next)
+        render_family(w, f, &scratch, &scap);
+    for (struct collector *c = r->colls; c && !w->err; c = c->next) {
+        int rc = c->fn(w, c->ud);
+        if (rc && !w->err)
+            w->err = rc;
+    }
+    pthread_mutex_unlock(&r->mu);
+    free(scratch);
+    return exp__writer_finish(w);
+}
+
 int exp_registry_render(struct exp_registry *r, enum exp_format fmt, char **out, size_t *len)
 {
     if (!r || !out || !len)
         return EXP_ERR_INVALID;
     struct exp_writer w;
-    double *scratch = NULL;
-    size_t scap = 0;
-    pthread_mutex_lock(&r->mu);
-    exp__writer_init(&w, fmt, r->limit);
-    for (struct exp_family *f = r->fams; f && !w.err; f = f->next)
-        render_family(&w, f, &scratch, &scap);
-    for (struct collector *c = r->colls; c && !w.err; c = c->next) {
-        int rc = c->fn(&w, c->ud);
-        if (rc && !w.err)
-            w.err = rc;
-    }
-    pthread_mutex_unlock(&r->mu);
-    free(scratch);
-    int rc = exp__writer_finish(&w);
+    exp__writer_init(&w, fmt, 0);
+    int rc = exp__registry_render_into(r, fmt, &w);
     if (rc) {
         exp__writer_fini(&w);
         return rc;

@@ -6,9 +6,11 @@
  *   promlite-client-example [LISTEN] [SECONDS]   (default 127.0.0.1:0, 30)
  *   curl http://127.0.0.1:PORT/metrics
  */
+#define _POSIX_C_SOURCE 200809L /* rand_r */
 #include <promlite/client.h>
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

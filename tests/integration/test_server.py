@@ -245,8 +245,8 @@ def run(srv, binary, data):
     st, doc = srv.json("GET", "/api/v1/query", {"query": '"hello"', "time": "1795416322.146"})
     check(doc.get("data") == {"resultType": "string", "result": [1795416322.146, "hello"]}, "string result")
     st, doc = srv.json("GET", "/api/v1/query", {"query": "it_requests_total[1m]", "time": "%.3f" % t_last})
-    check(st == 200 and doc["data"]["resultType"] == "matrix" and len(doc["data"]["result"][0]["values"]) == 4,
-          "range selector in an instant query gives a matrix")
+    check(st == 200 and doc["data"]["resultType"] == "matrix" and len(doc["data"]["result"][0]["values"]) == 5,
+          "range selector in an instant query gives a matrix, [t-1m, t] inclusive as in 2.42")
 
     # Range query.
     st, doc = srv.json("GET", "/api/v1/query_range", {
@@ -299,6 +299,8 @@ def run(srv, binary, data):
     check(doc.get("data") == [b], "POST series with a matcher")
     st, doc = srv.json("GET", "/api/v1/labels")
     check(doc.get("data") == ["__name__", "instance", "job", "path"], "label names (got %s)" % doc.get("data"))
+    st, doc = srv.json("GET", "/api/v1/labels", {"match[]": '{job=~".*"}'})
+    check(doc.get("data") == ["__name__", "instance", "job", "path"], "labels accept an all-empty matcher")
     st, doc = srv.json("GET", "/api/v1/labels", {"match[]": "it_gauge"})
     check(doc.get("data") == ["__name__", "job", "path"], "label names restricted by match[]")
     st, doc = srv.json("GET", "/api/v1/label/__name__/values")
@@ -335,6 +337,30 @@ def run(srv, binary, data):
     st, doc = srv.json("GET", "/api/v1/query", {"query": 'it_requests_total{instance="a:1"}', "time": str(base / 1000)})
     check(doc["data"]["result"][0]["value"][1] == "0", "a rejected request leaves no sample behind")
 
+    # Text import: one body is one batch; `stale` is the stale marker.
+    imp = ("# TYPE it_imported gauge\n"
+           "it_imported{k=\"1\"} 1.5 %d\n"
+           "it_imported{k=\"1\"} 2.5 %d\n"
+           "it_imported{k=\"2\"} -Inf %d\n"
+           "it_imported{k=\"1\"} stale %d\n") % (base, base + 15000, base, base + 30000)
+    st, _, body = srv.request("POST", "/api/v1/import/prometheus", body=imp.encode(),
+                              headers={"Content-Type": "text/plain"})
+    check(st == 204, "text import is 204 (got %d %r)" % (st, body[:200]))
+    st, doc = srv.json("GET", "/api/v1/query", {"query": "it_imported", "time": str((base + 15000) / 1000)})
+    check([(r["metric"]["k"], r["value"][1]) for r in doc["data"]["result"]] == [("1", "2.5"), ("2", "-Inf")],
+          "imported samples are queryable (got %s)" % doc.get("data"))
+    st, doc = srv.json("GET", "/api/v1/query", {"query": 'it_imported{k="1"}', "time": str((base + 31000) / 1000)})
+    check(doc["data"]["result"] == [], "imported `stale` ends the series")
+    bad = "it_imported2 1 %d\nit_imported2 2 %d\nit_imported2{ 3 %d\n" % (base, base + 1000, base + 2000)
+    st, ct, body = srv.request("POST", "/api/v1/import/prometheus", body=bad.encode())
+    doc = json.loads(body) if body.startswith(b"{") else {}
+    check(st == 400 and doc.get("errorType") == "bad_data" and doc.get("error", "").startswith("line 3:"),
+          "an invalid line rejects the import with 400 naming the line (got %d %s)" % (st, doc))
+    st, doc = srv.json("GET", "/api/v1/series", {"match[]": "it_imported2"})
+    check(doc.get("data") == [], "a rejected import stores nothing")
+    st, ct, body = srv.request("POST", "/api/v1/import/prometheus", body=("it_imported{k=\"2\"} 9 %d\n" % (base - 1000)).encode())
+    check(st == 400 and b"line 1: out of order sample" in body, "an out-of-order imported sample is 400 (got %d %r)" % (st, body[:200]))
+
     # Large POST form body (Grafana sends long match[] lists).
     many = ["it_requests_total{instance=\"%d\"}" % i for i in range(3000)] + ["it_gauge"]
     st, doc = srv.json("POST", "/api/v1/series", {"match[]": many})
@@ -355,6 +381,16 @@ def run(srv, binary, data):
         t.join()
     check(len(results) == 80 and all(results), "80 range queries from 8 threads")
 
+    # Large answers are gzipped for clients that accept it.
+    import gzip as _gzip
+    q = urllib.parse.urlencode({"query": "it_requests_total", "start": str(base / 1000), "end": str(t_last), "step": "1"})
+    req = urllib.request.Request(srv.base + "/api/v1/query_range?" + q, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        enc, raw = r.headers.get("Content-Encoding"), r.read()
+    plain = srv.get("/api/v1/query_range?" + q)[2]
+    check(enc == "gzip" and _gzip.decompress(raw) == plain and len(plain) > 1024,
+          "gzip answer when accepted, identical once decompressed (%s, %d -> %d bytes)" % (enc, len(plain), len(raw)))
+
     # Admin: delete one series; write it again from its beginning.
     st, _, body = srv.request("POST", "/api/v1/admin/tsdb/delete_series?" + urllib.parse.urlencode({"match[]": 'it_requests_total{instance="b:1"}'}))
     check(st == 204, "delete_series is 204 (got %d %r)" % (st, body[:200]))
@@ -368,9 +404,38 @@ def run(srv, binary, data):
     name = doc.get("data", {}).get("name", "")
     check(st == 200 and name and os.path.isdir(os.path.join(data, "snapshots", name)), "snapshot creates its directory")
 
-    # Shutdown and restart on the same directory.
+    # Self-metrics, in a valid exposition.
+    st, ct, body = srv.get("/metrics")
+    text = body.decode(errors="replace")
+    check(st == 200 and ct.startswith("text/plain"), "/metrics answers 200 text")
+    check('prometheus_http_requests_total{code="200",handler="/api/v1/query"}' in text and
+          'prometheus_http_request_duration_seconds_bucket{handler="/api/v1/query_range",le="0.1"}' in text,
+          "HTTP requests by handler and code, with duration histograms")
+    appended = [l for l in text.splitlines() if l.startswith("prometheus_tsdb_head_samples_appended_total ")]
+    check(appended and float(appended[0].split()[1]) >= 45, "tsdb samples appended are exposed (%s)" % appended)
+    check("\nprocess_resident_memory_bytes " in text and "\nprometheus_tsdb_head_series " in text,
+          "process and head metrics are exposed")
+    r = subprocess.run([binary, "check", "metrics", "-"], input=body, capture_output=True, timeout=30)
+    check(r.returncode == 0, "promlite check metrics accepts /metrics (%r)" % (r.stdout[-300:] + r.stderr[-300:]))
+
+    # A `timeout` shorter than --query.timeout applies (captures/query_timeout2.json).
+    slow = "count_over_time(vector(1)[200d:1s])"
+    st, doc = srv.json("GET", "/api/v1/query", {"query": "count_over_time(vector(1)[100d:1s])", "timeout": "20ms"})
+    check(st == 503 and err_of(doc) == ("error", "timeout", "query timed out in expression evaluation"),
+          "timeout parameter: 503 timeout (got %d %s)" % (st, err_of(doc)))
+
+    # Shutdown, with a slow query in flight, and restart on the same directory.
+    inflight = []
+    th = threading.Thread(target=lambda: inflight.append(srv.json("GET", "/api/v1/query", {"query": slow})))
+    th.start()
+    time.sleep(0.3)
     took = srv.stop()
-    check(srv.proc.returncode == 0 and took < 10, "SIGTERM stops the server cleanly in %.2f s" % took)
+    th.join()
+    check(srv.proc.returncode == 0 and took < 10,
+          "SIGTERM with a query in flight stops the server cleanly in %.2f s" % took)
+    answered = inflight[0] if inflight else (0, {})
+    check(answered[0] in (200, 422, 503) and answered[1].get("status") in ("success", "error"),
+          "the query in flight gets an answer before shutdown (got %s)" % (answered,))
     srv2 = Server(binary, data, [])
     try:
         check(srv2.wait_ready(), "restarted server becomes ready")
@@ -382,16 +447,51 @@ def run(srv, binary, data):
         check(sorted(r["value"][1] for r in doc["data"]["result"]) == ["0", "7"], "rewritten series survives a restart")
         st, _, body = srv2.request("POST", "/api/v1/write", body=snappy_literal(b""))
         check(st == 404 and b"--web.enable-remote-write-receiver" in body, "remote write is 404 unless enabled")
+        st, _, body = srv2.request("POST", "/api/v1/import/prometheus", body=b"x 1 1\n")
+        check(st == 404, "text import is 404 unless enabled")
         st, doc = srv2.json("POST", "/api/v1/admin/tsdb/clean_tombstones")
         check(st == 503 and err_of(doc) == ("error", "unavailable", "admin APIs disabled"), "admin API is off by default")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "--time", "%.3f" % t_last,
+                            'it_requests_total{instance="a:1"}'], capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.decode().strip() ==
+              'it_requests_total{instance="a:1", job="api"} => 19 @[%.3f]' % t_last,
+              "promlite query --url prints a table (got %r %r)" % (r.stdout[:200], r.stderr[:200]))
+        st, _, body = srv2.request("POST", "/-/quit")
+        check(st == 403, "/-/quit is 403 without --web.enable-lifecycle")
+        r = subprocess.run([binary, "query", "--url", srv2.base, "up{"], capture_output=True, timeout=60)
+        check(r.returncode == 1 and b"bad_data" in r.stderr, "promlite query --url reports a parse error")
         took = srv2.stop()
         check(srv2.proc.returncode == 0 and took < 10, "second SIGTERM stop in %.2f s" % took)
+        r = subprocess.run([binary, "query", "--data", data, "--start", str(base / 1000), "--end", str(t_last),
+                            "--step", "60s", "--format", "json", 'it_requests_total{instance="a:1"}'],
+                           capture_output=True, timeout=60)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            doc = {}
+        vals = [v[1] for v in doc.get("data", {}).get("result", [{}])[0].get("values", [])] if doc.get("data", {}).get("result") else None
+        check(r.returncode == 0 and vals == ["0", "4", "8", "12", "16"],
+              "promlite query --data runs a range query on the stopped server's directory (got %r %r)" % (r.stdout[:200], r.stderr[:300]))
     finally:
         if srv2.proc.poll() is None:
             srv2.proc.kill()
             srv2.proc.wait()
         if FAILURES:
             print(srv2.dump_log()[-3000:])
+
+    # Lifecycle: POST /-/quit stops the server cleanly.
+    srv3 = Server(binary, data, ["--web.enable-lifecycle"])
+    try:
+        check(srv3.wait_ready(), "third start on the same directory is ready")
+        t0 = time.time()
+        st, _, body = srv3.request("POST", "/-/quit")
+        srv3.proc.wait(timeout=15)
+        check(st == 200 and srv3.proc.returncode == 0 and time.time() - t0 < 10,
+              "POST /-/quit with --web.enable-lifecycle exits cleanly (got %d %r)" % (st, body))
+    finally:
+        if srv3.proc.poll() is None:
+            srv3.proc.kill()
+            srv3.proc.wait()
 
     # Bad flags.
     r = subprocess.run([binary, "server", "--no-such-flag"], capture_output=True, timeout=10)

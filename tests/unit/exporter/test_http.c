@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <strings.h>
 #include <microhttpd.h>
 
@@ -87,8 +90,11 @@ static void test_server_serves_both_formats_gzip_and_errors(void **state)
     assert_int_equal(exp_server_start(r, "127.0.0.1:0", "/metrics", &s), 0);
     unsigned port = exp_server_port(s);
     assert_true(port > 0);
-    assert_int_equal(exp_server_start(r, "127.0.0.1:0", "/metrics", &(struct exp_server *){0}),
-                     EXP_ERR_EXISTS); /* promhttp families are registered once */
+    /* A second server on the same registry shares the promhttp series. */
+    struct exp_server *s2;
+    assert_int_equal(exp_server_start(r, "127.0.0.1:0", "/other", &s2), 0);
+    assert_true(exp_server_port(s2) != port);
+    exp_server_stop(s2);
 
     struct reply *rep = malloc(sizeof(*rep));
     fetch(port, "/metrics", NULL, NULL, 0, rep);
@@ -213,12 +219,131 @@ static void test_mhd_handler_and_instrumentation_in_an_application(void **state)
     exp_registry_free(a.r);
 }
 
+/* Sends raw bytes to 127.0.0.1:port and reads the reply until the peer closes,
+ * `want` bytes arrived (0: until close) or 3 s passed. Returns the length. */
+static size_t raw(unsigned port, const char *req, size_t reqlen, char *out, size_t cap, size_t want)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    size_t off = 0;
+    while (off < reqlen) {
+        ssize_t k = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break;
+        off += (size_t)k;
+    }
+    size_t n = 0;
+    while (n + 1 < cap && (!want || n < want)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0)
+            break;
+        ssize_t k = recv(fd, out + n, cap - 1 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    out[n] = '\0';
+    close(fd);
+    return n;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int c = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        c++;
+    return c;
+}
+
+static void test_server_handles_keepalive_pipelining_and_bad_requests(void **state)
+{
+    (void)state;
+    struct exp_registry *r;
+    struct exp_family *f;
+    struct exp_metric *m;
+    struct exp_server *s;
+    assert_int_equal(exp_registry_new(&r), 0);
+    assert_int_equal(exp_gauge_new(r, "up_value", "", 0, NULL, &f), 0);
+    assert_int_equal(exp_family_child(f, NULL, &m), 0);
+    exp_gauge_set(m, 1);
+    assert_int_equal(exp_server_start(r, "127.0.0.1:0", "/metrics", &s), 0);
+    unsigned port = exp_server_port(s);
+    char *buf = malloc(1 << 20);
+
+    /* Three pipelined requests on one connection, the last one closing it. */
+    const char pipe3[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                         "HEAD /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                         "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    raw(port, pipe3, sizeof(pipe3) - 1, buf, 1 << 20, 0);
+    assert_int_equal(count(buf, "HTTP/1.1 200 OK\r\n"), 3);
+    assert_int_equal(count(buf, "\nup_value 1\n"), 1); /* HEAD has no body */
+    assert_int_equal(count(buf, "Connection: keep-alive\r\n"), 2);
+    assert_int_equal(count(buf, "Connection: close\r\n"), 1);
+    assert_non_null(strstr(buf, "<html>"));
+
+    /* HTTP/1.0 closes after the reply unless asked otherwise. */
+    const char h10[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    raw(port, h10, sizeof(h10) - 1, buf, 1 << 20, 0);
+    assert_non_null(strstr(buf, "Connection: close\r\n"));
+
+    /* Malformed request line, oversized headers, a body, an embedded NUL. */
+    const char bad[] = "NONSENSE\r\n\r\n";
+    raw(port, bad, sizeof(bad) - 1, buf, 1 << 20, 0);
+    assert_true(strncmp(buf, "HTTP/1.1 400 ", 13) == 0);
+    char *big = malloc(20000);
+    memcpy(big, "GET /metrics HTTP/1.1\r\nX-Long: ", 32);
+    memset(big + 32, 'a', 20000 - 32);
+    raw(port, big, 20000, buf, 1 << 20, 0);
+    assert_true(strncmp(buf, "HTTP/1.1 431 ", 13) == 0);
+    free(big);
+    const char post[] = "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+    raw(port, post, sizeof(post) - 1, buf, 1 << 20, 0);
+    assert_true(strncmp(buf, "HTTP/1.1 405 ", 13) == 0);
+    assert_non_null(strstr(buf, "Allow: GET, HEAD\r\n"));
+    const char nul[] = "GET /metrics HTTP/1.1\r\nX: a\0b\r\n\r\n";
+    raw(port, nul, sizeof(nul) - 1, buf, 1 << 20, 0);
+    assert_true(strncmp(buf, "HTTP/1.1 4", 10) == 0);
+
+    /* More connections than the server keeps: the extra ones get 503, the
+     * server keeps serving. */
+    int fds[70];
+    for (int i = 0; i < 70; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+    }
+    usleep(200000);
+    int refused = 0;
+    for (int i = 0; i < 70; i++) {
+        struct pollfd p = {fds[i], POLLIN, 0};
+        if (poll(&p, 1, 0) > 0) {
+            ssize_t k = recv(fds[i], buf, 100, 0);
+            if (k > 12 && strncmp(buf, "HTTP/1.1 503", 12) == 0)
+                refused++;
+        }
+        close(fds[i]);
+    }
+    assert_true(refused >= 6);
+    const char get[] = "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw(port, get, sizeof(get) - 1, buf, 1 << 20, 0);
+    assert_non_null(strstr(buf, "up_value 1\n"));
+    assert_non_null(strstr(buf, "promhttp_metric_handler_requests_total{code=\"503\"} "));
+    free(buf);
+    exp_server_stop(s);
+    exp_registry_free(r);
+}
+
 int test_http_run(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_serves_both_formats_gzip_and_errors),
         cmocka_unit_test(test_server_rejects_bad_listen_addresses),
+        cmocka_unit_test(test_server_handles_keepalive_pipelining_and_bad_requests),
         cmocka_unit_test(test_mhd_handler_and_instrumentation_in_an_application),
     };
     int rc = cmocka_run_group_tests_name("http", tests, NULL, NULL);

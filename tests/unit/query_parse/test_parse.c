@@ -3,6 +3,7 @@
 #include "tests.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -423,6 +424,69 @@ static void test_parse_caps_nesting_depth_without_crashing(void **state)
     free(q);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SMALL_STACK (4u << 20)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SMALL_STACK (4u << 20)
+#endif
+#endif
+#ifndef SMALL_STACK
+#define SMALL_STACK (512u << 10) /* the parser needs about 160 bytes a level */
+#endif
+
+/* Parses and prints queries nested just under the cap; returns the number that worked. */
+static void *parse_deep_queries(void *arg)
+{
+    static const char *const shapes[][2] = {
+        {"(", ")"}, {"abs(", ")"}, {"sum(", ")"}, {"-(", ")"}, {"1 ^ (", ")"}, {"x[5m:] or (", ")"},
+    };
+    int *ok = arg;
+    int d = QUERY_PARSE_MAX_DEPTH / 2 - 2;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        size_t ol = strlen(shapes[s][0]), cl = strlen(shapes[s][1]);
+        char *q = malloc((ol + cl) * (size_t)d + 8);
+        size_t k = 0;
+        for (int i = 0; i < d; i++, k += ol)
+            memcpy(q + k, shapes[s][0], ol);
+        q[k++] = 'x';
+        for (int i = 0; i < d; i++, k += cl)
+            memcpy(q + k, shapes[s][1], cl);
+        q[k] = 0;
+        struct query_expr *e = NULL;
+        struct query_parse_err err;
+        if (query_parse(q, k, &e, &err) == 0) {
+            struct pl_buf b;
+            pl_buf_init(&b, 1 << 24);
+            if (query_expr_format(e, &b) == 0 && query_node_type(e->root) != QUERY_VT_NONE)
+                (*ok)++;
+            pl_buf_fini(&b);
+            query_expr_free(e);
+        } else if (strcmp(err.msg, "subquery is only allowed on instant vector, got matrix "
+                                   "instead") == 0 ||
+                   strstr(err.msg, "set operator") || strstr(err.msg, "binary expression")) {
+            (*ok)++; /* a type error found after the full depth was parsed */
+        } else {
+            printf("# %s...: %s\n", shapes[s][0], err.msg);
+        }
+        free(q);
+    }
+    return NULL;
+}
+
+static void test_parse_deep_queries_fit_a_small_thread_stack(void **state)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    int ok = 0;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+    assert_int_equal(pthread_create(&th, &attr, parse_deep_queries, &ok), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_attr_destroy(&attr);
+    assert_int_equal(ok, 6);
+}
+
 static void test_parse_long_inputs_in_linear_time(void **state)
 {
     /* 200k matchers, 200k grouping labels, a 4 MiB string: each well under a second. */
@@ -547,6 +611,7 @@ int test_parse_run(void)
         cmocka_unit_test(test_parse_names_of_operators_and_types),
         cmocka_unit_test(test_parse_caps_nesting_depth_without_crashing),
         cmocka_unit_test(test_parse_long_inputs_in_linear_time),
+        cmocka_unit_test(test_parse_deep_queries_fit_a_small_thread_stack),
         cmocka_unit_test(test_parse_throughput_on_typical_queries),
         cmocka_unit_test(test_parse_keeps_empty_name_matcher_when_printing),
     };

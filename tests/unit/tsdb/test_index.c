@@ -183,6 +183,17 @@ static void test_series_ids_stable_across_restart(void **state)
     pl_labels_free(ls);
 }
 
+static void test_partitions_clamp_at_extreme_times(void **state)
+{
+    (void)state;
+    assert_int_equal(tsdb__partition(0), UINT32_C(1) << 31);
+    assert_int_equal(tsdb__partition(-1), (UINT32_C(1) << 31) - 1);
+    assert_int_equal(tsdb__partition(TSDB_PARTITION_MS), (UINT32_C(1) << 31) + 1);
+    assert_int_equal(tsdb__partition(INT64_MAX), UINT32_MAX);
+    assert_int_equal(tsdb__partition(INT64_MIN), 0);
+    assert_int_equal(tsdb__partition_start((UINT32_C(1) << 31) + 3), 3 * TSDB_PARTITION_MS);
+}
+
 int test_index_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +208,7 @@ int test_index_run(void)
         cmocka_unit_test_setup_teardown(test_postings_span_pages_and_survive_out_of_order_ids,
                                         fx_setup, fx_teardown),
         cmocka_unit_test(test_postings_iterators_intersect_and_subtract),
+        cmocka_unit_test(test_partitions_clamp_at_extreme_times),
         cmocka_unit_test_setup_teardown(test_label_names_and_values_with_matchers, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_series_ids_stable_across_restart, fx_setup,

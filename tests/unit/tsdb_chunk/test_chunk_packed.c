@@ -248,6 +248,63 @@ static void test_chunk_packed_max_samples_round_trip(void **state)
     free(vs);
 }
 
+static void test_chunk_packed_zero_runs_code_sparse_streams(void **state)
+{
+    /* Aligned scrapes with a few late ones; a counter that rarely moves. */
+    enum { N = 480 };
+    int64_t ts[N];
+    double vs[N];
+    uint64_t rng = test_seed() ^ 19;
+    double c = 7;
+    for (int i = 0; i < N; i++) {
+        uint64_t r = test_rand(&rng);
+        ts[i] = 1763900000000 + 15000 * i + (r % 40 == 0 ? (int64_t)(r >> 58) + 1 : 0);
+        if ((r >> 20) % 25 == 0)
+            c += (double)((r >> 30) % 5 + 1);
+        vs[i] = c;
+    }
+    vs[N - 1] = test_u2f(STALE_NAN);
+    struct pl_buf b;
+    size_t len = packed_check(ts, vs, N, &b);
+    assert_true((uint8_t)b.data[4] >= 128);
+    assert_true((uint8_t)b.data[5] >= 128);
+    printf("sparse: %zu bytes for %d samples\n", len, N);
+    assert_true(len < N / 4);
+    test_check_truncations((uint8_t *)b.data, b.len, ts, vs, N);
+    pl_buf_fini(&b);
+    /* A run reaching the end of the chunk, and a nonzero residual first. */
+    for (int i = 0; i < 10; i++) {
+        ts[i] = i < 2 ? 5 * i : 10 + 1000 * (i - 2);
+        vs[i] = i < 3 ? (double)i : 2.0;
+    }
+    packed_check(ts, vs, 10, &b);
+    pl_buf_fini(&b);
+}
+
+static void test_chunk_packed_counter_uses_bias(void **state)
+{
+    enum { N = 240 };
+    int64_t ts[N];
+    double vs[N];
+    uint64_t rng = test_seed() ^ 23;
+    int64_t ticks = 5000000;
+    for (int i = 0; i < N; i++) {
+        ts[i] = 15000LL * i;
+        ticks += 1400 + (int64_t)(test_rand(&rng) % 21);
+        vs[i] = (double)ticks / 100.0;
+    }
+    struct pl_buf b;
+    packed_check(ts, vs, N, &b);
+    /* Order 1 with the bias bit. */
+    assert_int_equal((uint8_t)b.data[3] & 0x9c, 0x84);
+    test_check_truncations((uint8_t *)b.data, b.len, ts, vs, N);
+    pl_buf_fini(&b);
+    /* The bias bit is only valid with order 1. */
+    uint8_t bad[] = {2, 0, 2, 0x88, 0, 0, 0, 0, 0, 0, 0, 0};
+    struct tsdb_chunk_dec d;
+    assert_int_equal(tsdb_chunk_dec_init(&d, bad, sizeof(bad)), PL_ERR_CORRUPT);
+}
+
 static void expect_corrupt_init(const uint8_t *p, size_t len)
 {
     struct tsdb_chunk_dec d;
@@ -259,14 +316,19 @@ static void expect_corrupt_init(const uint8_t *p, size_t len)
 
 static void test_chunk_packed_rejects_bad_headers(void **state)
 {
-    /* mode bit 7, timestamp mode 3, value order 3, descriptor 128, scale 19. */
+    /* Bias with order 0, timestamp mode 3, value order 3, descriptor 191, scale 19. */
     uint8_t bit7[] = {2, 0, 1, 0x80, 0, 0, 0, 0, 0};
     expect_corrupt_init(bit7, sizeof(bit7));
+    /* A zero-run code whose kv byte is out of range or missing. */
+    uint8_t kv[] = {2, 0, 1, 0x00, 128, 0, 63, 0, 0, 0};
+    expect_corrupt_init(kv, sizeof(kv));
+    uint8_t nokv[] = {2, 0, 1, 0x00, 128, 0};
+    expect_corrupt_init(nokv, sizeof(nokv));
     uint8_t tmode3[] = {2, 0, 1, 0x03, 0, 0, 0, 0, 0};
     expect_corrupt_init(tmode3, sizeof(tmode3));
     uint8_t order3[] = {2, 0, 1, 0x0c, 0, 0, 0, 0, 0};
     expect_corrupt_init(order3, sizeof(order3));
-    uint8_t desc[] = {2, 0, 1, 0x00, 128, 0, 0, 0, 0};
+    uint8_t desc[] = {2, 0, 1, 0x00, 191, 0, 0, 0, 0};
     expect_corrupt_init(desc, sizeof(desc));
     uint8_t scale[] = {2, 0, 1, 0x00, 0, 0, 0, 19, 0};
     expect_corrupt_init(scale, sizeof(scale));
@@ -367,6 +429,8 @@ int test_chunk_packed_run(void)
         cmocka_unit_test(test_chunk_packed_extreme_values_and_times_round_trip),
         cmocka_unit_test(test_chunk_packed_timestamp_models_round_trip),
         cmocka_unit_test(test_chunk_packed_max_samples_round_trip),
+        cmocka_unit_test(test_chunk_packed_zero_runs_code_sparse_streams),
+        cmocka_unit_test(test_chunk_packed_counter_uses_bias),
         cmocka_unit_test(test_chunk_packed_rejects_bad_headers),
         cmocka_unit_test(test_chunk_packed_mutated_bytes_never_crash),
         cmocka_unit_test(test_chunk_packed_seek_and_batch),

@@ -100,6 +100,12 @@ static void test_regex_rejects_what_re2_rejects(void **state)
         {"a)", "unexpected )"},
         {"[a", "missing closing ]"},
         {"*a", "missing argument to repetition operator"},
+        {"(*UTF)a", "missing argument to repetition operator: `*`"},
+        {"\\xZZ", "invalid escape sequence"},
+        {"\\x{zz}", "invalid escape sequence"},
+        {"(a{500}){3}", "invalid repeat count: `{3}`"},
+        {"((a{100}){10}){2}", "invalid repeat count: `{2}`"},
+        {"(a{2,}){501}", "invalid repeat count: `{501}`"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct tsdb_regex *r = NULL;
@@ -115,9 +121,10 @@ static void test_regex_rejects_what_re2_rejects(void **state)
 
 static void test_regex_accepts_go_syntax(void **state)
 {
-    const char *ok[] = {"(?P<n>a)", "a*?",   "a{2,3}?", "a{1000}", "\\d+\\.\\d*",
-                        "[\\]a]",   "[(?=]", "\\012",   "(?i:x)",  "(?U)a+",
-                        "a{,3}",    "\\z",   "x{2}"};
+    const char *ok[] = {"(?P<n>a)",   "a*?",   "a{2,3}?",   "a{1000}",      "\\d+\\.\\d*",
+                        "[\\]a]",     "[(?=]", "\\012",     "(?i:x)",       "(?U)a+",
+                        "a{,3}",      "\\z",   "x{2}",      "(a{10}){100}", "(a{1000})|(b{1000})",
+                        "(a*){1000}", "\\x41", "\\x{1F600}"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         struct tsdb_regex *r = re(ok[i]);
         tsdb_regex_free(r);

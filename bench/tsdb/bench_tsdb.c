@@ -1,0 +1,474 @@
+/*
+ * bench_tsdb.c - storage benchmarks on node_exporter-like data (run.sh drives
+ * it; never a timed test). Data shapes, generated from a fixed seed:
+ *   counter   - monotonic, integer or 2-decimal increments (cpu seconds, bytes)
+ *   gauge     - random walks in whole units (memory bytes in 4 KiB pages)
+ *   histogram - cumulative bucket counters, _sum and _count
+ *   constant  - values that never change (info metrics, sizes)
+ *   random    - full-precision random floats (worst case)
+ * Timestamps: a 15 s grid with 0-4 ms scrape jitter.
+ *
+ *   bench_tsdb gen FILE SERIES SAMPLES [SHAPE]   OpenMetrics file for import/promtool
+ *   bench_tsdb append DIR SERIES SAMPLES          append throughput (one thread)
+ *   bench_tsdb shapes DIR SERIES SAMPLES          bytes/sample per shape
+ *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
+ *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
+ *   bench_tsdb decode DIR                         sequential decode speed over all series
+ */
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/labels.h"
+#include "common/timeutil.h"
+#include "tsdb/tsdb.h"
+
+#define T0 INT64_C(1700000000000)
+
+enum shape { COUNTER, GAUGE, HIST, CONSTANT, RANDOM, NSHAPES };
+static const char *shape_names[] = {"counter", "gauge", "histogram", "constant", "random"};
+
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+struct gen_series {
+    enum shape shape;
+    char name[200];
+    double v, step;
+};
+
+/* Series i of a node_exporter-like mix (or all of one shape when forced >= 0). */
+static void gen_init(struct gen_series *g, int i, int forced)
+{
+    int inst = i / 1000, k = i % 1000;
+    int r = forced >= 0 ? forced
+                        : (k < 400   ? COUNTER
+                           : k < 700 ? GAUGE
+                           : k < 850 ? HIST
+                           : k < 950 ? CONSTANT
+                                     : RANDOM);
+    g->shape = (enum shape)r;
+    switch (g->shape) {
+    case COUNTER:
+        if (k % 2)
+            snprintf(g->name, sizeof(g->name),
+                     "node_cpu_seconds_total{cpu=\"%d\",instance=\"host%d:9100\",job=\"node\","
+                     "mode=\"m%d\"}",
+                     k % 16, inst, k);
+        else
+            snprintf(g->name, sizeof(g->name),
+                     "node_network_receive_bytes_total{device=\"eth%d\",instance=\"host%d:9100\","
+                     "job=\"node\"}",
+                     k, inst);
+        g->v = (double)(rnd() % 100000);
+        g->step = (double)(1 + rnd() % 5000);
+        break;
+    case GAUGE:
+        snprintf(g->name, sizeof(g->name),
+                 "node_memory_bytes{instance=\"host%d:9100\",job=\"node\",kind=\"k%d\"}", inst, k);
+        g->v = (double)((rnd() % 1000000) * 4096);
+        break;
+    case HIST:
+        snprintf(g->name, sizeof(g->name),
+                 "http_request_duration_seconds_bucket{handler=\"/h%d\",instance=\"host%d:9100\","
+                 "job=\"node\",le=\"%g\"}",
+                 k / 10, inst, 0.005 * (double)(1 << (k % 10)));
+        g->v = 0;
+        g->step = (double)(k % 10 + 1);
+        break;
+    case CONSTANT:
+        snprintf(
+            g->name, sizeof(g->name),
+            "node_filesystem_size_bytes{device=\"sd%d\",instance=\"host%d:9100\",job=\"node\"}", k,
+            inst);
+        g->v = (double)((rnd() % 100000) * 1048576);
+        break;
+    default:
+        snprintf(g->name, sizeof(g->name),
+                 "node_hwmon_temp_celsius{instance=\"host%d:9100\",job=\"node\",sensor=\"s%d\"}",
+                 inst, k);
+        g->v = 40;
+        break;
+    }
+}
+
+static double gen_next(struct gen_series *g, int j)
+{
+    switch (g->shape) {
+    case COUNTER:
+        if (j)
+            g->v += (double)(rnd() % (uint64_t)(2 * g->step + 1));
+        if (strncmp(g->name, "node_cpu", 8) == 0)
+            return round(g->v) / 100.0;
+        return g->v;
+    case GAUGE:
+        if (j)
+            g->v += ((double)(rnd() % 201) - 100.0) * 4096;
+        return g->v;
+    case HIST:
+        if (j)
+            g->v += (double)(rnd() % (uint64_t)(g->step * 3 + 1));
+        return g->v;
+    case CONSTANT:
+        return g->v;
+    default:
+        return 40.0 + (double)(rnd() >> 11) / 9007199254740992.0 * 20.0;
+    }
+}
+
+static int64_t ts(int j)
+{
+    return T0 + (int64_t)j * 15000 + (int64_t)(rnd() % 5);
+}
+
+static int cmd_gen(const char *file, int nser, int nsmp, int forced)
+{
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return 1;
+    for (int i = 0; i < nser; i++) {
+        struct gen_series g;
+        gen_init(&g, i, forced);
+        for (int j = 0; j < nsmp; j++) {
+            double v = gen_next(&g, j);
+            int64_t t = ts(j);
+            fprintf(f, "%s %.17g %" PRId64 ".%03d\n", g.name, v, t / 1000, (int)(t % 1000));
+        }
+    }
+    fprintf(f, "# EOF\n");
+    fclose(f);
+    return 0;
+}
+
+static struct tsdb *open_db(const char *dir, enum tsdb_sync sync)
+{
+    struct tsdb_options o;
+    tsdb_options_init(&o);
+    o.path = dir;
+    o.sync = sync;
+    o.retention_ms = 0;
+    struct tsdb *db;
+    struct pl_err err;
+    int64_t t0 = pl_mono_ns();
+    if (tsdb_open(&o, &db, &err)) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        exit(1);
+    }
+    (void)t0;
+    return db;
+}
+
+static int64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static struct pl_labels **make_labels(int nser, int forced, struct gen_series **gs)
+{
+    struct pl_labels **ls = malloc((size_t)nser * sizeof(*ls));
+    *gs = malloc((size_t)nser * sizeof(**gs));
+    struct pl_err err;
+    for (int i = 0; i < nser; i++) {
+        gen_init(&(*gs)[i], i, forced);
+        if (pl_labels_parse((*gs)[i].name, strlen((*gs)[i].name), &ls[i], &err)) {
+            fprintf(stderr, "%s: %s\n", (*gs)[i].name, err.msg);
+            exit(1);
+        }
+    }
+    return ls;
+}
+
+/* Appends nsmp scrapes of nser series, one commit per scrape; returns ns in append / commit. */
+static void load(struct tsdb *db, struct pl_labels **ls, struct gen_series *gs, int nser, int from,
+                 int nsmp, int64_t *ns_append, int64_t *ns_commit)
+{
+    uint64_t *refs = calloc((size_t)nser, sizeof(*refs));
+    struct pl_err err;
+    *ns_append = *ns_commit = 0;
+    for (int j = from; j < from + nsmp; j++) {
+        int64_t t = ts(j);
+        struct tsdb_appender *a;
+        int64_t t0 = pl_mono_ns();
+        tsdb_appender_begin(db, &a);
+        for (int i = 0; i < nser; i++) {
+            double v = gen_next(&gs[i], j);
+            int rc =
+                refs[i] ? tsdb_append_ref(a, refs[i], t, v) : tsdb_append(a, ls[i], t, v, &refs[i]);
+            if (rc) {
+                fprintf(stderr, "append: %s\n", pl_err_str(rc));
+                exit(1);
+            }
+        }
+        int64_t t1 = pl_mono_ns();
+        if (tsdb_appender_commit(a, NULL, &err)) {
+            fprintf(stderr, "commit: %s\n", err.msg);
+            exit(1);
+        }
+        *ns_append += t1 - t0;
+        *ns_commit += pl_mono_ns() - t1;
+    }
+    free(refs);
+}
+
+static int cmd_append(const char *dir, int nser, int nsmp)
+{
+    const char *names[] = {"none", "batch"};
+    enum tsdb_sync syncs[] = {TSDB_SYNC_NONE, TSDB_SYNC_BATCH};
+    for (int s = 0; s < 2; s++) {
+        char d[1024];
+        snprintf(d, sizeof(d), "%s/append-%s", dir, names[s]);
+        struct gen_series *gs;
+        struct pl_labels **ls = make_labels(nser, -1, &gs);
+        struct tsdb *db = open_db(d, syncs[s]);
+        int64_t na, nc, c0;
+        /* First scrape creates the series; measured separately. */
+        load(db, ls, gs, nser, 0, 1, &na, &nc);
+        printf("append[sync=%s]: series creation: %d series in %.3f s (%.0f series/s)\n", names[s],
+               nser, (double)(na + nc) / 1e9, nser / ((double)(na + nc) / 1e9));
+        c0 = cpu_ns();
+        load(db, ls, gs, nser, 1, nsmp - 1, &na, &nc);
+        int64_t cpu = cpu_ns() - c0;
+        double n = (double)nser * (nsmp - 1);
+        printf("append[sync=%s]: %.0f samples per CPU-second of the appending thread (incl. "
+               "the generator)\n",
+               names[s], n / ((double)cpu / 1e9));
+        printf("append[sync=%s]: %d x %d samples: tsdb_append %.0f samples/s, commit (WAL "
+               "record + snappy + LMDB txn + head chunks + seals) %.0f samples/s, overall %.0f "
+               "samples/s, %.2f ms per %d-sample commit\n",
+               names[s], nser, nsmp - 1, n / ((double)na / 1e9), n / ((double)nc / 1e9),
+               n / ((double)(na + nc) / 1e9), (double)nc / 1e6 / (nsmp - 1), nser);
+        tsdb_close(db);
+        for (int i = 0; i < nser; i++)
+            pl_labels_free(ls[i]);
+        free(ls);
+        free(gs);
+    }
+    return 0;
+}
+
+static uint64_t dir_bytes(const char *dir)
+{
+    char f[2048];
+    snprintf(f, sizeof(f), "%s/data.mdb", dir);
+    struct stat sb;
+    return stat(f, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
+}
+
+static int cmd_shapes(const char *dir, int nser, int nsmp)
+{
+    for (int sh = 0; sh < NSHAPES; sh++) {
+        char d[1024], snap[1100];
+        snprintf(d, sizeof(d), "%s/shape-%s", dir, shape_names[sh]);
+        snprintf(snap, sizeof(snap), "%s-compact", d);
+        struct gen_series *gs;
+        struct pl_labels **ls = make_labels(nser, sh, &gs);
+        struct tsdb *db = open_db(d, TSDB_SYNC_NONE);
+        int64_t na, nc;
+        load(db, ls, gs, nser, 0, nsmp, &na, &nc);
+        tsdb_close(db);
+        db = open_db(d, TSDB_SYNC_NONE);
+        struct tsdb_summary s;
+        struct pl_err err;
+        tsdb_summary_get(db, &s, &err);
+        tsdb_snapshot(db, snap, &err);
+        tsdb_close(db);
+        printf("shape %-9s: %d x %d: chunk bytes/sample %.3f (sealed only), data file %.3f, "
+               "compacted copy %.3f bytes/sample\n",
+               shape_names[sh], nser, nsmp, (double)s.sealed_bytes / (double)s.samples,
+               (double)dir_bytes(d) / ((double)nser * nsmp),
+               (double)dir_bytes(snap) / ((double)nser * nsmp));
+        tsdb_summary_fini(&s);
+        for (int i = 0; i < nser; i++)
+            pl_labels_free(ls[i]);
+        free(ls);
+        free(gs);
+    }
+    return 0;
+}
+
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, key, kl) == 0)
+            v = strtol(line + kl + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int cmd_rss(const char *dir, int nser)
+{
+    struct gen_series *gs;
+    struct pl_labels **ls = make_labels(nser, -1, &gs);
+    long anon0 = status_kb("RssAnon:"), file0 = status_kb("RssFile:");
+    struct mallinfo2 mi0 = mallinfo2();
+    struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
+    int64_t na, nc;
+    load(db, ls, gs, nser, 0, 480, &na, &nc); /* 2 h at 15 s */
+    long anon1 = status_kb("RssAnon:"), file1 = status_kb("RssFile:");
+    struct mallinfo2 mi1 = mallinfo2();
+    printf("rss: malloc in use %.0f bytes/series, malloc free (kept by glibc) %.0f bytes/series\n",
+           ((double)mi1.uordblks + (double)mi1.hblkhd - (double)mi0.uordblks - (double)mi0.hblkhd) /
+               nser,
+           ((double)mi1.fordblks - (double)mi0.fordblks) / nser);
+    struct tsdb_stats st;
+    tsdb_stats_get(db, &st);
+    /* The label sets the benchmark itself holds are not the database's. */
+    size_t own = 0;
+    for (int i = 0; i < nser; i++)
+        own += sizeof(struct pl_labels) + ls[i]->n * sizeof(struct pl_label) + 64;
+    printf("rss: %d active series x 480 samples (2 h at 15 s): heap (RssAnon) %.0f bytes/series "
+           "(minus the benchmark's own label sets ~%.0f), mapped file pages (RssFile) %.0f "
+           "bytes/series, %llu head series, %llu sealed chunks\n",
+           nser, (double)(anon1 - anon0) * 1024 / nser,
+           ((double)(anon1 - anon0) * 1024 - (double)own) / nser,
+           (double)(file1 - file0) * 1024 / nser, (unsigned long long)st.head_series,
+           (unsigned long long)st.sealed_chunks);
+    tsdb_close(db);
+    for (int i = 0; i < nser; i++)
+        pl_labels_free(ls[i]);
+    free(ls);
+    free(gs);
+    return 0;
+}
+
+static double time_open(const char *dir, int query)
+{
+    int64_t t0 = pl_mono_ns();
+    struct tsdb *db = open_db(dir, TSDB_SYNC_BATCH);
+    double open_s = (double)(pl_mono_ns() - t0) / 1e9;
+    if (query) {
+        /* One query over the head right after ready. */
+        struct tsdb_querier *q;
+        struct pl_err err;
+        struct tsdb_matcher *m;
+        tsdb_matcher_new(TSDB_MATCH_EQ, "instance", "host3:9100", &m, &err);
+        int64_t q0 = pl_mono_ns();
+        tsdb_querier_open(db, T0, T0 + 3 * 3600000, &q, &err);
+        struct tsdb_series_set *ss;
+        tsdb_select(q, &m, 1, &ss, &err);
+        const struct pl_labels *ls;
+        struct tsdb_samples s;
+        tsdb_samples_init(&s);
+        size_t n = 0, ns = 0;
+        while (tsdb_series_set_next(ss, &ls) == 1) {
+            tsdb_series_set_samples(ss, T0, T0 + 3 * 3600000, &s, &err);
+            n += s.n;
+            ns++;
+        }
+        printf("  first query after ready: %zu series, %zu samples in %.3f s\n", ns, n,
+               (double)(pl_mono_ns() - q0) / 1e9);
+        tsdb_samples_fini(&s);
+        tsdb_series_set_free(ss);
+        tsdb_querier_close(q);
+        tsdb_matcher_free(m);
+    }
+    tsdb_close(db);
+    return open_s;
+}
+
+static int cmd_ready(const char *dir, int nser, int nsmp)
+{
+    /* A child loads 2 h (480 scrapes) and either closes cleanly or dies. */
+    for (int crash = 0; crash < 2; crash++) {
+        char d[1024];
+        snprintf(d, sizeof(d), "%s/ready-%s", dir, crash ? "crash" : "clean");
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct gen_series *gs;
+            struct pl_labels **ls = make_labels(nser, -1, &gs);
+            struct tsdb_options o;
+            tsdb_options_init(&o);
+            o.path = d;
+            o.sync = TSDB_SYNC_NONE;
+            o.retention_ms = 0;
+            struct tsdb *db;
+            struct pl_err err;
+            if (tsdb_open(&o, &db, &err))
+                _exit(1);
+            int64_t na, nc;
+            load(db, ls, gs, nser, 0, nsmp, &na, &nc);
+            if (crash)
+                _exit(0); /* WAL after the last checkpoint is replayed on open */
+            tsdb_close(db);
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        printf("ready[%s restart]: %d series x %d samples:\n", crash ? "kill" : "clean", nser,
+               nsmp);
+        double s = time_open(d, 1);
+        printf("  open to ready: %.3f s\n", s);
+    }
+    return 0;
+}
+
+static int cmd_decode(const char *dir)
+{
+    struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
+    struct tsdb_querier *q;
+    struct pl_err err;
+    struct tsdb_matcher *m;
+    tsdb_matcher_new(TSDB_MATCH_RE, "__name__", ".+", &m, &err);
+    tsdb_querier_open(db, INT64_MIN / 4, INT64_MAX / 4, &q, &err);
+    struct tsdb_series_set *ss;
+    int64_t t0 = pl_mono_ns();
+    tsdb_select(q, &m, 1, &ss, &err);
+    int64_t t1 = pl_mono_ns();
+    const struct pl_labels *ls;
+    struct tsdb_samples s;
+    tsdb_samples_init(&s);
+    size_t n = 0, ns = 0;
+    while (tsdb_series_set_next(ss, &ls) == 1) {
+        tsdb_series_set_samples(ss, INT64_MIN / 4, INT64_MAX / 4, &s, &err);
+        n += s.n;
+        ns++;
+    }
+    int64_t t2 = pl_mono_ns();
+    printf("decode: select %zu series in %.3f s; read %zu samples in %.3f s: %.0f samples/s\n", ns,
+           (double)(t1 - t0) / 1e9, n, (double)(t2 - t1) / 1e9,
+           (double)n / ((double)(t2 - t1) / 1e9));
+    tsdb_samples_fini(&s);
+    tsdb_series_set_free(ss);
+    tsdb_querier_close(q);
+    tsdb_matcher_free(m);
+    tsdb_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 5 && strcmp(argv[1], "gen") == 0)
+        return cmd_gen(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : -1);
+    if (argc >= 5 && strcmp(argv[1], "append") == 0)
+        return cmd_append(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 5 && strcmp(argv[1], "shapes") == 0)
+        return cmd_shapes(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "rss") == 0)
+        return cmd_rss(argv[2], atoi(argv[3]));
+    if (argc >= 4 && strcmp(argv[1], "ready") == 0)
+        return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480);
+    if (argc >= 3 && strcmp(argv[1], "decode") == 0)
+        return cmd_decode(argv[2]);
+    fprintf(stderr, "usage: see the comment at the top of bench_tsdb.c\n");
+    return 2;
+}
