@@ -427,8 +427,9 @@ static int simple_math(enum query_func_id id, double x, double *out)
 /* ---- label_replace / label_join ---- */
 
 /* Go's regexp.Expand of template `tpl` with the match in src. */
-static void expand_template(struct pl_buf *b, const char *tpl, const char *src, PCRE2_SIZE *ov,
-                            int nmatch, const pcre2_code *re)
+__attribute__((noinline)) static void expand_template(struct pl_buf *b, const char *tpl,
+                                                      const char *src, PCRE2_SIZE *ov, int nmatch,
+                                                      const pcre2_code *re)
 {
     for (const char *p = tpl; *p;) {
         if (*p != '$') {
@@ -490,8 +491,9 @@ static const char *str_arg(const struct query_node *n, size_t i)
     return a->kind == QUERY_NODE_STRING ? a->string.s : "";
 }
 
-static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
-                              struct ev_value *out)
+__attribute__((noinline)) static int eval_label_replace(struct ev_ctx *c,
+                                                        const struct query_node *n,
+                                                        struct ev_value *in, struct ev_value *out)
 {
     const char *dst = str_arg(n, 1), *repl = str_arg(n, 2);
     const char *src = str_arg(n, 3), *pat = str_arg(n, 4);
@@ -540,8 +542,8 @@ static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, stru
     return query__matrix_dedupe(c, &out->m);
 }
 
-static int eval_label_join(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
-                           struct ev_value *out)
+__attribute__((noinline)) static int eval_label_join(struct ev_ctx *c, const struct query_node *n,
+                                                     struct ev_value *in, struct ev_value *out)
 {
     const char *dst = str_arg(n, 1), *sep = str_arg(n, 2);
     for (size_t i = 3; i < n->call.nargs; i++) {
@@ -644,8 +646,9 @@ static double bucket_quantile(double q, struct bucket *b, size_t n)
     return start + (end - start) * (rank / count);
 }
 
-static int eval_histogram_quantile(struct ev_ctx *c, const double *q, struct ev_value *in,
-                                   struct ev_value *out)
+__attribute__((noinline)) static int eval_histogram_quantile(struct ev_ctx *c, const double *q,
+                                                             struct ev_value *in,
+                                                             struct ev_value *out)
 {
     size_t ns = in->m.n;
     int32_t *grp = pl_xmalloc((ns + 1) * sizeof(*grp));
@@ -779,7 +782,7 @@ static void merge_sort_items(struct sort_item *it, struct sort_item *tmp, size_t
     memcpy(it, tmp, n * sizeof(*it));
 }
 
-static void sort_series(struct ev_matrix *m, int desc)
+__attribute__((noinline)) static void sort_series(struct ev_matrix *m, int desc)
 {
     size_t n = m->n;
     if (n < 2)
@@ -801,6 +804,10 @@ static void sort_series(struct ev_matrix *m, int desc)
 }
 
 /* ---- dispatch ---- */
+
+__attribute__((noinline)) static int call_apply(struct ev_ctx *c, const struct query_node *n,
+                                                const struct query_node *a, struct ev_value *inp,
+                                                double **params, size_t np, struct ev_value *out);
 
 static int has_matrix_arg(const struct query_node *n)
 {
@@ -872,9 +879,26 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
         rc = query__eval_selector_times(c, a, &in);
     else
         rc = query__eval(c, n->call.args[varg], &in);
-    if (rc)
-        goto out_in;
+    if (rc == 0)
+        rc = call_apply(c, n, a, &in, params, np, out);
+    query__value_fini(c, &in);
+out:
+    free(params[0]);
+    free(params[1]);
+    return rc;
+}
 
+/*
+ * The work after the arguments are evaluated, out of line so that the
+ * recursive query__call frame stays small (deeply nested queries).
+ */
+static int call_apply(struct ev_ctx *c, const struct query_node *n, const struct query_node *a,
+                      struct ev_value *inp, double **params, size_t np, struct ev_value *out)
+{
+    enum query_func_id id = n->call.func->id;
+    struct ev_value in = *inp;
+    int rc = 0;
+    memset(inp, 0, sizeof(*inp));
     switch (id) {
     case QUERY_FN_SCALAR: {
         out->type = QUERY_VT_SCALAR;
@@ -969,8 +993,5 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
     rc = query__matrix_dedupe(c, &out->m);
 out_in:
     query__value_fini(c, &in);
-out:
-    free(params[0]);
-    free(params[1]);
     return rc;
 }

@@ -317,9 +317,12 @@ static int check_params(struct ev_ctx *c, enum query_func_id id, const struct wi
     return 0;
 }
 
+__attribute__((noinline)) static int range_apply(struct ev_ctx *c, const struct query_node *n,
+                                                 size_t marg, struct ev_msrc *msp, double **params,
+                                                 size_t np, struct ev_value *out);
+
 int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_value *out)
 {
-    enum query_func_id id = n->call.func->id;
     size_t marg = 0;
     for (size_t i = 0; i < n->call.nargs; i++)
         if (query_node_type(n->call.args[i]) == QUERY_VT_MATRIX)
@@ -337,9 +340,22 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
     struct ev_msrc ms;
     rc = query__msrc_load(c, n->call.args[marg], &ms);
     out->type = QUERY_VT_VECTOR;
-    if (rc)
-        goto out;
+    if (rc == 0)
+        rc = range_apply(c, n, marg, &ms, params, np, out);
+    query__msrc_fini(c, &ms);
+out_params:
+    free(params[0]);
+    free(params[1]);
+    return rc;
+}
 
+/* The sliding windows, out of line to keep the recursive frame small. */
+static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg,
+                       struct ev_msrc *msp, double **params, size_t np, struct ev_value *out)
+{
+    enum query_func_id id = n->call.func->id;
+    struct ev_msrc ms = *msp;
+    int rc = 0;
     if (id == QUERY_FN_ABSENT_OVER_TIME) {
         /* 1 at the steps where no series has a sample in its window. */
         const struct pl_labels *ls = NULL;
@@ -448,9 +464,5 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
         c->nsteps = save;
     }
 out:
-    query__msrc_fini(c, &ms);
-out_params:
-    free(params[0]);
-    free(params[1]);
     return rc;
 }
