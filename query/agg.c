@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "query/parse_int.h"
 
 struct acc {
     double value, mean;
@@ -145,8 +144,9 @@ static uint32_t group_find(struct ev_hmap *h, const struct pl_labels ***glab, si
     return g;
 }
 
-static int count_values(struct ev_ctx *c, const struct query_node *n, const char *label,
-                        struct ev_value *in, struct ev_value *out)
+__attribute__((noinline)) static int count_values(struct ev_ctx *c, const struct query_node *n,
+                                                  const char *label, struct ev_value *in,
+                                                  struct ev_value *out)
 {
     size_t ns = in->m.n;
     size_t *cur = pl_xcalloc(ns + 1, sizeof(size_t));
@@ -180,7 +180,7 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
                 g = (uint32_t)lastg[i];
             } else {
                 pl_buf_reset(&num);
-                query__format_float(&num, v);
+                query__format_float_f(&num, v);
                 pl_lb_reset_from(&c->lb, s->ls);
                 pl_lb_setz(&c->lb, label, pl_buf_cstr(&num));
                 const struct pl_labels *withv = query__lb_pooled(c);
@@ -242,6 +242,10 @@ static int count_values(struct ev_ctx *c, const struct query_node *n, const char
     return rc;
 }
 
+__attribute__((noinline)) static int aggregate_apply(struct ev_ctx *c, const struct query_node *n,
+                                                     struct ev_value *inp, const double *param,
+                                                     struct ev_value *out);
+
 int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_value *out)
 {
     enum query_aggop op = n->agg.op;
@@ -263,14 +267,25 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
             return query__errf(c, QUERY_ERR_EXECUTION, "invalid label name \"%s\"", label);
     }
     struct ev_value in = {0};
-    if ((rc = query__eval(c, n->agg.expr, &in)) != 0)
-        goto out;
-    out->type = QUERY_VT_VECTOR;
-    if (op == QUERY_AGG_COUNT_VALUES) {
-        rc = count_values(c, n, label, &in, out);
-        goto out;
+    if ((rc = query__eval(c, n->agg.expr, &in)) == 0) {
+        out->type = QUERY_VT_VECTOR;
+        if (op == QUERY_AGG_COUNT_VALUES)
+            rc = count_values(c, n, label, &in, out);
+        else
+            rc = aggregate_apply(c, n, &in, param, out);
     }
+    query__value_fini(c, &in);
+    free(param);
+    return rc;
+}
 
+/* Grouping and folding, out of line to keep the recursive frame small. */
+static int aggregate_apply(struct ev_ctx *c, const struct query_node *n, struct ev_value *inp,
+                           const double *param, struct ev_value *out)
+{
+    enum query_aggop op = n->agg.op;
+    struct ev_value in = *inp;
+    int rc = 0;
     size_t ns = in.m.n;
     uint32_t *grp = pl_xmalloc((ns + 1) * sizeof(*grp));
     struct ev_hmap h;
@@ -464,8 +479,5 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
     free(acc);
     free(glab);
     free(grp);
-out:
-    query__value_fini(c, &in);
-    free(param);
     return rc;
 }

@@ -75,8 +75,9 @@ static int drops_name(enum query_binop op)
     }
 }
 
-static int scalar_scalar(struct ev_ctx *c, const struct query_node *n, struct ev_value *l,
-                         struct ev_value *r, struct ev_value *out)
+__attribute__((noinline)) static int scalar_scalar(struct ev_ctx *c, const struct query_node *n,
+                                                   struct ev_value *l, struct ev_value *r,
+                                                   struct ev_value *out)
 {
     out->type = QUERY_VT_SCALAR;
     out->sc = l->sc;
@@ -92,8 +93,9 @@ static int scalar_scalar(struct ev_ctx *c, const struct query_node *n, struct ev
 }
 
 /* vector op scalar (swap = 0) or scalar op vector (swap = 1). */
-static int vector_scalar(struct ev_ctx *c, const struct query_node *n, struct ev_value *vec,
-                         const double *sc, int swap, struct ev_value *out)
+__attribute__((noinline)) static int vector_scalar(struct ev_ctx *c, const struct query_node *n,
+                                                   struct ev_value *vec, const double *sc, int swap,
+                                                   struct ev_value *out)
 {
     enum query_binop op = n->binary.op;
     int cmp = query_binop_is_comparison(op);
@@ -257,8 +259,9 @@ static struct ev_series *out_get(struct ev_ctx *c, struct outc *oc, struct ev_ma
     return query__matrix_add(m, ls);
 }
 
-static int vector_vector(struct ev_ctx *c, const struct query_node *n, struct ev_value *lv,
-                         struct ev_value *rv, struct ev_value *out)
+__attribute__((noinline)) static int vector_vector(struct ev_ctx *c, const struct query_node *n,
+                                                   struct ev_value *lv, struct ev_value *rv,
+                                                   struct ev_value *out)
 {
     enum query_binop op = n->binary.op;
     const struct query_vector_matching *vm = n->binary.matching;

@@ -166,7 +166,10 @@ int query_exec_expr(struct query_engine *e, const struct query_queryable *st,
         return set_err(err, QUERY_ERR_BAD_DATA, "%s",
                        "end timestamp must not be before start time");
     /* The API's resolution limit, checked here so no caller allocates past it. */
-    if (is_range && (end - start) / step > 11000)
+    int64_t span;
+    if (__builtin_sub_overflow(end, start, &span))
+        return set_err(err, QUERY_ERR_BAD_DATA, "%s", "query time range is too large");
+    if (is_range && span / step > 11000)
         return set_err(err, QUERY_ERR_BAD_DATA, "%s",
                        "exceeded maximum resolution of 11,000 points per timeseries. Try "
                        "decreasing the query resolution (?step=XX)");
@@ -188,7 +191,7 @@ int query_exec_expr(struct query_engine *e, const struct query_queryable *st,
     c.start = start;
     c.end = end;
     c.step = step;
-    c.nsteps = (size_t)((end - start) / step) + 1;
+    c.nsteps = (size_t)(span / step) + 1;
     c.qstart = start;
     c.qend = end;
     c.lookback = e->o.lookback_ms;

@@ -164,7 +164,7 @@ int64_t query__ref_time(const struct ev_ctx *c, enum query_at at, int64_t at_ms,
     case QUERY_AT_NONE:
         break;
     }
-    return ts - offset;
+    return query__tsub(ts, offset);
 }
 
 void query__samples_fini(struct tsdb_samples *s)
@@ -324,8 +324,9 @@ static int storage_err(struct ev_ctx *c, const struct pl_err *pe)
  * into out, one series per label set (labels copied into the pool). With
  * drop_stale, stale markers are left out (range selectors).
  */
-static int load_series(struct ev_ctx *c, const struct query_node *vsn, int64_t mint, int64_t maxt,
-                       int drop_stale, struct ev_matrix *out)
+__attribute__((noinline)) static int load_series(struct ev_ctx *c, const struct query_node *vsn,
+                                                 int64_t mint, int64_t maxt, int drop_stale,
+                                                 struct ev_matrix *out)
 {
     struct pl_err pe;
     void *view = NULL, *set = NULL;
@@ -396,13 +397,14 @@ static void ref_span(const struct ev_ctx *c, enum query_at at, int64_t at_ms, in
  * An instant vector selector over the steps. With ts_mode, each point's value
  * is the sample's timestamp in seconds (for timestamp()).
  */
-static int eval_vector_selector(struct ev_ctx *c, const struct query_node *n, int ts_mode,
-                                struct ev_value *out)
+__attribute__((noinline)) static int eval_vector_selector(struct ev_ctx *c,
+                                                          const struct query_node *n, int ts_mode,
+                                                          struct ev_value *out)
 {
     int64_t lo, hi;
     struct ev_matrix raw = {0};
     ref_span(c, n->vs.at, n->vs.at_ms, n->vs.offset_ms, &lo, &hi);
-    int rc = load_series(c, n, lo - c->lookback, hi, 0, &raw);
+    int rc = load_series(c, n, query__tsub(lo, c->lookback), hi, 0, &raw);
     out->type = QUERY_VT_VECTOR;
     for (size_t i = 0; rc == 0 && i < raw.n; i++) {
         struct ev_series *in = &raw.s[i];
@@ -417,7 +419,7 @@ static int eval_vector_selector(struct ev_ctx *c, const struct query_node *n, in
                 continue;
             int64_t st = in->t[j - 1];
             double sv = in->v[j - 1];
-            if (st < ref - c->lookback || query__is_stale(sv))
+            if (st < query__tsub(ref, c->lookback) || query__is_stale(sv))
                 continue;
             if (!o) {
                 o = query__matrix_add(&out->m, in->ls);
@@ -440,7 +442,7 @@ static int eval_vector_selector(struct ev_ctx *c, const struct query_node *n, in
 static int64_t align_up(int64_t lo, int64_t step)
 {
     int64_t s = step * (lo / step); /* truncates toward zero, like Go */
-    if (s < lo)
+    if (s < lo && s <= INT64_MAX - step)
         s += step;
     return s;
 }
@@ -459,7 +461,7 @@ int query__msrc_load(struct ev_ctx *c, const struct query_node *n, struct ev_msr
         out->at_ms = vs->vs.at_ms;
         out->vs = vs;
         ref_span(c, out->at, out->at_ms, out->offset, &lo, &hi);
-        return load_series(c, vs, lo - out->range, hi, 1, &out->m);
+        return load_series(c, vs, query__tsub(lo, out->range), hi, 1, &out->m);
     }
     if (n->kind != QUERY_NODE_SUBQUERY)
         return query__errf(c, QUERY_ERR_BAD_DATA, "expected a range vector argument");
@@ -472,40 +474,35 @@ int query__msrc_load(struct ev_ctx *c, const struct query_node *n, struct ev_msr
     int64_t step = n->subquery.step_ms > 0 ? n->subquery.step_ms : c->default_step;
     if (step <= 0)
         return query__errf(c, QUERY_ERR_BAD_DATA, "zero or negative subquery step");
-    struct ev_ctx save = *c;
-    c->start = align_up(lo - out->range, step);
-    c->end = hi;
-    c->step = step;
-    if (c->end < c->start) {
-        *c = save;
-        c->tick = save.tick;
+    /* Only the range changes inside the subquery; everything else carries on. */
+    int64_t save_start = c->start, save_end = c->end, save_step = c->step;
+    size_t save_nsteps = c->nsteps;
+    int64_t sq_start = align_up(query__tsub(lo, out->range), step);
+    if (hi < sq_start)
         return 0;
-    }
     /*
      * Prometheus bounds a subquery only by the samples it produces (counted as
      * they are made); the step count itself is capped here so that the
      * per-step scalar arrays stay allocatable.
      */
-    uint64_t ns = (uint64_t)((c->end - c->start) / step) + 1;
-    if (ns > UINT64_C(1) << 31) {
-        *c = save;
+    int64_t span;
+    if (__builtin_sub_overflow(hi, sq_start, &span))
+        span = INT64_MAX;
+    uint64_t ns = (uint64_t)(span / step) + 1;
+    if (ns > UINT64_C(1) << 31)
         return query__errf(c, QUERY_ERR_EXECUTION,
                            "query processing would load too many samples into memory in query "
                            "execution");
-    }
+    c->start = sq_start;
+    c->end = hi;
+    c->step = step;
     c->nsteps = (size_t)ns;
     struct ev_value v = {0};
     int rc = query__eval(c, n->subquery.expr, &v);
-    /* Restore the range; keep counters and pools that moved meanwhile. */
-    save.cur_samples = c->cur_samples;
-    save.total_samples = c->total_samples;
-    save.tick = c->tick;
-    save.pool = c->pool;
-    save.npool = c->npool;
-    save.poolcap = c->poolcap;
-    save.lb = c->lb;
-    save.buf = c->buf;
-    *c = save;
+    c->start = save_start;
+    c->end = save_end;
+    c->step = save_step;
+    c->nsteps = save_nsteps;
     if (rc) {
         query__value_fini(c, &v);
         return rc;
@@ -513,7 +510,7 @@ int query__msrc_load(struct ev_ctx *c, const struct query_node *n, struct ev_msr
     if (v.type == QUERY_VT_SCALAR) {
         /* A scalar subquery result is one series without labels. */
         struct ev_series *s = query__matrix_add(&out->m, c->empty);
-        int64_t st = align_up(lo - out->range, step);
+        int64_t st = align_up(query__tsub(lo, out->range), step);
         for (size_t k = 0; k < ns; k++)
             query__series_push(s, st + (int64_t)k * step, v.sc[k]);
         query__value_fini(c, &v);
@@ -537,7 +534,8 @@ void query__msrc_fini(struct ev_ctx *c, struct ev_msrc *ms)
 }
 
 /* A range vector at the top of an instant query: the samples of each window. */
-static int eval_range_value(struct ev_ctx *c, const struct query_node *n, struct ev_value *out)
+__attribute__((noinline)) static int eval_range_value(struct ev_ctx *c, const struct query_node *n,
+                                                      struct ev_value *out)
 {
     struct ev_msrc ms;
     int rc = query__msrc_load(c, n, &ms);
@@ -547,7 +545,7 @@ static int eval_range_value(struct ev_ctx *c, const struct query_node *n, struct
         struct ev_series *in = &ms.m.s[i];
         struct ev_series *o = NULL;
         for (size_t j = 0; j < in->n; j++) {
-            if (in->t[j] < ref - ms.range || in->t[j] > ref)
+            if (in->t[j] < query__tsub(ref, ms.range) || in->t[j] > ref)
                 continue;
             if (!o)
                 o = query__matrix_add(&out->m, in->ls);

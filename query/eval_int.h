@@ -102,6 +102,15 @@ static inline int query__is_stale(double v)
 }
 void query__samples_fini(struct tsdb_samples *s);
 
+/* Time arithmetic that saturates instead of overflowing (extreme @ and offsets). */
+static inline int64_t query__tsub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b > 0 ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
 /* timestamp(): a selector whose values are its samples' times (eval.c). */
 int query__eval_selector_times(struct ev_ctx *c, const struct query_node *n, struct ev_value *out);
 
@@ -165,6 +174,8 @@ int query__binary(struct ev_ctx *c, const struct query_node *n, struct ev_value 
 /* ---- Go float semantics shared by several files ---- */
 double query__go_min(double a, double b); /* math.Min */
 double query__go_max(double a, double b); /* math.Max */
+/* strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values. */
+int query__format_float_f(struct pl_buf *out, double v);
 /* strconv.ParseFloat(s, 64): 0 or -1. */
 int query__parse_float(const char *s, double *out);
 /* Prometheus's quantile over values[0..n) (sorts them). */

@@ -47,6 +47,55 @@ double query__go_max(double a, double b)
     return a > b ? a : b;
 }
 
+int query__format_float_f(struct pl_buf *out, double v)
+{
+    if (isnan(v))
+        return pl_buf_puts(out, "NaN");
+    if (isinf(v))
+        return pl_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+    if (v == 0)
+        return pl_buf_puts(out, signbit(v) ? "-0" : "0");
+    /* The shortest digits that read back as v, laid out without an exponent. */
+    char e[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    char digits[32];
+    size_t nd = 0;
+    const char *p = e;
+    int rc = 0;
+    if (*p == '-') {
+        rc = pl_buf_putc(out, '-');
+        p++;
+    }
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && nd < sizeof(digits))
+            digits[nd++] = *p;
+    int exp10 = *p == 'e' ? atoi(p + 1) : 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int point = exp10 + 1; /* digits before the decimal point */
+    if (point <= 0) {
+        if (rc == 0)
+            rc = pl_buf_puts(out, "0.");
+        for (int i = 0; rc == 0 && i < -point; i++)
+            rc = pl_buf_putc(out, '0');
+        if (rc == 0)
+            rc = pl_buf_append(out, digits, nd);
+        return rc;
+    }
+    for (int i = 0; rc == 0 && i < point; i++)
+        rc = pl_buf_putc(out, (size_t)i < nd ? digits[i] : '0');
+    if (rc == 0 && (size_t)point < nd) {
+        rc = pl_buf_putc(out, '.');
+        if (rc == 0)
+            rc = pl_buf_append(out, digits + point, nd - (size_t)point);
+    }
+    return rc;
+}
+
 int query__parse_float(const char *s, double *out)
 {
     if (!*s || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
@@ -378,8 +427,9 @@ static int simple_math(enum query_func_id id, double x, double *out)
 /* ---- label_replace / label_join ---- */
 
 /* Go's regexp.Expand of template `tpl` with the match in src. */
-static void expand_template(struct pl_buf *b, const char *tpl, const char *src, PCRE2_SIZE *ov,
-                            int nmatch, const pcre2_code *re)
+__attribute__((noinline)) static void expand_template(struct pl_buf *b, const char *tpl,
+                                                      const char *src, PCRE2_SIZE *ov, int nmatch,
+                                                      const pcre2_code *re)
 {
     for (const char *p = tpl; *p;) {
         if (*p != '$') {
@@ -441,8 +491,9 @@ static const char *str_arg(const struct query_node *n, size_t i)
     return a->kind == QUERY_NODE_STRING ? a->string.s : "";
 }
 
-static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
-                              struct ev_value *out)
+__attribute__((noinline)) static int eval_label_replace(struct ev_ctx *c,
+                                                        const struct query_node *n,
+                                                        struct ev_value *in, struct ev_value *out)
 {
     const char *dst = str_arg(n, 1), *repl = str_arg(n, 2);
     const char *src = str_arg(n, 3), *pat = str_arg(n, 4);
@@ -491,8 +542,8 @@ static int eval_label_replace(struct ev_ctx *c, const struct query_node *n, stru
     return query__matrix_dedupe(c, &out->m);
 }
 
-static int eval_label_join(struct ev_ctx *c, const struct query_node *n, struct ev_value *in,
-                           struct ev_value *out)
+__attribute__((noinline)) static int eval_label_join(struct ev_ctx *c, const struct query_node *n,
+                                                     struct ev_value *in, struct ev_value *out)
 {
     const char *dst = str_arg(n, 1), *sep = str_arg(n, 2);
     for (size_t i = 3; i < n->call.nargs; i++) {
@@ -595,8 +646,9 @@ static double bucket_quantile(double q, struct bucket *b, size_t n)
     return start + (end - start) * (rank / count);
 }
 
-static int eval_histogram_quantile(struct ev_ctx *c, const double *q, struct ev_value *in,
-                                   struct ev_value *out)
+__attribute__((noinline)) static int eval_histogram_quantile(struct ev_ctx *c, const double *q,
+                                                             struct ev_value *in,
+                                                             struct ev_value *out)
 {
     size_t ns = in->m.n;
     int32_t *grp = pl_xmalloc((ns + 1) * sizeof(*grp));
@@ -730,7 +782,7 @@ static void merge_sort_items(struct sort_item *it, struct sort_item *tmp, size_t
     memcpy(it, tmp, n * sizeof(*it));
 }
 
-static void sort_series(struct ev_matrix *m, int desc)
+__attribute__((noinline)) static void sort_series(struct ev_matrix *m, int desc)
 {
     size_t n = m->n;
     if (n < 2)
@@ -752,6 +804,10 @@ static void sort_series(struct ev_matrix *m, int desc)
 }
 
 /* ---- dispatch ---- */
+
+__attribute__((noinline)) static int call_apply(struct ev_ctx *c, const struct query_node *n,
+                                                const struct query_node *a, struct ev_value *inp,
+                                                double **params, size_t np, struct ev_value *out);
 
 static int has_matrix_arg(const struct query_node *n)
 {
@@ -823,9 +879,26 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
         rc = query__eval_selector_times(c, a, &in);
     else
         rc = query__eval(c, n->call.args[varg], &in);
-    if (rc)
-        goto out_in;
+    if (rc == 0)
+        rc = call_apply(c, n, a, &in, params, np, out);
+    query__value_fini(c, &in);
+out:
+    free(params[0]);
+    free(params[1]);
+    return rc;
+}
 
+/*
+ * The work after the arguments are evaluated, out of line so that the
+ * recursive query__call frame stays small (deeply nested queries).
+ */
+static int call_apply(struct ev_ctx *c, const struct query_node *n, const struct query_node *a,
+                      struct ev_value *inp, double **params, size_t np, struct ev_value *out)
+{
+    enum query_func_id id = n->call.func->id;
+    struct ev_value in = *inp;
+    int rc = 0;
+    memset(inp, 0, sizeof(*inp));
     switch (id) {
     case QUERY_FN_SCALAR: {
         out->type = QUERY_VT_SCALAR;
@@ -920,8 +993,5 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
     rc = query__matrix_dedupe(c, &out->m);
 out_in:
     query__value_fini(c, &in);
-out:
-    free(params[0]);
-    free(params[1]);
     return rc;
 }

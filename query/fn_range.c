@@ -44,8 +44,8 @@ static int fn_extrapolated(const struct win *w, int is_counter, int is_rate, dou
             lastv = w->v[i];
         }
     }
-    double to_start = (double)(w->t[0] - w->range_start) / 1000.0;
-    double to_end = (double)(w->range_end - w->t[last]) / 1000.0;
+    double to_start = (double)query__tsub(w->t[0], w->range_start) / 1000.0;
+    double to_end = (double)query__tsub(w->range_end, w->t[last]) / 1000.0;
     double sampled = (double)(w->t[last] - w->t[0]) / 1000.0;
     double avg = sampled / (double)last;
     if (is_counter && result > 0 && w->v[0] >= 0) {
@@ -317,9 +317,12 @@ static int check_params(struct ev_ctx *c, enum query_func_id id, const struct wi
     return 0;
 }
 
+__attribute__((noinline)) static int range_apply(struct ev_ctx *c, const struct query_node *n,
+                                                 size_t marg, struct ev_msrc *msp, double **params,
+                                                 size_t np, struct ev_value *out);
+
 int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_value *out)
 {
-    enum query_func_id id = n->call.func->id;
     size_t marg = 0;
     for (size_t i = 0; i < n->call.nargs; i++)
         if (query_node_type(n->call.args[i]) == QUERY_VT_MATRIX)
@@ -337,9 +340,22 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
     struct ev_msrc ms;
     rc = query__msrc_load(c, n->call.args[marg], &ms);
     out->type = QUERY_VT_VECTOR;
-    if (rc)
-        goto out;
+    if (rc == 0)
+        rc = range_apply(c, n, marg, &ms, params, np, out);
+    query__msrc_fini(c, &ms);
+out_params:
+    free(params[0]);
+    free(params[1]);
+    return rc;
+}
 
+/* The sliding windows, out of line to keep the recursive frame small. */
+static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg,
+                       struct ev_msrc *msp, double **params, size_t np, struct ev_value *out)
+{
+    enum query_func_id id = n->call.func->id;
+    struct ev_msrc ms = *msp;
+    int rc = 0;
     if (id == QUERY_FN_ABSENT_OVER_TIME) {
         /* 1 at the steps where no series has a sample in its window. */
         const struct pl_labels *ls = NULL;
@@ -351,7 +367,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             int any = 0;
             for (size_t i = 0; i < ms.m.n && !any; i++) {
                 struct ev_series *s = &ms.m.s[i];
-                while (lo[i] < s->n && s->t[lo[i]] < ref - ms.range)
+                while (lo[i] < s->n && s->t[lo[i]] < query__tsub(ref, ms.range))
                     lo[i]++;
                 if (lo[i] < s->n && s->t[lo[i]] <= ref)
                     any = 1;
@@ -395,7 +411,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
             if (ms.at != QUERY_AT_NONE) {
                 lo = hi = 0; /* the same window every step; cheap to redo */
             }
-            while (lo < s->n && s->t[lo] < ref - ms.range)
+            while (lo < s->n && s->t[lo] < query__tsub(ref, ms.range))
                 lo++;
             if (hi < lo)
                 hi = lo;
@@ -414,7 +430,7 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
                 .v = s->v + lo,
                 .n = hi - lo,
                 .ts = ts,
-                .range_start = ref - ms.range,
+                .range_start = query__tsub(ref, ms.range),
                 .range_end = ref,
                 .range = ms.range,
                 .p0 = np > 0 ? params[0][k] : 0,
@@ -448,9 +464,5 @@ int query__call_range(struct ev_ctx *c, const struct query_node *n, struct ev_va
         c->nsteps = save;
     }
 out:
-    query__msrc_fini(c, &ms);
-out_params:
-    free(params[0]);
-    free(params[1]);
     return rc;
 }

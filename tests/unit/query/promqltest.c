@@ -43,7 +43,7 @@ struct eval {
     int line;
     int fail, ordered;
     int64_t at;
-    char expr[4096];
+    char expr[1 << 16];
     struct expect *ex;
     size_t nex;
     int has_scalar;

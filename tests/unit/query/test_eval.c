@@ -167,6 +167,11 @@ static void test_aggregations_group_and_order(void **state)
     expect(f, "topk(2, m)", 0, "m{g=\"b\", i=\"3\"}=5@0;m{g=\"a\", i=\"2\"}=3@0;");
     expect(f, "count_values(\"v\", m)", 0, "{v=\"1\"}=1@0;{v=\"3\"}=1@0;{v=\"5\"}=1@0;");
     expect_err(f, "count_values(\"a-b\", m)", 0, QUERY_ERR_EXECUTION, "invalid label name");
+    /* Values are written as Go's FormatFloat(v, 'f', -1, 64) (checked against Prometheus). */
+    expect(f, "count_values(\"v\", vector(1.1e10))", 0, "{v=\"11000000000\"}=1@0;");
+    expect(f, "count_values(\"v\", vector(-1e-10))", 0, "{v=\"-0.0000000001\"}=1@0;");
+    expect(f, "count_values(\"v\", vector(1e21))", 0, "{v=\"1000000000000000000000\"}=1@0;");
+    expect(f, "count_values(\"v\", -vector(0))", 0, "{v=\"-0\"}=1@0;");
 }
 
 static void test_too_many_samples_is_an_execution_error(void **state)

@@ -5,6 +5,7 @@
  */
 #include "tests.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -214,6 +215,66 @@ static void test_range_query_rejects_bad_shapes(void **state)
     memstore_free(ms);
 }
 
+struct deep {
+    char *q;
+    int rc;
+    double v;
+};
+
+static void *deep_query(void *arg)
+{
+    struct deep *d = arg;
+    struct memstore *ms = memstore_new();
+    memstore_add_text(ms, "m", 0, -2);
+    struct query_queryable st;
+    memstore_queryable(ms, &st);
+    struct query_engine *e = engine(20, 0, 0);
+    struct query_result r;
+    struct query_error err;
+    d->rc = query_exec_instant(e, &st, d->q, 0, &r, &err);
+    if (d->rc == 0) {
+        d->v = r.nseries == 1 ? r.series[0].v[0] : NAN;
+        query_result_fini(&r);
+    }
+    query_engine_free(e);
+    memstore_free(ms);
+    return NULL;
+}
+
+static void test_deeply_nested_query_fits_a_one_mib_stack(void **state)
+{
+    (void)state;
+    /* 990 nested calls: near the parser's cap of 1000 levels. */
+    const int n = 990;
+    size_t len = (size_t)n * 5 + 2;
+    char *q = malloc(len);
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(q + o, "abs(", 4);
+        o += 4;
+    }
+    q[o++] = 'm';
+    memset(q + o, ')', (size_t)n);
+    o += (size_t)n;
+    q[o] = 0;
+    struct deep d = {.q = q};
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's redzones make every frame several times larger. */
+    pthread_attr_setstacksize(&at, (size_t)32 << 20);
+#else
+    pthread_attr_setstacksize(&at, (size_t)1 << 20);
+#endif
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, &at, deep_query, &d), 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&at);
+    free(q);
+    assert_int_equal(d.rc, 0);
+    assert_true(d.v == 2);
+}
+
 int test_limits_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +284,7 @@ int test_limits_run(void)
         cmocka_unit_test(test_queries_wait_for_a_concurrency_slot),
         cmocka_unit_test(test_max_samples_counts_range_windows_and_results),
         cmocka_unit_test(test_range_query_rejects_bad_shapes),
+        cmocka_unit_test(test_deeply_nested_query_fits_a_one_mib_stack),
     };
     return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
