@@ -267,6 +267,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pl_buf_init(&resp.body, SRV_MAX_RESPONSE);
     enum MHD_Result ret = MHD_YES;
 
+    if (req->answered) {
+        /* Answered from the headers already: drop any body MHD still hands over. */
+        *upload_data_size = 0;
+        pl_buf_fini(&resp.body);
+        return MHD_YES;
+    }
     if (!req->route) {
         /* First call: headers only. Decide now whether the body is wanted. */
         req->method = method;
@@ -350,6 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req->route->fn(s, req, &resp);
 
 send:
+    req->answered = 1;
     if (resp.status >= 500 && resp.status != 503) {
         char code[16];
         snprintf(code, sizeof(code), "%d", resp.status);

@@ -51,6 +51,7 @@ struct srv_req {
     const char *content_encoding; /* borrowed from MHD for the request's life */
     struct pl_buf body;
     int body_over_limit;
+    int answered; /* a response is queued; later calls only drain the body */
     struct srv_params params;
     const struct srv_route *route;
     const char *path_arg; /* the <name> of /api/v1/label/<name>/values (points into path) */
