@@ -1014,7 +1014,11 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
         if (f && f->has_help)
             return fail(p, name, "second HELP line for metric name %.*s",
                         (int)(nn > 200 ? 200 : nn), name);
-        if (!utf8_valid(text, tn))
+        /*
+         * Prometheus's scraper refuses HELP text that is not UTF-8; promtool
+         * (the 0.0.4 authority for strict mode) does not look.
+         */
+        if (!p->strict && !utf8_valid(text, tn))
             return fail(p, text, "HELP text is not valid UTF-8");
         if (decode_help(p, text, tn, &e->meta_text))
             return PL_ERR_INVALID;
@@ -1027,7 +1031,18 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
                         "second TYPE line for metric name %.*s, or TYPE reported after samples",
                         (int)(nn > 200 ? 200 : nn), name);
         enum coll_expfmt_type t;
-        if (parse_type_word(text, tn, 0, p->strict, &t)) {
+        const char *word = text;
+        size_t wn = tn;
+        if (p->strict && memchr(text, '\\', tn)) {
+            /* promtool's reader drops backslashes from the type word */
+            pl_buf_reset(&p->tmp);
+            for (size_t i = 0; i < tn; i++)
+                if (text[i] != '\\')
+                    pl_buf_putc(&p->tmp, text[i]);
+            word = p->tmp.data ? p->tmp.data : "";
+            wn = p->tmp.len;
+        }
+        if (parse_type_word(word, wn, 0, p->strict, &t)) {
             char d[96];
             return fail(p, text, "unknown metric type \"%s\"", show(d, sizeof(d), text, tn));
         }
@@ -1100,7 +1115,13 @@ static int prom_labels(struct coll_expfmt_parser *p, struct pfam *f)
                         describe_at(d, sizeof(d), p->p, p->end));
         }
         p->p++;
-        skip_blanks(p);
+        if (p->strict)
+            skip_blanks(p);
+        else if (p->p < p->end && is_blank(*p->p))
+            /* Prometheus's lexer drops NULs in the blanks before a label
+             * value, but not right after the '=' */
+            while (p->p < p->end && (is_blank(*p->p) || *p->p == '\0'))
+                p->p++;
         if (p->p >= p->end || *p->p != '"') {
             char d[64];
             return fail(p, p->p, "expected '\"' at start of label value, got %s",
@@ -1297,6 +1318,11 @@ static int prom_next(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e)
             newline_at(p, p->p);
             p->p++;
             continue;
+        }
+        if (c == '\0' && !p->strict) {
+            /* Prometheus's lexer reads a NUL at the start of a line as the end */
+            p->state = 1;
+            return 0;
         }
         int rc;
         if (c == '#') {

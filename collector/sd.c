@@ -613,6 +613,9 @@ static int dns_lookup(const struct coll_dns_sd_config *cfg, const char *name,
     memset(&st, 0, sizeof(st));
     if (res_ninit(&st) != 0)
         return pl_err_set(err, PL_ERR_IO, "dns %s: resolver initialisation failed", name);
+    /* Bounded: 2 s per try, 2 tries, so shutdown never waits long on DNS. */
+    st.retrans = 2;
+    st.retry = 2;
     unsigned char *ans = pl_xmalloc(65536);
     int n = res_nsearch(&st, name, ns_c_in, qtype, ans, 65536);
     int rc;

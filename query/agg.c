@@ -305,7 +305,8 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
         int64_t kk = 0;
         if (is_k) {
             double f = param[k];
-            if (!(f <= 9223372036854775807.0 && f >= -9223372036854775808.0)) {
+            /* Prometheus's convertibleToInt64 bounds (maxInt64 is the largest exact float). */
+            if (!(f <= 9223372036854774784.0 && f >= -9223372036854775808.0)) {
                 char b[64];
                 format_go_float_v(f, b, sizeof(b));
                 rc = query__errf(c, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", b);
@@ -381,10 +382,17 @@ int query__aggregate(struct ev_ctx *c, const struct query_node *n, struct ev_val
                     heap_up(hp, a->nheap, bottom);
                     a->nheap++;
                 } else if ((bottom ? hp[0].v > v : hp[0].v < v) || (isnan(hp[0].v) && !isnan(v))) {
-                    hp[0].v = v;
-                    hp[0].s = (uint32_t)i;
-                    if (kk > 1 && !heap_down(hp, 0, a->nheap, bottom))
-                        heap_up(hp, 0, bottom);
+                    /*
+                     * The smallest (largest for bottomk) entry leaves as
+                     * container/heap's Pop and the new one enters as Push:
+                     * this order is what decides ties in Prometheus's output.
+                     */
+                    size_t last = a->nheap - 1;
+                    heap_swap(hp, 0, last);
+                    heap_down(hp, 0, last, bottom);
+                    hp[last].v = v;
+                    hp[last].s = (uint32_t)i;
+                    heap_up(hp, last, bottom);
                 }
                 break;
             case QUERY_AGG_QUANTILE:

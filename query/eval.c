@@ -64,6 +64,16 @@ int query__samples_add(struct ev_ctx *c, size_t n)
     return 0;
 }
 
+int query__steps_check(struct ev_ctx *c)
+{
+    /* A value per step counts against the limit like the points Prometheus holds. */
+    if (c->max_samples && c->cur_samples + c->nsteps > c->max_samples)
+        return query__errf(c, QUERY_ERR_EXECUTION,
+                           "query processing would load too many samples into memory in query "
+                           "execution");
+    return 0;
+}
+
 const struct pl_labels *query__pool(struct ev_ctx *c, struct pl_labels *ls)
 {
     if (c->npool == c->poolcap) {
@@ -471,8 +481,13 @@ int query__msrc_load(struct ev_ctx *c, const struct query_node *n, struct ev_msr
         c->tick = save.tick;
         return 0;
     }
+    /*
+     * Prometheus bounds a subquery only by the samples it produces (counted as
+     * they are made); the step count itself is capped here so that the
+     * per-step scalar arrays stay allocatable.
+     */
     uint64_t ns = (uint64_t)((c->end - c->start) / step) + 1;
-    if (c->max_samples && ns > c->max_samples) {
+    if (ns > UINT64_C(1) << 31) {
         *c = save;
         return query__errf(c, QUERY_ERR_EXECUTION,
                            "query processing would load too many samples into memory in query "
@@ -594,6 +609,8 @@ int query__eval(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
         return rc;
     switch (n->kind) {
     case QUERY_NODE_NUMBER:
+        if ((rc = query__steps_check(c)) != 0)
+            return rc;
         out->type = QUERY_VT_SCALAR;
         out->sc = pl_xmalloc(c->nsteps * sizeof(double));
         for (size_t k = 0; k < c->nsteps; k++)

@@ -112,6 +112,8 @@ int query__errf(struct ev_ctx *c, enum query_err_type t, const char *fmt, ...)
 int query__check(struct ev_ctx *c);
 /* Adds n samples to the current count; errors past max_samples. */
 int query__samples_add(struct ev_ctx *c, size_t n);
+/* Errors when a value per step would pass max_samples (before allocating one). */
+int query__steps_check(struct ev_ctx *c);
 /* Takes ownership of ls; returns it (borrowed until the query ends). */
 const struct pl_labels *query__pool(struct ev_ctx *c, struct pl_labels *ls);
 /* ls without __name__ (ls itself when it has none). */

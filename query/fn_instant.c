@@ -190,67 +190,89 @@ const struct pl_labels *query__absent_labels(struct ev_ctx *c, const struct quer
 
 /* ---- date functions ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
+/*
+ * Go's time package, followed step by step (time.Unix(int64(v), 0).UTC()
+ * and absDate), so that every input -- NaN and values far outside the
+ * calendar included -- gives the same answer as Prometheus on amd64, where
+ * int64(v) of NaN or an out-of-range float is math.MinInt64.
+ */
+static int64_t go_float_to_int64(double v)
 {
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+        return INT64_MIN;
+    return (int64_t)v;
 }
 
-/* Civil date from days since 1970-01-01 (proleptic Gregorian). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+static int go_is_leap(int64_t y)
 {
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yy + (*m <= 2);
-}
-
-static int is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
 }
 
 static double date_value(enum query_func_id id, double v)
 {
-    int64_t secs;
-    if (!(v >= -9.2e18 && v <= 9.2e18))
-        secs = INT64_MIN / 2; /* Go's int64(NaN) is implementation-defined; stay in range */
-    else
-        secs = (int64_t)v;
-    int64_t days = floor_div(secs, 86400);
-    int64_t sod = secs - days * 86400;
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int32_t days_before[] = {0,   31,  59,  90,  120, 151, 181,
+                                          212, 243, 273, 304, 334, 365};
+    const uint64_t spd = 86400, d400 = 365 * 400 + 97, d100 = 365 * 100 + 24, d4 = 365 * 4 + 1;
+    int64_t sec = go_float_to_int64(v);
+    /* sec + unixToInternal + internalToAbsolute, wrapping like Go's int64. */
+    uint64_t abs = (uint64_t)sec + UINT64_C(9223372028715321600);
     switch (id) {
-    case QUERY_FN_YEAR:
-        return (double)y;
-    case QUERY_FN_MONTH:
-        return m;
-    case QUERY_FN_DAY_OF_MONTH:
-        return d;
-    case QUERY_FN_DAY_OF_WEEK: {
-        int64_t w = (days + 4) % 7;
-        return (double)(w < 0 ? w + 7 : w);
-    }
-    case QUERY_FN_DAY_OF_YEAR:
-        return cum[m - 1] + d + (m > 2 && is_leap(y));
-    case QUERY_FN_DAYS_IN_MONTH:
-        return dim[m - 1] + (m == 2 && is_leap(y));
     case QUERY_FN_HOUR:
-        return (double)(sod / 3600);
+        return (double)((abs % spd) / 3600);
     case QUERY_FN_MINUTE:
-        return (double)((sod / 60) % 60);
+        return (double)((abs % 3600) / 60);
+    case QUERY_FN_DAY_OF_WEEK:
+        return (double)(((abs + 1 * spd) % (7 * spd)) / spd);
+    default:
+        break;
+    }
+    uint64_t d = abs / spd;
+    uint64_t n = d / d400;
+    uint64_t y = 400 * n;
+    d -= d400 * n;
+    n = d / d100;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= d100 * n;
+    n = d / d4;
+    y += 4 * n;
+    d -= d4 * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    int64_t year = (int64_t)y + INT64_C(-292277022399);
+    int yday = (int)d;
+    if (id == QUERY_FN_YEAR)
+        return (double)year;
+    if (id == QUERY_FN_DAY_OF_YEAR)
+        return yday + 1;
+    int day = yday, month;
+    int leap = go_is_leap(year);
+    if (leap && day == 31 + 29 - 1) {
+        month = 2;
+        day = 29;
+    } else {
+        if (leap && day > 31 + 29 - 1)
+            day--;
+        month = day / 31;
+        int end = days_before[month + 1], begin;
+        if (day >= end) {
+            month++;
+            begin = end;
+        } else {
+            begin = days_before[month];
+        }
+        month++;
+        day = day - begin + 1;
+    }
+    switch (id) {
+    case QUERY_FN_MONTH:
+        return month;
+    case QUERY_FN_DAY_OF_MONTH:
+        return day;
+    case QUERY_FN_DAYS_IN_MONTH:
+        return (days_before[month] - days_before[month - 1]) + (month == 2 && leap);
     default:
         return NAN;
     }
@@ -745,6 +767,9 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
     int rc = 0;
     if (has_matrix_arg(n))
         return query__call_range(c, n, out);
+    /* Every path below may hold a value or flag per step. */
+    if ((rc = query__steps_check(c)) != 0)
+        return rc;
 
     switch (id) {
     case QUERY_FN_TIME:

@@ -86,7 +86,8 @@ static void dump_sample(FILE *o, const struct coll_expfmt_sample *s,
     for (size_t i = 0; i < s->nlabels; i++)
         if (s->labels[i].value.n)
             (*sorted)[n++] = &s->labels[i];
-    qsort(*sorted, n, sizeof(**sorted), cmp_label_ptr);
+    if (n > 1)
+        qsort(*sorted, n, sizeof(**sorted), cmp_label_ptr);
     fwrite(s->name.p, 1, s->name.n, o);
     if (n) {
         fputc('{', o);

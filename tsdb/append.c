@@ -6,6 +6,7 @@
  */
 #include "tsdb/tsdb_int.h"
 
+#include <malloc.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +94,7 @@ int tsdb__head_seal(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struc
      * Release the buffer rather than reset it: a buffer kept at its peak size
      * costs every active series the largest chunk it ever had.
      */
-    tsdb_chunk_enc_fini(&s->enc);
-    tsdb_chunk_enc_init(&s->enc);
+    tsdb__enc_renew(&s->enc);
     atomic_fetch_add(&db->st_sealed, 1);
     return 0;
 }
@@ -142,18 +142,59 @@ int tsdb_appender_begin(struct tsdb *db, struct tsdb_appender **out)
 {
     if (db->opt.read_only)
         return PL_ERR_STATE;
-    struct tsdb_appender *a = pl_xcalloc(1, sizeof(*a));
-    a->db = db;
+    /* Reuse the last appender's arrays: steady scraping then allocates nothing. */
+    pthread_mutex_lock(&db->spare_mu);
+    struct tsdb_appender *a = db->spare;
+    db->spare = NULL;
+    pthread_mutex_unlock(&db->spare_mu);
+    if (!a) {
+        a = pl_xcalloc(1, sizeof(*a));
+        a->db = db;
+    }
     *out = a;
     return 0;
 }
 
-static void appender_free(struct tsdb_appender *a)
+static void appender_destroy(struct tsdb_appender *a)
 {
     free(a->v);
     free(a->hk);
     free(a->hv);
     free(a);
+}
+
+static void appender_free(struct tsdb_appender *a)
+{
+    struct tsdb *db = a->db;
+    /* Clear only the slots this batch used. */
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j = (a->v[i].s->id * 2654435761u) & (a->hcap - 1);
+        while (a->hv[j] && a->hk[j] != a->v[i].s->id)
+            j = (j + 1) & (a->hcap - 1);
+        a->hv[j] = 0;
+    }
+    a->n = 0;
+    pthread_mutex_lock(&db->spare_mu);
+    if (!db->spare) {
+        db->spare = a;
+        a = NULL;
+    }
+    pthread_mutex_unlock(&db->spare_mu);
+    if (a)
+        appender_destroy(a);
+}
+
+void tsdb__appender_cache_fini(struct tsdb *db)
+{
+    if (db->spare)
+        appender_destroy(db->spare);
+    db->spare = NULL;
+    free(db->cs_acc);
+    free(db->cs_news);
+    free(db->cs_sealed);
+    pl_buf_fini(&db->cs_rec);
+    pl_buf_fini(&db->cs_comp);
+    pl_buf_fini(&db->cs_scratch);
 }
 
 void tsdb_appender_rollback(struct tsdb_appender *a)
@@ -279,6 +320,18 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
     int64_t maxt = INT64_MIN, mint = INT64_MAX;
     for (size_t i = 0; i < a->n;) {
         struct tsdb__series *s = a->v[i].s;
+        /*
+         * A batch touches series scattered over memory: fetch the ones a few
+         * entries ahead so that their misses overlap with this one's work.
+         */
+        if (i + 8 < a->n)
+            __builtin_prefetch(a->v[i + 8].s, 1);
+        if (i + 4 < a->n) {
+            const struct tsdb__series *ahead = a->v[i + 4].s;
+            if (ahead->enc.buf)
+                __builtin_prefetch(ahead->enc.buf + ahead->enc.bitlen / 8, 1);
+            __builtin_prefetch(tsdb__stripe(db, ahead->id), 1);
+        }
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
         uint32_t had = s->sealing_len;
@@ -339,17 +392,24 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         return 0;
     }
     /* Group each series' samples together, keeping their order (stable by index). */
-    struct tsdb__sample *acc = pl_xmalloc(a->n * sizeof(*acc));
-    struct tsdb__series **news = pl_xmalloc(a->n * sizeof(*news));
-    struct tsdb__series **sealed = pl_xmalloc(a->n * sizeof(*sealed));
-    struct pl_buf rec, comp, scratch;
-    pl_buf_init(&rec, (size_t)1 << 31);
-    pl_buf_init(&comp, (size_t)1 << 31);
-    pl_buf_init(&scratch, 1 << 20);
     size_t nnew = 0, nacc = 0, nsealed = 0;
     int rc = 0;
 
     pthread_mutex_lock(&db->commit_mu);
+    /* Scratch kept by the db between commits (commit_mu guards it). */
+    if (db->cs_cap < a->n) {
+        db->cs_cap = a->n;
+        db->cs_acc = pl_xreallocarray(db->cs_acc, a->n, sizeof(*db->cs_acc));
+        db->cs_news = pl_xreallocarray(db->cs_news, a->n, sizeof(*db->cs_news));
+        db->cs_sealed = pl_xreallocarray(db->cs_sealed, a->n, sizeof(*db->cs_sealed));
+    }
+    struct tsdb__sample *acc = db->cs_acc;
+    struct tsdb__series **news = db->cs_news, **sealed = db->cs_sealed;
+    struct pl_buf *recp = &db->cs_rec, *compp = &db->cs_comp, *scrp = &db->cs_scratch;
+    pl_buf_reset(recp);
+    pl_buf_reset(compp);
+    pl_buf_reset(scrp);
+
     if (db->failed) {
         rc = pl_err_set(err, PL_ERR_STATE,
                         "storage is in a failed state after a write error; reopen it");
@@ -381,21 +441,21 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         goto unlock;
     }
     /* From here the head changes: a failure leaves the db failed until reopened. */
-    rc = apply(a, txn, acc, &nacc, sealed, &nsealed, &scratch);
+    rc = apply(a, txn, acc, &nacc, sealed, &nsealed, scrp);
     if (rc == 0 && nacc > 0) {
-        rc = tsdb__wal_encode(acc, nacc, &rec);
+        rc = tsdb__wal_encode(acc, nacc, recp);
         if (rc == 0)
-            rc = pl_buf_reserve(&comp, snappy_max_compressed_length(rec.len));
+            rc = pl_buf_reserve(compp, snappy_max_compressed_length(recp->len));
         if (rc == 0) {
-            size_t clen = comp.cap - comp.len;
-            if (snappy_compress(rec.data, rec.len, comp.data, &clen) != SNAPPY_OK)
+            size_t clen = compp->cap - compp->len;
+            if (snappy_compress(recp->data, recp->len, compp->data, &clen) != SNAPPY_OK)
                 rc = PL_ERR_LIMIT;
-            comp.len = clen;
+            compp->len = clen;
         }
         if (rc == 0) {
             uint8_t k[8];
             tsdb__be64(k, db->wal_seq + 1);
-            MDB_val key = {8, k}, val = {comp.len, comp.data};
+            MDB_val key = {8, k}, val = {compp->len, compp->data};
             rc = mdb_put(txn, db->dbi_wal, &key, &val, MDB_APPEND);
         }
     }
@@ -421,9 +481,9 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
     }
     if (nacc > 0) {
         db->wal_seq++;
-        db->wal_bytes_since_ckpt += comp.len;
+        db->wal_bytes_since_ckpt += compp->len;
         atomic_fetch_add(&db->st_wal_records, 1);
-        atomic_fetch_add(&db->st_wal_bytes, comp.len);
+        atomic_fetch_add(&db->st_wal_bytes, compp->len);
     }
     if (nnew)
         db->next_id_persisted = next;
@@ -449,6 +509,8 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         struct pl_err e2;
         if (tsdb__head_checkpoint(db, &e2) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
+        /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */
+        malloc_trim(0);
     }
     if (nsealed > 0 && (db->opt.retention_ms > 0 || db->opt.retention_bytes > 0)) {
         struct pl_err e2;
@@ -457,12 +519,6 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
     }
 unlock:
     pthread_mutex_unlock(&db->commit_mu);
-    pl_buf_fini(&rec);
-    pl_buf_fini(&comp);
-    pl_buf_fini(&scratch);
-    free(acc);
-    free(news);
-    free(sealed);
     appender_free(a);
     return rc;
 }

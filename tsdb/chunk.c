@@ -59,6 +59,9 @@ int tsdb_chunk_dec_init(struct tsdb_chunk_dec *d, const uint8_t *p, size_t n)
     case TSDB_ENC_PACKED:
         rc = tsdb__chunk_packed_init(d);
         break;
+    case TSDB_ENC_STREAM:
+        rc = tsdb__chunk_stream_init(d);
+        break;
     default:
         rc = PL_ERR_CORRUPT;
         break;
@@ -101,6 +104,9 @@ int tsdb_chunk_dec_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)
     case TSDB_ENC_PACKED:
         rc = tsdb__chunk_packed_next(d, t, v);
         break;
+    case TSDB_ENC_STREAM:
+        rc = tsdb__chunk_stream_next(d, t, v);
+        break;
     default:
         rc = raw_next(d, t, v);
         break;
@@ -118,10 +124,11 @@ int tsdb_chunk_dec_seek(struct tsdb_chunk_dec *d, int64_t t, int64_t *ot, double
         *ov = tsdb__u2f(d->v);
         return 1;
     }
-    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED) {
+    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED || d->enc == TSDB_ENC_STREAM) {
         /* The codecs' own loops keep the decoder state in registers. */
-        int rc = d->enc == TSDB_ENC_GORILLA ? tsdb__chunk_gorilla_seek(d, t)
-                                            : tsdb__chunk_packed_seek(d, t);
+        int rc = d->enc == TSDB_ENC_GORILLA  ? tsdb__chunk_gorilla_seek(d, t)
+                 : d->enc == TSDB_ENC_PACKED ? tsdb__chunk_packed_seek(d, t)
+                                             : tsdb__chunk_stream_seek(d, t);
         if (rc < 0)
             d->enc = DEC_FAILED;
         if (rc == 1) {
@@ -147,9 +154,10 @@ int tsdb_chunk_dec_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size
 {
     if (max > INT32_MAX)
         max = INT32_MAX;
-    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED) {
-        int rc = d->enc == TSDB_ENC_GORILLA ? tsdb__chunk_gorilla_batch(d, ts, vs, max)
-                                            : tsdb__chunk_packed_batch(d, ts, vs, max);
+    if (d->enc == TSDB_ENC_GORILLA || d->enc == TSDB_ENC_PACKED || d->enc == TSDB_ENC_STREAM) {
+        int rc = d->enc == TSDB_ENC_GORILLA  ? tsdb__chunk_gorilla_batch(d, ts, vs, max)
+                 : d->enc == TSDB_ENC_PACKED ? tsdb__chunk_packed_batch(d, ts, vs, max)
+                                             : tsdb__chunk_stream_batch(d, ts, vs, max);
         if (rc < 0)
             d->enc = DEC_FAILED;
         return rc;
@@ -187,10 +195,11 @@ static int raw_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl
     return 0;
 }
 
-static int gorilla_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out)
+static int stream_encode(const int64_t *ts, const uint64_t *vs, size_t n, uint8_t kind,
+                         struct pl_buf *out)
 {
     struct tsdb_chunk_enc e;
-    tsdb_chunk_enc_init(&e);
+    tsdb_chunk_enc_init_kind(&e, kind);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = tsdb_chunk_enc_append(&e, ts[i], tsdb__u2f(vs[i]));
@@ -226,7 +235,8 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     for (size_t i = 1; i < n; i++)
         if (ts[i] < ts[i - 1])
             return PL_ERR_OUT_OF_ORDER;
-    if (enc != TSDB_ENC_RAW && enc != TSDB_ENC_GORILLA && enc != TSDB_ENC_PACKED)
+    if (enc != TSDB_ENC_RAW && enc != TSDB_ENC_GORILLA && enc != TSDB_ENC_PACKED &&
+        enc != TSDB_ENC_STREAM)
         return PL_ERR_INVALID;
     if (enc == TSDB_ENC_PACKED && n == 0)
         return PL_ERR_UNSUPPORTED;
@@ -242,7 +252,7 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
         rc = tsdb__chunk_packed_encode(ts, vb, n, out);
         break;
     default:
-        rc = gorilla_encode(ts, vb, n, out);
+        rc = stream_encode(ts, vb, n, enc, out);
         break;
     }
     free(vb);
@@ -285,7 +295,7 @@ int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
      */
     if (p[0] != TSDB_ENC_GORILLA || n <= best_len) {
         size_t off = scratch.len;
-        rc = gorilla_encode(ts, vs, cnt, &scratch);
+        rc = stream_encode(ts, vs, cnt, TSDB_ENC_GORILLA, &scratch);
         if (rc < 0)
             goto done;
         if (scratch.len - off < best_len) {

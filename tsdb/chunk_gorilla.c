@@ -16,23 +16,39 @@
 #include "common/mem.h"
 #include "tsdb/chunk_int.h"
 
-/* Bytes of slack kept past the written bits: one sample takes <= 21 bytes. */
-#define ENC_SLACK    32
+/*
+ * Bytes of slack kept past the written bits: one sample takes at most 32
+ * bytes (TSDB_ENC_STREAM's first sample), and the bit writer stores 8 bytes.
+ */
+#define ENC_SLACK    48
 #define ENC_INIT_CAP 64
 
 /* The bytes of a chunk with no samples, served before the first append. */
-static const uint8_t empty_chunk[TSDB__CHUNK_HDR] = {TSDB_ENC_GORILLA, 0, 0};
+static const uint8_t empty_gorilla[TSDB__CHUNK_HDR] = {TSDB_ENC_GORILLA, 0, 0};
+static const uint8_t empty_stream[TSDB__CHUNK_HDR] = {TSDB_ENC_STREAM, 0, 0};
 
 void tsdb_chunk_enc_init(struct tsdb_chunk_enc *e)
 {
     memset(e, 0, sizeof(*e));
     e->leading = 0xff;
+    e->kind = TSDB_ENC_GORILLA;
+}
+
+int tsdb_chunk_enc_init_kind(struct tsdb_chunk_enc *e, uint8_t kind)
+{
+    tsdb_chunk_enc_init(e);
+    if (kind != TSDB_ENC_GORILLA && kind != TSDB_ENC_STREAM)
+        return PL_ERR_INVALID;
+    e->kind = kind;
+    return 0;
 }
 
 void tsdb_chunk_enc_fini(struct tsdb_chunk_enc *e)
 {
+    uint8_t kind = e->kind;
     free(e->buf);
     memset(e, 0, sizeof(*e));
+    e->kind = kind;
 }
 
 void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e)
@@ -48,8 +64,10 @@ void tsdb_chunk_enc_reset(struct tsdb_chunk_enc *e)
     e->trailing = 0;
 }
 
+void tsdb__chunk_enc_reserve(struct tsdb_chunk_enc *e);
+
 /* Makes room for one more sample past the written bits (zero-filled). */
-static void enc_reserve(struct tsdb_chunk_enc *e)
+void tsdb__chunk_enc_reserve(struct tsdb_chunk_enc *e)
 {
     size_t need = e->bitlen / 8 + ENC_SLACK;
     if (need <= e->cap)
@@ -112,7 +130,11 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
         return PL_ERR_LIMIT;
     if (e->n > 0 && t < e->t_last)
         return PL_ERR_OUT_OF_ORDER;
-    enc_reserve(e);
+    if (e->kind == TSDB_ENC_STREAM) {
+        tsdb__chunk_stream_append(e, t, vb);
+        goto counted;
+    }
+    tsdb__chunk_enc_reserve(e);
     if (e->n == 0) {
         e->buf[0] = TSDB_ENC_GORILLA;
         size_t k = tsdb__uvarint_put(e->buf + TSDB__CHUNK_HDR, tsdb__zigzag(t));
@@ -130,6 +152,7 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
         e->t_last = t;
     }
     e->v_last = vb;
+counted:
     e->n++;
     e->buf[1] = (uint8_t)(e->n >> 8);
     e->buf[2] = (uint8_t)e->n;
@@ -139,8 +162,8 @@ int tsdb_chunk_enc_append(struct tsdb_chunk_enc *e, int64_t t, double v)
 const uint8_t *tsdb_chunk_enc_bytes(const struct tsdb_chunk_enc *e, size_t *len)
 {
     if (e->n == 0) {
-        *len = sizeof(empty_chunk);
-        return empty_chunk;
+        *len = TSDB__CHUNK_HDR;
+        return e->kind == TSDB_ENC_STREAM ? empty_stream : empty_gorilla;
     }
     *len = (e->bitlen + 7) / 8;
     return e->buf;

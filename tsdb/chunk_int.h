@@ -147,6 +147,58 @@
  *   bits: t '10' v '10' | t '01' v '10' | t '00' v '00'
  *   -> a6 00
  *   total 15 bytes (Gorilla: 22).
+ *
+ * =========================================================================
+ * TSDB_ENC_STREAM (3): the adaptive streaming format (open chunks; opt-in
+ * with tsdb_chunk_enc_init_kind). Like Gorilla, n is rewritten on every
+ * append and the stream only grows.
+ *
+ *   OFFSET SIZE  FIELD
+ *   3      1     scale e of the first value (0..15), or 0xff: XOR values
+ *   4      1-10  t0, svarint
+ *   .      1-10  m0, svarint (scale 0..15 only): value 0 = (double)m0 / 10^e
+ *   .      ...   bit stream; with scale 0xff it starts with value 0's 64 bits
+ *
+ * Running state, the same in encoder and decoder: At, Nt (timestamps) and
+ * Av, Nv, E1, E2 (values), all 0 with N = 1 at the start; the Rice
+ * parameter is k = bitlen(A) - bitlen(N) (at least 0, at most 62); after a
+ * residual x, A +=
+ * min(x, 2^40), N += 1, and when N reaches 32 every sum halves and N = 16.
+ * E1 and E2 add the bit length of the zigzagged residual of their order.
+ * Sample i >= 1:
+ * - timestamp: Rice(k(At, Nt)) of zigzag(delta_i - D), with D = 0 for
+ *   i = 1, after which D = delta_1 rounded to whole seconds when it is at
+ *   least 1000 ms; i = 1 does not update At, Nt.
+ * - value, XOR mode: Gorilla's XOR code.
+ * - value, decimal mode: optional markers, then Rice(k(Av, Nv)) of
+ *   zigzag(r >> s), where r = m_i - m_{i-1} (order 1) when E2 >= E1, else
+ *   r = (m_i - m_{i-1}) - (m_{i-1} - m_{i-2}) (order 2); then Av += x,
+ *   and E1, E2 add the bit lengths of both orders' zigzagged residuals.
+ *   A marker is a Rice escape (16 zero bits) whose 6-bit length field is
+ *   below 4, which no real escape has (escaped values have at least 5 bits):
+ *     0  exception: 64 bits of the value follow; no state changes
+ *     1  rescale: 5 bits of a larger scale e' follow; m and the last
+ *        difference are multiplied by 10^(e'-e); a value code follows
+ *        (possibly after a shift marker)
+ *     2  XOR from now on: a Gorilla XOR code against the previous value
+ *        follows (new window), and the chunk stays in XOR mode
+ *     3  shift: 6 bits s (0..56) follow, then the value code; residuals
+ *        are multiples of 2^s (pages, sectors) and coded divided by it
+ *
+ * Worked example (checked byte by byte by test_chunk_stream.c), the
+ * samples (1000, 1.5), (16000, 2.0), (31002, 3.0):
+ *   03 00 03          encoding 3, n = 3
+ *   01                scale 1: values are m / 10
+ *   d0 0f             t0 = 1000
+ *   1e                m0 = 15 (zigzag 30)
+ *   sample 1: time: k = 0, zigzag(15000) = 30000 escapes: 16 '0', L-1 =
+ *             14 '001110', the low 14 bits '11010100110000'; D = 15000.
+ *             value: r = 20 - 15 = 5, zigzag 10, k = 0: '0' x 10, '1'.
+ *   sample 2: time: zigzag(15002 - 15000) = 4, k = 0: '0000' '1'.
+ *             value: E1 = E2 = 4, so order 1: r = 10, zigzag 20,
+ *             k = bitlen(10) - bitlen(2) = 2: q = 5: '00000' '1', then '00'.
+ *   -> 00 00 3b 53 00 02 10 40 (60 bits, zero-padded)
+ *   total 15 bytes (Gorilla: 22).
  */
 #ifndef TSDB_CHUNK_INT_H
 #define TSDB_CHUNK_INT_H
@@ -407,6 +459,16 @@ static inline void tsdb__code_put(uint8_t *buf, size_t *bitlen, uint64_t x, unsi
     tsdb__bits_put_long(buf, bitlen, x, l - 1);
 }
 
+/*
+ * The value bits of integer m at a scale with divisor div (10^e). Integers
+ * (e = 0) skip the division, whose latency otherwise dominates decoding.
+ */
+static inline uint64_t tsdb__chunk_dec_value(uint64_t m, double div)
+{
+    double v = (double)(int64_t)m;
+    return tsdb__f2u(div == 1.0 ? v : v / div);
+}
+
 /* Per-encoding decoders (chunk_gorilla.c, chunk_packed.c, chunk.c). */
 int tsdb__chunk_gorilla_init(struct tsdb_chunk_dec *d);
 int tsdb__chunk_gorilla_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
@@ -421,6 +483,18 @@ int tsdb__chunk_packed_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, 
  */
 int tsdb__chunk_gorilla_seek(struct tsdb_chunk_dec *d, int64_t t);
 int tsdb__chunk_packed_seek(struct tsdb_chunk_dec *d, int64_t t);
+
+/* TSDB_ENC_STREAM (chunk_stream.c). */
+#define TSDB__STREAM_EXCEPTION 0 /* value marker: 64 raw value bits follow */
+#define TSDB__STREAM_RESCALE   1 /* value marker: 5 bits of a larger scale follow */
+#define TSDB__STREAM_TO_XOR    2 /* value marker: XOR codes from here on */
+#define TSDB__STREAM_SHIFT     3 /* value marker: 6 bits of a new residual shift follow */
+#define TSDB__STREAM_MARKERS   4 /* length fields below this are markers */
+int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb);
+int tsdb__chunk_stream_init(struct tsdb_chunk_dec *d);
+int tsdb__chunk_stream_next(struct tsdb_chunk_dec *d, int64_t *t, double *v);
+int tsdb__chunk_stream_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max);
+int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
 
 /*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,

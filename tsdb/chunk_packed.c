@@ -760,7 +760,7 @@ static inline __attribute__((always_inline)) int packed_step(struct tsdb_chunk_d
             }
         }
         d->seen = 1;
-        d->v = tsdb__f2u((double)(int64_t)d->m / d->div);
+        d->v = tsdb__chunk_dec_value(d->m, d->div);
     }
     if (tsdb__br_overrun(b))
         return PL_ERR_CORRUPT;

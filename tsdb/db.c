@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +138,16 @@ int tsdb__wtxn_begin(struct tsdb *db, size_t need_bytes, MDB_txn **txn)
      * already changed the head.
      */
     size_t want = used + need_bytes * 3 + ((size_t)8 << 20);
+    /*
+     * With MDB_WRITEMAP the data file is sparse and pages are allocated as
+     * they are written: a full disk would fault (SIGBUS) inside a write, so
+     * refuse the transaction up front, with a clear error, while there is
+     * still room for what it may write.
+     */
+    struct statvfs vfs;
+    if (statvfs(db->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)need_bytes * 3 + ((uint64_t)16 << 20))
+        return ENOSPC;
     if (want > db->mapsize - db->mapsize / 8) {
         int rc = tsdb__map_grow(db, want + want / 2);
         if (rc)
@@ -304,6 +315,8 @@ static void db_free(struct tsdb *db)
     }
     tsdb__smap_fini(&db->map);
     tsdb__tomb_fini(db);
+    tsdb__appender_cache_fini(db);
+    pthread_mutex_destroy(&db->spare_mu);
     if (db->env)
         mdb_env_close(db->env);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
@@ -342,6 +355,10 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     pthread_rwlock_init(&db->tomb_lock, NULL);
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_mutex_init(&db->spare_mu, NULL);
+    pl_buf_init(&db->cs_rec, (size_t)1 << 31);
+    pl_buf_init(&db->cs_comp, (size_t)1 << 31);
+    pl_buf_init(&db->cs_scratch, 1 << 24);
     pthread_cond_init(&db->sync_cv, NULL);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
         pthread_mutex_init(&db->stripes[i], NULL);
@@ -356,14 +373,15 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     }
     mdb_env_set_maxdbs(db->env, 16);
     mdb_env_set_maxreaders(db->env, 512);
-    /* Start small; the map grows on demand (tsdb__wtxn_begin). */
-    size_t ms = o->map_initial_bytes ? o->map_initial_bytes : INITIAL_MAPSIZE;
+    /*
+     * Start small; the map grows on demand (tsdb__wtxn_begin). An existing
+     * database keeps the map size recorded in it.
+     */
     char file[4096];
     snprintf(file, sizeof(file), "%s/data.mdb", db->path);
     struct stat sb;
-    if (stat(file, &sb) == 0 && (size_t)sb.st_size * 2 > ms)
-        ms = (size_t)sb.st_size * 2;
-    mdb_env_set_mapsize(db->env, ms);
+    if (stat(file, &sb) != 0)
+        mdb_env_set_mapsize(db->env, o->map_initial_bytes ? o->map_initial_bytes : INITIAL_MAPSIZE);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_WRITEMAP;
     if (o->read_only)
         flags |= MDB_RDONLY;

@@ -252,7 +252,7 @@ static void forget_memory(struct tsdb *db, uint32_t id)
         tsdb__head_set(db, id, NULL);
         /* An appender may still hold the pointer: keep the struct, drop its data. */
         s->persisted = 2; /* forgotten */
-        tsdb_chunk_enc_reset(&s->enc);
+        tsdb__enc_renew(&s->enc);
         atomic_fetch_sub(&db->st_head_series, 1);
     }
     pthread_mutex_unlock(mu);
@@ -377,7 +377,7 @@ static int filter_chunk(const uint8_t *p, size_t n, const struct tsdb__tomb *tb,
     int rc = tsdb_chunk_dec_init(&d, p, n);
     if (rc)
         return rc;
-    tsdb_chunk_enc_reset(enc);
+    tsdb__enc_renew(enc);
     int64_t t;
     double v;
     while ((rc = tsdb_chunk_dec_next(&d, &t, &v)) == 1) {
@@ -477,7 +477,7 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err)
         return tsdb__mdb_err(err, rc, "cleaning tombstones");
     }
     struct tsdb_chunk_enc enc;
-    tsdb_chunk_enc_init(&enc);
+    tsdb_chunk_enc_init_kind(&enc, TSDB_HEAD_ENC);
     struct pl_buf sb;
     pl_buf_init(&sb, 1 << 24);
     /*

@@ -121,6 +121,12 @@ void tsdb__smap_fini(struct tsdb__smap *m)
     memset(m, 0, sizeof(*m));
 }
 
+void tsdb__enc_renew(struct tsdb_chunk_enc *e)
+{
+    tsdb_chunk_enc_fini(e);
+    tsdb_chunk_enc_init_kind(e, TSDB_HEAD_ENC);
+}
+
 struct tsdb__series *tsdb__series_new(uint32_t id, struct pl_labels *ls)
 {
     struct tsdb__series *s = pl_xcalloc(1, sizeof(*s));
@@ -128,7 +134,7 @@ struct tsdb__series *tsdb__series_new(uint32_t id, struct pl_labels *ls)
     s->id = id;
     s->min_t = INT64_MAX;
     s->max_t = INT64_MIN;
-    tsdb_chunk_enc_init(&s->enc);
+    tsdb_chunk_enc_init_kind(&s->enc, TSDB_HEAD_ENC);
     return s;
 }
 
@@ -148,7 +154,7 @@ int tsdb__head_restore(struct tsdb__series *s, const uint8_t *p, size_t n)
         return PL_ERR_CORRUPT;
     s->max_t = (int64_t)tsdb__rd_le64(p);
     s->last_v = tsdb__rd_le64(p + 8);
-    tsdb_chunk_enc_reset(&s->enc);
+    tsdb__enc_renew(&s->enc);
     if (n == 16)
         return 0;
     /*

@@ -117,6 +117,9 @@ struct tsdb__smap {
     size_t cap, n; /* cap is a power of two */
 };
 
+struct tsdb__sample;
+struct tsdb_appender;
+
 struct tsdb__tomb {
     uint32_t id;
     uint32_t n;
@@ -145,6 +148,13 @@ struct tsdb {
     uint64_t wal_bytes_since_ckpt;
     uint64_t ckpt_bytes; /* checkpoint when the WAL since the last one exceeds this */
     int failed;          /* a write failed after touching the head: reopen needed */
+    /* A spare appender (its arrays reused) and the commit's scratch (commit_mu). */
+    pthread_mutex_t spare_mu;
+    struct tsdb_appender *spare;
+    size_t cs_cap;
+    struct tsdb__sample *cs_acc;
+    struct tsdb__series **cs_news, **cs_sealed;
+    struct pl_buf cs_rec, cs_comp, cs_scratch;
     /* Forgotten series, freed at close (an appender may still point at one). */
     struct tsdb__series **grave;
     size_t ngrave, capgrave;
@@ -281,6 +291,10 @@ int tsdb__postings_for_matchers(struct tsdb *db, MDB_txn *txn, struct tsdb_match
 int tsdb__pit_collect(struct tsdb__pit *it, uint32_t **ids, size_t *n);
 
 /* ---- head.c ---- */
+/* The codec of open chunks (TSDB_ENC_STREAM: 2-4x smaller than Gorilla on scraped data). */
+#define TSDB_HEAD_ENC TSDB_ENC_STREAM
+/* Empties an open-chunk encoder, releasing its buffer. */
+void tsdb__enc_renew(struct tsdb_chunk_enc *e);
 struct tsdb__series *tsdb__head_get(struct tsdb *db, uint32_t id);
 void tsdb__head_set(struct tsdb *db, uint32_t id, struct tsdb__series *s);
 static inline pthread_mutex_t *tsdb__stripe(struct tsdb *db, uint32_t id)
@@ -322,6 +336,8 @@ int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const stru
 int tsdb__wal_replay(struct tsdb *db, struct pl_err *err);
 
 /* ---- append.c ---- */
+/* Frees the spare appender and commit scratch (at close). */
+void tsdb__appender_cache_fini(struct tsdb *db);
 /*
  * Applies one sample to a series in the head inside write txn `txn` (stripe
  * lock held by the caller), sealing the open chunk into `chunks` when needed.

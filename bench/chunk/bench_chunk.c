@@ -161,9 +161,9 @@ static void gen_values(enum shape sh, double *vs, size_t n)
 }
 
 struct result {
-    size_t samples, chunks, gorilla_bytes, sealed_bytes;
-    size_t by_enc[3];
-    double append_s, dec_gorilla_s, dec_sealed_s, dec_batch_s, seal_s;
+    size_t samples, chunks, gorilla_bytes, sealed_bytes, stream_bytes;
+    size_t by_enc[4];
+    double append_s, stream_s, dec_gorilla_s, dec_stream_s, dec_sealed_s, dec_batch_s, seal_s;
 };
 
 static volatile double sink;
@@ -211,13 +211,16 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
     size_t maxchunks = nseries * ((nsamples + chunk - 1) / chunk);
     size_t *goff = malloc((maxchunks + 1) * sizeof(*goff));
     size_t *soff = malloc((maxchunks + 1) * sizeof(*soff));
-    struct pl_buf gall, sall;
+    size_t *toff = malloc((maxchunks + 1) * sizeof(*toff));
+    struct pl_buf gall, sall, tall;
     pl_buf_init(&gall, (size_t)1 << 34);
     pl_buf_init(&sall, (size_t)1 << 34);
-    struct tsdb_chunk_enc e;
+    pl_buf_init(&tall, (size_t)1 << 34);
+    struct tsdb_chunk_enc e, se;
     tsdb_chunk_enc_init(&e);
+    tsdb_chunk_enc_init_kind(&se, TSDB_ENC_STREAM);
     size_t nchunks = 0;
-    goff[0] = soff[0] = 0;
+    goff[0] = soff[0] = toff[0] = 0;
     for (size_t s = 0; s < nseries; s++) {
         gen_times(ts, nsamples, jitter);
         gen_values(sh, vs, nsamples);
@@ -232,6 +235,19 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
                         abort();
             }
             res->append_s += now_sec() - t0;
+            /* The same with the adaptive streaming encoder. */
+            t0 = now_sec();
+            for (int r = 0; r < reps; r++) {
+                tsdb_chunk_enc_reset(&se);
+                for (size_t i = 0; i < cn; i++)
+                    if (tsdb_chunk_enc_append(&se, ts[c0 + i], vs[c0 + i]) != 0)
+                        abort();
+            }
+            res->stream_s += now_sec() - t0;
+            size_t slen;
+            const uint8_t *sp = tsdb_chunk_enc_bytes(&se, &slen);
+            res->stream_bytes += slen;
+            pl_buf_append(&tall, sp, slen);
             size_t len;
             const uint8_t *p = tsdb_chunk_enc_bytes(&e, &len);
             pl_buf_append(&gall, p, len);
@@ -239,10 +255,11 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
             if (tsdb_chunk_seal(p, len, &sall) != 0)
                 abort();
             res->seal_s += now_sec() - t0;
-            res->by_enc[(uint8_t)sall.data[soff[nchunks]] % 3]++;
+            res->by_enc[(uint8_t)sall.data[soff[nchunks]] % 4]++;
             nchunks++;
             goff[nchunks] = gall.len;
             soff[nchunks] = sall.len;
+            toff[nchunks] = tall.len;
             res->samples += cn;
         }
     }
@@ -250,11 +267,15 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
     res->gorilla_bytes = gall.len;
     res->sealed_bytes = sall.len;
     res->dec_gorilla_s = decode_all(&gall, goff, nchunks, reps, 0);
+    res->dec_stream_s = decode_all(&tall, toff, nchunks, reps, 0);
     res->dec_sealed_s = decode_all(&sall, soff, nchunks, reps, 0);
     res->dec_batch_s = decode_all(&sall, soff, nchunks, reps, 1);
     tsdb_chunk_enc_fini(&e);
+    tsdb_chunk_enc_fini(&se);
     pl_buf_fini(&gall);
     pl_buf_fini(&sall);
+    pl_buf_fini(&tall);
+    free(toff);
     free(ts);
     free(vs);
     free(goff);
@@ -264,12 +285,14 @@ static void run_shape(enum shape sh, size_t nseries, size_t nsamples, size_t chu
 static void print_row(const char *name, const struct result *r, int reps)
 {
     double n = (double)r->samples, nr = n * reps;
-    printf("%-14s %6zu %8.3f %8.3f %6.1f%% %4zu/%zu/%zu %8.1f %8.1f %8.1f %8.1f %7.1f\n", name,
-           r->chunks, (double)r->gorilla_bytes / n, (double)r->sealed_bytes / n,
-           100.0 * (1.0 - (double)r->sealed_bytes / (double)r->gorilla_bytes), r->by_enc[0],
-           r->by_enc[1], r->by_enc[2], nr / r->append_s / 1e6, nr / r->dec_gorilla_s / 1e6,
-           nr / r->dec_sealed_s / 1e6, nr / r->dec_batch_s / 1e6,
-           r->seal_s / (double)r->chunks * 1e6);
+    printf(
+        "%-14s %6zu %7.3f %7.3f %7.3f %6.1f%% %3zu/%zu/%zu %7.1f %7.1f %7.1f %7.1f %7.1f %6.1f\n",
+        name, r->chunks, (double)r->gorilla_bytes / n, (double)r->stream_bytes / n,
+        (double)r->sealed_bytes / n,
+        100.0 * (1.0 - (double)r->sealed_bytes / (double)r->gorilla_bytes), r->by_enc[0],
+        r->by_enc[1], r->by_enc[2], nr / r->append_s / 1e6, nr / r->stream_s / 1e6,
+        nr / r->dec_gorilla_s / 1e6, nr / r->dec_sealed_s / 1e6, nr / r->dec_batch_s / 1e6,
+        r->seal_s / (double)r->chunks * 1e6);
 }
 
 /* Writes every shape's series as OpenMetrics; 0 or 1 on I/O errors. */
@@ -317,7 +340,8 @@ int main(int argc, char **argv)
     uint64_t seed = 42;
     size_t chunks[8] = {0};
     int nch = 0;
-    for (int i = 1; i < argc; i++) {
+    /* Options come in pairs: name, value. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             goto usage;
@@ -337,7 +361,6 @@ int main(int argc, char **argv)
             export_path = v;
         else
             goto usage;
-        i++;
     }
     if (nch == 0) {
         chunks[0] = 120;
@@ -354,11 +377,11 @@ int main(int argc, char **argv)
         printf("\nchunk %zu samples, %zu series x %zu samples per shape, 15 s scrapes, "
                "jitter sd %.1f ms (+0.5%% slow scrapes), seed %llu, reps %d\n",
                chunks[c], nseries, nsamples, jitter, (unsigned long long)seed, reps);
-        printf("%-14s %6s %8s %8s %7s %10s %8s %8s %8s %8s %7s\n", "shape", "chunks", "gor B/s",
-               "seal B/s", "saved", "raw/gor/pk", "app M/s", "decG M/s", "decS M/s", "batS M/s",
-               "seal us");
+        printf("%-14s %6s %7s %7s %7s %7s %9s %7s %7s %7s %7s %7s %6s\n", "shape", "chunks",
+               "gorB/s", "strB/s", "sealB/s", "saved", "raw/gor/pk", "appG", "appS", "decG", "decS",
+               "batS", "sealus");
         struct result mix = {0};
-        double mix_g = 0, mix_s = 0;
+        double mix_g = 0, mix_s = 0, mix_st = 0;
         size_t all_g = 0, all_s = 0;
         for (int sh = 0; sh < SH_COUNT; sh++) {
             rng_state = seed * 0x9e3779b97f4a7c15ull + (uint64_t)sh + 1;
@@ -367,22 +390,31 @@ int main(int argc, char **argv)
             print_row(shape_name[sh], &r, reps);
             mix_g += mix_weight[sh] * (double)r.gorilla_bytes / (double)r.samples;
             mix_s += mix_weight[sh] * (double)r.sealed_bytes / (double)r.samples;
+            mix_st += mix_weight[sh] * (double)r.stream_bytes / (double)r.samples;
+            mix.stream_s += r.stream_s;
             mix.samples += r.samples;
             all_g += r.gorilla_bytes;
             all_s += r.sealed_bytes;
             mix.append_s += r.append_s;
             mix.dec_gorilla_s += r.dec_gorilla_s;
+            mix.dec_stream_s += r.dec_stream_s;
+            mix.dec_batch_s += r.dec_batch_s;
             mix.dec_sealed_s += r.dec_sealed_s;
         }
         printf("node_exporter mix (weights cpu .10 bytes .15 mem .12 load .05 hist .10 const .40 "
-               "random .08): gorilla %.3f B/sample, sealed %.3f B/sample (%.1f%% smaller)\n",
-               mix_g, mix_s, 100.0 * (1 - mix_s / mix_g));
+               "random .08): gorilla %.3f B/sample, stream %.3f, sealed %.3f (%.1f%% smaller "
+               "than gorilla)\n",
+               mix_g, mix_st, mix_s, 100.0 * (1 - mix_s / mix_g));
         printf("all shapes, equal weight: gorilla %.3f B/sample, sealed %.3f B/sample\n",
                (double)all_g / (double)mix.samples, (double)all_s / (double)mix.samples);
-        printf("all shapes: append %.1f M samples/s, decode gorilla %.1f M/s, sealed %.1f M/s\n",
+        printf("all shapes (M samples per CPU-second): append gorilla %.1f, stream %.1f; "
+               "decode (dec_next) gorilla %.1f, stream %.1f, sealed %.1f; sealed dec_batch %.1f\n",
                (double)mix.samples * reps / mix.append_s / 1e6,
+               (double)mix.samples * reps / mix.stream_s / 1e6,
                (double)mix.samples * reps / mix.dec_gorilla_s / 1e6,
-               (double)mix.samples * reps / mix.dec_sealed_s / 1e6);
+               (double)mix.samples * reps / mix.dec_stream_s / 1e6,
+               (double)mix.samples * reps / mix.dec_sealed_s / 1e6,
+               (double)mix.samples * reps / mix.dec_batch_s / 1e6);
     }
     return 0;
 usage:

@@ -12,9 +12,11 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPROMLITE_TESTS=OFF >/de
 cmake --build "$build" -j2 --target bench_chunk >/dev/null
 bench=$build/bin/bench_chunk
 echo "bench_chunk on $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "columns: B/s = bytes per sample; raw/gor/pk = chunks sealed as raw/Gorilla/packed;"
-echo "app = Gorilla append, decG/decS = decode Gorilla/sealed with dec_next, batS = sealed"
-echo "with dec_batch (M samples per CPU-second, one core); seal us = CPU us per chunk"
+echo "columns: gorB/s, strB/s, sealB/s = bytes per sample of open Gorilla chunks, open"
+echo "TSDB_ENC_STREAM chunks and sealed chunks; raw/gor/pk = chunks sealed as raw/Gorilla/packed;"
+echo "appG/appS = append into Gorilla/stream chunks, decG/decS = decode Gorilla/sealed with"
+echo "dec_next, batS = sealed with dec_batch (M samples per CPU-second, one core);"
+echo "sealus = CPU microseconds per tsdb_chunk_seal"
 "$bench" "$@"
 
 command -v promtool >/dev/null 2>&1 || { echo "promtool not installed: no Prometheus comparison"; exit 0; }
@@ -40,7 +42,7 @@ compare() {
         n=$((series * samples))
         chunks=$(cat "$tmp"/prom/*/chunks/* | wc -c)
         total=$(du -sb "$tmp/prom" | awk '{print $1}')
-        mine=$(echo "$ours" | awk -v s="$shape" '$1 == s {print $4}')
+        mine=$(echo "$ours" | awk -v s="$shape" '$1 == s {print $5}')
         echo "$shape $chunks $total $n $mine" >>"$tmp/rows"
     done
     awk 'BEGIN { w["cpu_seconds"]=.10; w["bytes_counter"]=.15; w["memory_gauge"]=.12;

@@ -24,7 +24,8 @@ ours, ne, scrapes, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.
 HZ = os.sysconf("SC_CLK_TCK")
 COLLECTORS = ["cpu", "meminfo", "loadavg", "diskstats", "filesystem", "netdev", "netstat",
               "sockstat", "stat", "vmstat", "filefd", "pressure", "time", "uname", "os",
-              "entropy", "conntrack", "textfile"]
+              "entropy", "conntrack", "netclass", "timex", "softnet", "arp", "udp_queues",
+              "textfile"]
 HEADERS = {"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
            "Accept-Encoding": "gzip"}

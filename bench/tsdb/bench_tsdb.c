@@ -12,7 +12,7 @@
  *   bench_tsdb append DIR SERIES SAMPLES          append throughput (one thread)
  *   bench_tsdb shapes DIR SERIES SAMPLES          bytes/sample per shape
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
- *   bench_tsdb ready DIR SERIES                   time to ready (clean and crash restarts)
+ *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
  *   bench_tsdb decode DIR                         sequential decode speed over all series
  */
 #include <inttypes.h>
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,6 +171,13 @@ static struct tsdb *open_db(const char *dir, enum tsdb_sync sync)
     return db;
 }
 
+static int64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static struct pl_labels **make_labels(int nser, int forced, struct gen_series **gs)
 {
     struct pl_labels **ls = malloc((size_t)nser * sizeof(*ls));
@@ -227,13 +235,18 @@ static int cmd_append(const char *dir, int nser, int nsmp)
         struct gen_series *gs;
         struct pl_labels **ls = make_labels(nser, -1, &gs);
         struct tsdb *db = open_db(d, syncs[s]);
-        int64_t na, nc;
+        int64_t na, nc, c0;
         /* First scrape creates the series; measured separately. */
         load(db, ls, gs, nser, 0, 1, &na, &nc);
         printf("append[sync=%s]: series creation: %d series in %.3f s (%.0f series/s)\n", names[s],
                nser, (double)(na + nc) / 1e9, nser / ((double)(na + nc) / 1e9));
+        c0 = cpu_ns();
         load(db, ls, gs, nser, 1, nsmp - 1, &na, &nc);
+        int64_t cpu = cpu_ns() - c0;
         double n = (double)nser * (nsmp - 1);
+        printf("append[sync=%s]: %.0f samples per CPU-second of the appending thread (incl. "
+               "the generator)\n",
+               names[s], n / ((double)cpu / 1e9));
         printf("append[sync=%s]: %d x %d samples: tsdb_append %.0f samples/s, commit (WAL "
                "record + snappy + LMDB txn + head chunks + seals) %.0f samples/s, overall %.0f "
                "samples/s, %.2f ms per %d-sample commit\n",
@@ -373,7 +386,7 @@ static double time_open(const char *dir, int query)
     return open_s;
 }
 
-static int cmd_ready(const char *dir, int nser)
+static int cmd_ready(const char *dir, int nser, int nsmp)
 {
     /* A child loads 2 h (480 scrapes) and either closes cleanly or dies. */
     for (int crash = 0; crash < 2; crash++) {
@@ -393,7 +406,7 @@ static int cmd_ready(const char *dir, int nser)
             if (tsdb_open(&o, &db, &err))
                 _exit(1);
             int64_t na, nc;
-            load(db, ls, gs, nser, 0, 480, &na, &nc);
+            load(db, ls, gs, nser, 0, nsmp, &na, &nc);
             if (crash)
                 _exit(0); /* WAL after the last checkpoint is replayed on open */
             tsdb_close(db);
@@ -401,7 +414,8 @@ static int cmd_ready(const char *dir, int nser)
         }
         int st;
         waitpid(pid, &st, 0);
-        printf("ready[%s restart]: %d series x 480 samples:\n", crash ? "kill" : "clean", nser);
+        printf("ready[%s restart]: %d series x %d samples:\n", crash ? "kill" : "clean", nser,
+               nsmp);
         double s = time_open(d, 1);
         printf("  open to ready: %.3f s\n", s);
     }
@@ -452,7 +466,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return cmd_rss(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)
-        return cmd_ready(argv[2], atoi(argv[3]));
+        return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480);
     if (argc >= 3 && strcmp(argv[1], "decode") == 0)
         return cmd_decode(argv[2]);
     fprintf(stderr, "usage: see the comment at the top of bench_tsdb.c\n");

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/tsdb/run.sh - storage benchmarks, side by side with Prometheus's promtool.
-#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, RSS_SERIES override)
+#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, READY_SAMPLES, RSS_SERIES override)
+# Sizes are allocated bytes (du -B1): LMDB data files are sparse.
 # Figures: append samples/s (one core), bytes/sample after sealing (data file over samples)
 # for promlite import vs promtool create-blocks-from openmetrics on the same file, bytes/sample
 # per data shape, memory per active series with 2 h in the head, time to ready, decode speed.
@@ -21,15 +22,15 @@ ls -l "$W/data.om" | awk '{print "   file bytes:", $5}'
 echo "== promlite import"
 /usr/bin/time -f "   import: %e s wall, %M KiB max RSS" "$BIN/promlite" import --storage.tsdb.path="$W/promlite" "$W/data.om"
 "$BIN/promlite" tsdb snapshot --storage.tsdb.path="$W/promlite" "$W/promlite-compact" >/dev/null
-P=$(du -sb "$W/promlite" | cut -f1)
-PC=$(du -sb "$W/promlite-compact" | cut -f1)
+P=$(du -s -B1 "$W/promlite" | cut -f1)
+PC=$(du -s -B1 "$W/promlite-compact" | cut -f1)
 echo "   promlite data dir: $P bytes = $(echo "scale=3; $P / $N" | bc) bytes/sample; compacted snapshot: $(echo "scale=3; $PC / $N" | bc) bytes/sample"
 "$BIN/promlite" tsdb stats --storage.tsdb.path="$W/promlite" --limit=3 | sed 's/^/   /'
 
 if command -v promtool >/dev/null; then
   echo "== promtool tsdb create-blocks-from openmetrics (Prometheus $(promtool --version 2>&1 | head -1 | awk '{print $3}'))"
   /usr/bin/time -f "   promtool: %e s wall, %M KiB max RSS" promtool tsdb create-blocks-from openmetrics "$W/data.om" "$W/prom" >/dev/null
-  Q=$(du -sb "$W/prom" | cut -f1)
+  Q=$(du -s -B1 "$W/prom" | cut -f1)
   echo "   prometheus blocks: $Q bytes = $(echo "scale=3; $Q / $N" | bc) bytes/sample"
   echo "   ratio promlite/prometheus: $(echo "scale=3; $P / $Q" | bc) (compacted $(echo "scale=3; $PC / $Q" | bc))"
 fi
@@ -43,4 +44,4 @@ echo "== append throughput (one thread)"
 echo "== memory per active series"
 "$BIN/bench_tsdb" rss "$W/rss" "$RSS_SERIES"
 echo "== time to ready"
-"$BIN/bench_tsdb" ready "$W" "$READY_SERIES"
+"$BIN/bench_tsdb" ready "$W" "$READY_SERIES" "${READY_SAMPLES:-480}"

@@ -51,6 +51,13 @@ int exp__writer_sample_ex(struct exp_writer *w, const char *suffix, size_t nlabe
                           const char *extra_name, double extra_v, double v);
 
 /*
+ * The registered family `name` if it has this type and these label names,
+ * else NULL (lets a restarted server reuse its promhttp families).
+ */
+struct exp_family *exp__registry_find(struct exp_registry *r, const char *name, enum exp_type type,
+                                      size_t nlabels, const char *const *label_names);
+
+/*
  * Renders the registry into `w` (reset first; its buffer is reused).
  * Returns 0 or the first error; w->buf/w->len hold the exposition on success.
  */

@@ -298,6 +298,27 @@ static int family_publish(struct exp_registry *r, struct exp_family *f)
     return 0;
 }
 
+struct exp_family *exp__registry_find(struct exp_registry *r, const char *name, enum exp_type type,
+                                      size_t nlabels, const char *const *label_names)
+{
+    struct exp_family *found = NULL;
+    pthread_mutex_lock(&r->mu);
+    for (struct exp_family *g = r->fams; g && !found; g = g->next) {
+        if (strcmp(g->name, name) != 0)
+            continue;
+        if (g->type != type || g->nlabels != nlabels)
+            break;
+        size_t i = 0;
+        while (i < nlabels && strcmp(g->label_names[i], label_names[i]) == 0)
+            i++;
+        if (i == nlabels)
+            found = g;
+        break;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
 int exp_counter_new(struct exp_registry *r, const char *name, const char *help, size_t nlabels,
                     const char *const *label_names, struct exp_family **out)
 {

@@ -36,7 +36,7 @@
 #define SRV_MAX_CONNS    64
 #define SRV_HEADER_MAX   8192  /* request line and headers */
 #define SRV_IDLE_S       60.0  /* idle keep-alive connections are closed */
-#define SRV_SEND_TIMEOUT 10000 /* ms without progress while sending a reply */
+#define SRV_SEND_TIMEOUT 10000 /* ms to send one reply */
 
 struct conn {
     int fd;
@@ -64,9 +64,13 @@ static double mono(void)
     return exp_now_monotonic();
 }
 
-/* Sends all iovecs, waiting up to SRV_SEND_TIMEOUT for each bit of progress. */
+/*
+ * Sends all iovecs within SRV_SEND_TIMEOUT in total, so that a client that
+ * reads slowly (or not at all) cannot hold the single server thread.
+ */
 static int send_all(int fd, struct iovec *iov, int n)
 {
+    double deadline = mono() + SRV_SEND_TIMEOUT / 1000.0;
     while (n > 0) {
         struct msghdr mh;
         memset(&mh, 0, sizeof(mh));
@@ -78,8 +82,9 @@ static int send_all(int fd, struct iovec *iov, int n)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return -1;
+            int left = (int)((deadline - mono()) * 1000);
             struct pollfd p = {fd, POLLOUT, 0};
-            if (poll(&p, 1, SRV_SEND_TIMEOUT) <= 0)
+            if (left <= 0 || poll(&p, 1, left) <= 0)
                 return -1;
             continue;
         }
@@ -425,9 +430,15 @@ int exp_server_start(struct exp_registry *r, const char *listen, const char *pat
 
     struct exp_family *req, *infl;
     static const char *const code_l[] = {"code"};
-    int rc = exp_counter_new(r, "promhttp_metric_handler_requests_total",
+    /* A server started again on the same registry (after exp_server_stop)
+     * continues the existing promhttp series. */
+    int rc = 0;
+    req = exp__registry_find(r, "promhttp_metric_handler_requests_total", EXP_COUNTER, 1, code_l);
+    infl = exp__registry_find(r, "promhttp_metric_handler_requests_in_flight", EXP_GAUGE, 0, NULL);
+    if (!req)
+        rc = exp_counter_new(r, "promhttp_metric_handler_requests_total",
                              "Total number of scrapes by HTTP status code.", 1, code_l, &req);
-    if (rc == 0)
+    if (rc == 0 && !infl)
         rc = exp_gauge_new(r, "promhttp_metric_handler_requests_in_flight",
                            "Current number of scrapes being served.", 0, NULL, &infl);
     if (rc == 0)

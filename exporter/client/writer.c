@@ -79,22 +79,59 @@ static int puts_(struct exp_writer *w, const char *s)
     return exp__writer_put(w, s, strlen(s));
 }
 
-/* Appends `s` escaped: backslash and newline always, '"' when `quote`. */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not valid. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, min = 0x80, c &= 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, min = 0x800, c &= 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, min = 0x10000, c &= 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/*
+ * Appends `s` escaped: backslash and newline always, '"' when `quote`.
+ * Invalid UTF-8 (possible in sysfs strings such as ifalias, or in textfiles)
+ * becomes U+FFFD, because scrapers reject a whole exposition over one bad byte.
+ */
 static int put_escaped(struct exp_writer *w, const char *s, int quote)
 {
     const char *run = s;
-    for (; *s; s++) {
+    while (*s) {
         const char *rep = NULL;
-        if (*s == '\\')
+        size_t skip = 1;
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\')
             rep = "\\\\";
-        else if (*s == '\n')
+        else if (c == '\n')
             rep = "\\n";
-        else if (*s == '"' && quote)
+        else if (c == '"' && quote)
             rep = "\\\"";
+        else if (c >= 0x80 && (skip = utf8_len((const unsigned char *)s)) == 0)
+            rep = "\xef\xbf\xbd", skip = 1;
         if (rep) {
             exp__writer_put(w, run, (size_t)(s - run));
-            exp__writer_put(w, rep, 2);
-            run = s + 1;
+            exp__writer_put(w, rep, strlen(rep));
+            s += skip;
+            run = s;
+        } else {
+            s += skip;
         }
     }
     return exp__writer_put(w, run, (size_t)(s - run));

@@ -4,6 +4,14 @@
  * /run/udev/data/b<major>:<minor> for node_disk_info) and filesystem
  * (/proc/1/mounts, falling back to /proc/self/mounts, fstab(5) octal escapes,
  * statvfs(3) on each mount point below --path.rootfs).
+ *
+ * statvfs on a network filesystem whose server is gone can block for a very
+ * long time. As node_exporter does, such calls run on a helper thread and the
+ * collector waits at most --collector.filesystem.mount-timeout; a mount that
+ * times out is reported with node_filesystem_device_error 1 and remembered as
+ * stuck (skipped, and logged) until its pending call returns. Local
+ * filesystems are queried directly: they do not hang, and a thread per call
+ * would cost every scrape.
  */
 #include "exporter/node/node_int.h"
 
@@ -11,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/statvfs.h>
 
 #include "common/log.h"
@@ -164,6 +174,155 @@ int node__collect_diskstats(struct node_exporter *e, struct exp_writer *w, struc
 
 /* ------------------------------------------------------------------ filesystem */
 
+int (*node__statvfs)(const char *path, struct statvfs *st) = statvfs;
+
+/* Mount points whose statvfs has not returned yet (process-wide: a pending
+ * helper thread may outlive the exporter that started it). */
+#define STUCK_MAX 64
+static pthread_mutex_t stuck_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *stuck[STUCK_MAX];
+
+static int stuck_has(const char *path)
+{
+    int yes = 0;
+    pthread_mutex_lock(&stuck_mu);
+    for (int i = 0; i < STUCK_MAX && !yes; i++)
+        yes = stuck[i] && strcmp(stuck[i], path) == 0;
+    pthread_mutex_unlock(&stuck_mu);
+    return yes;
+}
+
+static void stuck_set(const char *path, int on)
+{
+    pthread_mutex_lock(&stuck_mu);
+    for (int i = 0; i < STUCK_MAX; i++) {
+        if (on && !stuck[i]) {
+            stuck[i] = strdup(path); /* NULL on OOM: then simply not remembered */
+            break;
+        }
+        if (!on && stuck[i] && strcmp(stuck[i], path) == 0) {
+            free(stuck[i]);
+            stuck[i] = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&stuck_mu);
+}
+
+struct statfs_job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs, done, abandoned, err;
+    int (*fn)(const char *, struct statvfs *); /* read on the calling thread */
+    struct statvfs st;
+    char path[];
+};
+
+static void job_unref(struct statfs_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (last) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+}
+
+static void *statfs_worker(void *arg)
+{
+    struct statfs_job *j = arg;
+    struct statvfs st;
+    int err = j->fn(j->path, &st) != 0 ? errno : 0;
+    pthread_mutex_lock(&j->mu);
+    j->st = st;
+    j->err = err;
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned) {
+        stuck_set(j->path, 0);
+        pl_log(PL_LOG_INFO, "exporter", "mount point responded again", "mountpoint", j->path, NULL);
+    }
+    job_unref(j);
+    return NULL;
+}
+
+/* Whether a filesystem type is remote (or user space) and may hang. */
+static int may_hang(const char *type)
+{
+    static const char *pfx[] = {"nfs", "cifs",   "smb",  "ceph",  "glusterfs", "fuse", "9p",
+                                "afs", "lustre", "gpfs", "davfs", "sshfs",     "ncpfs"};
+    for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++)
+        if (strncmp(type, pfx[i], strlen(pfx[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* statvfs with the stuck-mount protection above. Returns 0 or an errno value. */
+static int statvfs_guarded(struct node_exporter *e, const char *path, const char *type,
+                           struct statvfs *st)
+{
+    if (!may_hang(type))
+        return node__statvfs(path, st) != 0 ? errno : 0;
+    if (stuck_has(path)) {
+        pl_log(PL_LOG_DEBUG, "exporter", "mount point is in an unresponsive state, skipping",
+               "mountpoint", path, NULL);
+        return ETIMEDOUT;
+    }
+    size_t pl = strlen(path) + 1;
+    struct statfs_job *j = calloc(1, sizeof(*j) + pl);
+    if (!j)
+        return ENOMEM;
+    memcpy(j->path, path, pl);
+    j->refs = 2;
+    j->fn = node__statvfs;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, statfs_worker, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        j->refs = 1;
+        job_unref(j);
+        return node__statvfs(path, st) != 0 ? errno : 0;
+    }
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    double whole = (double)(long)e->mount_timeout;
+    dl.tv_sec += (time_t)whole;
+    dl.tv_nsec += (long)((e->mount_timeout - whole) * 1e9);
+    if (dl.tv_nsec >= 1000000000L)
+        dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &dl) != ETIMEDOUT)
+        ;
+    int err;
+    if (j->done) {
+        *st = j->st;
+        err = j->err;
+    } else {
+        j->abandoned = 1;
+        stuck_set(path, 1);
+        err = ETIMEDOUT;
+        pl_log(PL_LOG_ERROR, "exporter", "mount point timed out, it is probably stuck",
+               "mountpoint", path, NULL);
+    }
+    pthread_mutex_unlock(&j->mu);
+    job_unref(j);
+    return err;
+}
+
 struct mnt {
     char *dev, *point, *type;
     int ro, error;
@@ -259,11 +418,14 @@ int node__collect_filesystem(struct node_exporter *e, struct exp_writer *w, stru
             if (strcmp(tok, "ro") == 0)
                 c->ro = 1;
         char full[4096];
-        if (node__path(full, sizeof(full), e->rootfs, pt) || statvfs(full, &c->st) != 0) {
+        int serr = node__path(full, sizeof(full), e->rootfs, pt)
+                       ? ENAMETOOLONG
+                       : statvfs_guarded(e, full, type, &c->st);
+        if (serr) {
             c->error = 1;
             char es[64];
-            snprintf(es, sizeof(es), "%d", errno);
-            pl_log(PL_LOG_DEBUG, "exporter", "statfs failed", "mountpoint", pt, "errno", es, NULL);
+            snprintf(es, sizeof(es), "%s", strerror(serr));
+            pl_log(PL_LOG_DEBUG, "exporter", "statfs failed", "mountpoint", pt, "err", es, NULL);
         }
         n++;
     }

@@ -7,6 +7,7 @@
  */
 #include "exporter/node/node_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,8 @@ int node__collect_pressure(struct node_exporter *e, struct exp_writer *w, struct
         snprintf(rel, sizeof(rel), "pressure/%s", res[i]);
         PATH_OR_FAIL(path, e->procfs, rel);
         int rc = node__read_all(path, buf, sizeof(buf));
+        if (rc == -ENOENT && i == 0)
+            return pl_err_set(err, PL_ERR_NOTFOUND, "%s: not present (kernel without PSI)", path);
         if (rc)
             return pl_err_set(err, rc, "read %s: %s", path, pl_err_str(rc));
         some[i] = psi_total(buf, "some ");

@@ -275,8 +275,10 @@ int node__collect_conntrack(struct node_exporter *e, struct exp_writer *w, struc
     double count, max;
     PATH_OR_FAIL(path, e->procfs, "sys/net/netfilter/nf_conntrack_count");
     int rc = node__read_double(path, &count);
+    if (rc == -ENOENT)
+        return pl_err_set(err, PL_ERR_NOTFOUND, "%s: not present (nf_conntrack not loaded)", path);
     if (rc)
-        return pl_err_set(err, rc, "read %s: %s (conntrack not loaded?)", path, pl_err_str(rc));
+        return pl_err_set(err, rc, "read %s: %s", path, pl_err_str(rc));
     PATH_OR_FAIL(path, e->procfs, "sys/net/netfilter/nf_conntrack_max");
     rc = node__read_double(path, &max);
     if (rc)

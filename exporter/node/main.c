@@ -6,8 +6,10 @@
 #include "exporter/node/node.h"
 
 #include "common/log.h"
+#include "common/timeutil.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,7 @@ static void usage(FILE *f)
                "  --collector.diskstats.device-exclude=RE\n"
                "  --collector.filesystem.mount-points-exclude=RE\n"
                "  --collector.filesystem.fs-types-exclude=RE\n"
+               "  --collector.filesystem.mount-timeout=DURATION  (default 5s)\n"
                "  --collector.netdev.device-exclude=RE, --collector.netdev.device-include=RE\n"
                "  --collector.netstat.fields=RE, --collector.vmstat.fields=RE\n"
                "  --collector.NAME / --no-collector.NAME   enable / disable a collector\n"
@@ -102,6 +105,16 @@ int main(int argc, char **argv)
         STRFLAG("collector.netstat.fields", o.netstat_fields)
         STRFLAG("collector.vmstat.fields", o.vmstat_fields)
 #undef STRFLAG
+        if ((v = flag_value(argc, argv, &i, "collector.filesystem.mount-timeout")) != NULL) {
+            int64_t ms;
+            struct pl_err perr;
+            if (pl_duration_parse(v, strlen(v), &ms, &perr) != 0 || ms <= 0) {
+                fprintf(stderr, "promlite-exporter: --collector.filesystem.mount-timeout: %s\n", v);
+                return 2;
+            }
+            o.fs_mount_timeout_s = (double)ms / 1000.0;
+            continue;
+        }
         if ((v = flag_value(argc, argv, &i, "log.level")) != NULL) {
             enum pl_log_level lvl;
             if (pl_log_level_parse(v, &lvl) != 0) {

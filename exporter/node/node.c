@@ -35,6 +35,11 @@ static const struct {
     [NODE_OS] = {"os", node__collect_os},
     [NODE_ENTROPY] = {"entropy", node__collect_entropy},
     [NODE_CONNTRACK] = {"conntrack", node__collect_conntrack},
+    [NODE_NETCLASS] = {"netclass", node__collect_netclass},
+    [NODE_TIMEX] = {"timex", node__collect_timex},
+    [NODE_SOFTNET] = {"softnet", node__collect_softnet},
+    [NODE_ARP] = {"arp", node__collect_arp},
+    [NODE_UDP_QUEUES] = {"udp_queues", node__collect_udp_queues},
     [NODE_TEXTFILE] = {"textfile", node__collect_textfile},
 };
 
@@ -53,6 +58,7 @@ void node_opts_init(struct node_opts *o)
         "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
         "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|"
         "squashfs|sysfs|tracefs)$";
+    o->fs_mount_timeout_s = 5;
     o->netdev_device_exclude = "";
     o->netdev_device_include = "";
     o->netstat_fields =
@@ -151,6 +157,7 @@ int node_exporter_new(const struct node_opts *o, struct node_exporter **out, str
         return rc;
     }
     memcpy(e->enabled, o->enabled, sizeof(e->enabled));
+    e->mount_timeout = o->fs_mount_timeout_s > 0 ? o->fs_mount_timeout_s : 5;
     long ps = sysconf(_SC_PAGESIZE), hz = sysconf(_SC_CLK_TCK);
     e->pagesize = ps > 0 ? (double)ps : 4096;
     e->userhz = hz > 0 ? (double)hz : 100;
@@ -191,10 +198,14 @@ static int scrape(struct exp_writer *w, void *ud)
             return w->err; /* the output itself failed (limit, memory): fail the scrape */
         ok[i] = rc == 0;
         if (rc) {
+            /* Like node_exporter: "no data" (an optional kernel feature is absent) is
+             * logged at debug level, every other failure at error level. */
             char ds[32];
             snprintf(ds, sizeof(ds), "%.9f", dur[i]);
-            pl_log(PL_LOG_ERROR, "exporter", "collector failed", "name", colls[i].name,
-                   "duration_seconds", ds, "err", err.msg[0] ? err.msg : pl_err_str(rc), NULL);
+            pl_log(rc == PL_ERR_NOTFOUND ? PL_LOG_DEBUG : PL_LOG_ERROR, "exporter",
+                   rc == PL_ERR_NOTFOUND ? "collector returned no data" : "collector failed",
+                   "name", colls[i].name, "duration_seconds", ds, "err",
+                   err.msg[0] ? err.msg : pl_err_str(rc), NULL);
         }
     }
     exp_writer_family(w, "node_scrape_collector_duration_seconds",

@@ -8,7 +8,8 @@
  * enabled collector at each scrape, then writes
  * node_scrape_collector_duration_seconds and node_scrape_collector_success.
  * A failing collector is logged and reported as success 0; it never fails the
- * scrape.
+ * scrape. Collectors for optional kernel features (conntrack, pressure) that
+ * find them absent return PL_ERR_NOTFOUND ("no data", logged at debug level).
  */
 #ifndef EXPORTER_NODE_NODE_H
 #define EXPORTER_NODE_NODE_H
@@ -37,6 +38,11 @@ enum node_coll_id {
     NODE_OS,
     NODE_ENTROPY,
     NODE_CONNTRACK,
+    NODE_NETCLASS,
+    NODE_TIMEX,
+    NODE_SOFTNET,
+    NODE_ARP,
+    NODE_UDP_QUEUES,
     NODE_TEXTFILE,
     NODE_NCOLL
 };
@@ -51,6 +57,7 @@ struct node_opts {
     const char *diskstats_device_exclude;
     const char *fs_mount_points_exclude;
     const char *fs_types_exclude;
+    double fs_mount_timeout_s;         /* --collector.filesystem.mount-timeout, 5 s */
     const char *netdev_device_exclude; /* "" = none */
     const char *netdev_device_include; /* "" = all */
     const char *netstat_fields;

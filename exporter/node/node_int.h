@@ -12,6 +12,7 @@
 
 #include <pcre2.h>
 #include <stddef.h>
+#include <sys/statvfs.h>
 
 enum node_re {
     NODE_RE_DISK_EXCLUDE,
@@ -34,7 +35,14 @@ struct node_exporter {
     char *buf; /* scratch for whole-file reads, grows up to NODE_FILE_MAX */
     size_t cap;
     double pagesize, userhz;
+    double mount_timeout; /* seconds a remote filesystem's statvfs may take */
 };
+
+/*
+ * The statvfs the filesystem collector calls (a variable so that tests can
+ * simulate a hung network filesystem).
+ */
+extern int (*node__statvfs)(const char *path, struct statvfs *st);
 
 /* One collector: writes its families, or returns an error with a message. */
 typedef int (*node_collect_fn)(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
@@ -56,6 +64,11 @@ int node__collect_filesystem(struct node_exporter *e, struct exp_writer *w, stru
 int node__collect_time(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_uname(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_os(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_netclass(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_timex(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_softnet(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_arp(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
+int node__collect_udp_queues(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct pl_err *err);
 
 /* Builds "<base>/<rel>" into out; returns 0 or PL_ERR_LIMIT when too long. */

@@ -177,6 +177,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(tsdb_chunk_encode_samples(ts, vs, n, TSDB_ENC_PACKED, &pk) == 0);
         check_decodes(&pk, ts, vs, n);
     }
+    /* The adaptive streaming encoder, and sealing its chunk. */
+    pl_buf_reset(&pk);
+    pl_buf_reset(&s);
+    check(tsdb_chunk_encode_samples(ts, vs, n, TSDB_ENC_STREAM, &pk) == 0);
+    check_decodes(&pk, ts, vs, n);
+    check(tsdb_chunk_seal((const uint8_t *)pk.data, pk.len, &s) == 0);
+    check_decodes(&s, ts, vs, n);
     pl_buf_fini(&g);
     pl_buf_fini(&s);
     pl_buf_fini(&pk);

@@ -18,5 +18,17 @@ if(NOT TEST exporter_install)
   add_test(NAME exporter_install
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/integration/exporter_install.sh ${CMAKE_BINARY_DIR}
             ${PROJECT_SOURCE_DIR})
-  set_tests_properties(exporter_install PROPERTIES TIMEOUT 120)
+  # Programs built against a sanitized library need the same runtime.
+  set(EXP_INSTALL_CFLAGS "")
+  if(PROMLITE_SANITIZE)
+    set(EXP_INSTALL_CFLAGS "-fsanitize=address,undefined")
+  endif()
+  set_tests_properties(exporter_install PROPERTIES TIMEOUT 120
+    ENVIRONMENT "EXTRA_CFLAGS=${EXP_INSTALL_CFLAGS}")
+endif()
+if(NOT TEST exporter_prometheus AND Python3_Interpreter_FOUND)
+  add_test(NAME exporter_prometheus
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/exporter_prometheus.py
+            $<TARGET_FILE:promlite-exporter> ${PROJECT_SOURCE_DIR}/tests/fixtures/exporter)
+  set_tests_properties(exporter_prometheus PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77)
 endif()

@@ -26,7 +26,8 @@ import urllib.request
 
 COLLECTORS = ["cpu", "meminfo", "loadavg", "diskstats", "filesystem", "netdev", "netstat",
               "sockstat", "stat", "vmstat", "filefd", "pressure", "time", "uname", "os",
-              "entropy", "conntrack", "textfile"]
+              "entropy", "conntrack", "netclass", "timex", "softnet", "arp", "udp_queues",
+              "textfile"]
 
 # Families whose values must be identical in both.
 STATIC = re.compile(r"^node_(memory_(MemTotal|SwapTotal|Hugepagesize)_bytes|memory_HugePages_Total"

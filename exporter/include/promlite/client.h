@@ -75,7 +75,10 @@ struct exp_writer;   /* the exposition being written during a scrape */
  */
 EXP_API int exp_registry_new(struct exp_registry **out);
 
-/* Frees the registry, its families, children and collectors. NULL-safe. */
+/*
+ * Frees the registry, its families, children and collectors. NULL-safe. Stop
+ * every server using it (exp_server_stop) first.
+ */
 EXP_API void exp_registry_free(struct exp_registry *r);
 
 /*
@@ -178,8 +181,10 @@ EXP_API double exp_metric_value(struct exp_metric *m);
 /*
  * A collector callback writes whole families at scrape time through `w`
  * (exp_writer_family, then its samples). It returns 0, or a negative code to
- * fail the scrape. Runs on the scraping thread; it may run concurrently with
- * itself if the registry is scraped from several threads.
+ * fail the scrape. Runs on the scraping thread with the registry locked:
+ * it may update metrics and look up children, but must not register
+ * families or collectors in the same registry (that would deadlock).
+ * Scrapes of one registry are serialised.
  */
 typedef int (*exp_collect_fn)(struct exp_writer *w, void *ud);
 
@@ -283,10 +288,11 @@ struct exp_server;
  * does not need libmicrohttpd, so a statically linked program that uses only
  * this server does not load it. Also registers
  * promhttp_metric_handler_requests_total{code} and
- * promhttp_metric_handler_requests_in_flight in `r`.
+ * promhttp_metric_handler_requests_in_flight in `r` (reused when a server is
+ * started again on the same registry).
  * OUT: *out. Errors: EXP_ERR_INVALID (bad address or path), -errno (socket,
- * bind, listen), EXP_ERR_EXISTS (promhttp families registered twice),
- * EXP_ERR_NOMEM.
+ * bind, listen), EXP_ERR_EXISTS (a different family already uses a promhttp
+ * name), EXP_ERR_NOMEM.
  */
 EXP_API int exp_server_start(struct exp_registry *r, const char *listen, const char *path,
                              struct exp_server **out);

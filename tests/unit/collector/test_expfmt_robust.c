@@ -225,8 +225,14 @@ static void test_expfmt_handles_huge_lines_and_many_labels(void **state)
     coll_expfmt_parser_reset(p, b, off);
     assert_int_equal(coll_expfmt_next(p, &e, &err), PL_ERR_INVALID);
     assert_non_null(strstr(err.msg, "l17"));
-    memset(b, 0, 20000);
-    assert_int_equal(parse_all(p, b, 20000, &n), PL_ERR_INVALID);
+    /* NUL bytes: the scraper's lexer takes a NUL at a line start as the end */
+    memcpy(b, "a 1\n", 4);
+    memset(b + 4, 0, 20000);
+    assert_int_equal(parse_all(p, b, 20004, &n), 0);
+    assert_int_equal(n, 1);
+    coll_expfmt_parser_free(p);
+    p = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, COLL_EXPFMT_STRICT);
+    assert_int_equal(parse_all(p, b, 20004, &n), PL_ERR_INVALID);
     coll_expfmt_parser_free(p);
     free(b);
 }

@@ -105,6 +105,32 @@ static void test_gauge_exposition_escapes_and_special_values(void **state)
     exp_registry_free(r);
 }
 
+static void test_invalid_utf8_is_replaced_valid_utf8_kept(void **state)
+{
+    (void)state;
+    struct exp_registry *r;
+    struct exp_family *f;
+    struct exp_metric *m;
+    static const char *const ln[] = {"alias"};
+    assert_int_equal(exp_registry_new(&r), 0);
+    assert_int_equal(exp_gauge_new(r, "iface", "caf\xc3\xa9 \xff", 1, ln, &f), 0);
+    /* valid 2- and 4-byte sequences, a lone continuation byte, a truncated
+     * sequence at the end, an overlong encoding and a surrogate */
+    assert_int_equal(exp_family_childv(f, &m,
+                                       "\xc3\xa9\xf0\x9f\x98\x80|\x80|\xc0\xaf|"
+                                       "\xed\xa0\x80|\xe2\x82"),
+                     0);
+    exp_gauge_set(m, 1);
+    char *t = test_render(r, EXP_FORMAT_TEXT);
+    assert_string_equal(t, "# HELP iface caf\xc3\xa9 \xef\xbf\xbd\n"
+                           "# TYPE iface gauge\n"
+                           "iface{alias=\"\xc3\xa9\xf0\x9f\x98\x80|\xef\xbf\xbd|\xef\xbf\xbd"
+                           "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd"
+                           "\xef\xbf\xbd\"} 1\n");
+    free(t);
+    exp_registry_free(r);
+}
+
 static void test_gauge_set_to_current_time_is_now(void **state)
 {
     (void)state;
@@ -511,6 +537,7 @@ int test_client_run(void)
         cmocka_unit_test(test_counter_exposition_matches_golden),
         cmocka_unit_test(test_counter_without_total_suffix_gets_it_in_openmetrics),
         cmocka_unit_test(test_gauge_exposition_escapes_and_special_values),
+        cmocka_unit_test(test_invalid_utf8_is_replaced_valid_utf8_kept),
         cmocka_unit_test(test_gauge_set_to_current_time_is_now),
         cmocka_unit_test(test_histogram_exposition_matches_golden),
         cmocka_unit_test(test_summary_exposition_matches_golden),

@@ -119,7 +119,7 @@ static void test_filesystem_filters_dedupes_unescapes_and_flags_errors(void **st
     node_exporter_free(v.e);
 }
 
-static void test_time_uname_collectors_report_the_host(void **state)
+static void test_time_timex_uname_collectors_report_the_host(void **state)
 {
     (void)state;
     struct env v;
@@ -140,6 +140,12 @@ static void test_time_uname_collectors_report_the_host(void **state)
                                 "device=\"0\"} 1\n"));
     assert_non_null(strstr(out, "node_time_clocksource_current_info{clocksource=\"tsc\",device="
                                 "\"0\"} 1\n"));
+    free(out);
+    out = run(v.e, NODE_TIMEX, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "# HELP node_timex_sync_status Is clock synchronized to a "
+                                "reliable server (1 = yes, 0 = no).\n"));
+    assert_non_null(strstr(out, "\nnode_timex_tick_seconds 0.0"));
     free(out);
     out = run(v.e, NODE_UNAME, &rc, &err);
     assert_int_equal(rc, 0);
@@ -274,7 +280,7 @@ static void test_missing_files_fail_each_collector_cleanly(void **state)
         int rc;
         pl_err_clear(&err);
         char *out = run(v.e, id, &rc, &err);
-        if (id == NODE_TIME || id == NODE_UNAME || id == NODE_TEXTFILE) {
+        if (id == NODE_TIME || id == NODE_UNAME || id == NODE_TEXTFILE || id == NODE_TIMEX) {
             assert_int_equal(rc, 0); /* need no files (textfile reports scrape_error) */
         } else {
             if (rc == 0)
@@ -329,6 +335,61 @@ static void test_scrape_reports_collector_success_and_never_fails(void **state)
     node_exporter_free(v.e);
 }
 
+static int slow_statvfs(const char *path, struct statvfs *st)
+{
+    if (strstr(path, "/srv/nfs"))
+        usleep(1500000); /* a network filesystem whose server went away */
+    return statvfs(path, st);
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_filesystem_times_out_stuck_network_mounts(void **state)
+{
+    (void)state;
+    struct env v;
+    struct pl_err err;
+    int rc;
+    env_init(&v, fixture(), NULL);
+    v.o.fs_mount_timeout_s = 0.2;
+    env_open(&v);
+    const char *nfs_err = "node_filesystem_device_error{device=\"fileserver:/export\",fstype="
+                          "\"nfs4\",mountpoint=\"/srv/nfs\"} ";
+    const char *nfs_size = "node_filesystem_size_bytes{device=\"fileserver:/export\"";
+    /* Healthy: answered through the helper thread. */
+    char *out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_non_null(strstr(out, nfs_size));
+    free(out);
+    node__statvfs = slow_statvfs;
+    double t0 = now_mono();
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_true(now_mono() - t0 < 1.0); /* did not wait for the hung call */
+    assert_int_equal(rc, 0);
+    char *p = strstr(out, nfs_err);
+    assert_non_null(p);
+    assert_int_equal(p[strlen(nfs_err)], '1');
+    assert_null(strstr(out, nfs_size));
+    assert_non_null(strstr(out, "node_filesystem_size_bytes{device=\"/dev/vda\""));
+    free(out);
+    /* While the call is pending the mount is skipped at once. */
+    t0 = now_mono();
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_true(now_mono() - t0 < 0.15);
+    assert_non_null(strstr(out, nfs_err));
+    free(out);
+    node__statvfs = statvfs;
+    usleep(1600000); /* the pending call returns and clears the stuck mark */
+    out = run(v.e, NODE_FILESYSTEM, &rc, &err);
+    assert_non_null(strstr(out, nfs_size));
+    free(out);
+    node_exporter_free(v.e);
+}
+
 /* ---- malformed input: every prefix of every fixture file, and garbage ---- */
 
 static char tmpdir[256];
@@ -375,6 +436,11 @@ static const struct {
     {"proc/pressure/io", NODE_PRESSURE},
     {"proc/net/stat/nf_conntrack", NODE_CONNTRACK},
     {"root/etc/os-release", NODE_OS},
+    {"proc/net/softnet_stat", NODE_SOFTNET},
+    {"proc/net/arp", NODE_ARP},
+    {"proc/net/udp", NODE_UDP_QUEUES},
+    {"sys/class/net/eth0/flags", NODE_NETCLASS},
+    {"sys/class/net/eth0/address", NODE_NETCLASS},
     {"udev/b254:0", NODE_DISKSTATS},
     {"sys/devices/system/clocksource/clocksource0/available_clocksource", NODE_TIME},
 };
@@ -457,6 +523,8 @@ static void test_malformed_files_give_clear_errors(void **state)
         {"proc/net/dev", "h|\nh|\n eth0: 1 2 3\n", NODE_NETDEV, "short line for eth0"},
         {"proc/net/sockstat", "TCP inuse 1\n", NODE_SOCKSTAT, "malformed line"},
         {"proc/pressure/cpu", "some avg10=0\n", NODE_PRESSURE, "missing some/full"},
+        {"proc/net/softnet_stat", "0000 zz\n", NODE_SOFTNET, "fewer than 3 columns"},
+        {"proc/net/udp", "header\n 1: 0100007F:0035\n", NODE_UDP_QUEUES, "malformed line"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1400];
@@ -485,7 +553,8 @@ int test_collectors_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectors_match_golden_output),
         cmocka_unit_test(test_filesystem_filters_dedupes_unescapes_and_flags_errors),
-        cmocka_unit_test(test_time_uname_collectors_report_the_host),
+        cmocka_unit_test(test_time_timex_uname_collectors_report_the_host),
+        cmocka_unit_test(test_filesystem_times_out_stuck_network_mounts),
         cmocka_unit_test(test_textfile_merges_files_and_reports_mtime),
         cmocka_unit_test(test_textfile_bad_files_set_scrape_error_and_keep_good_ones),
         cmocka_unit_test(test_filters_can_be_changed),

@@ -6,5 +6,6 @@ int main(void)
     failed += test_eval_run();
     failed += test_limits_run();
     failed += test_storage_tsdb_run();
+    failed += test_scripts_run();
     return failed ? 1 : 0;
 }

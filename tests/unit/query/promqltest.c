@@ -29,7 +29,6 @@ static int variants = 1;
 /* --dump-range START END STEP (ms): print each eval's range result instead. */
 static int dump_range;
 static int64_t dr_start, dr_end, dr_step;
-static int strict;
 
 #define MAX_VALS 200000
 
@@ -634,7 +633,8 @@ static void eval_free(struct eval *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-static int run_file(const char *path, int *pass, int *fail)
+int promqltest_run_file(const char *path, int *pass, int *fail);
+int promqltest_run_file(const char *path, int *pass, int *fail)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -798,6 +798,7 @@ static int run_file(const char *path, int *pass, int *fail)
     return 0;
 }
 
+#ifndef PROMQLTEST_NO_MAIN
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -806,7 +807,7 @@ static int cmp_str(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *ratchet = NULL;
-    int pass = 0, fail = 0;
+    int pass = 0, fail = 0, strict = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) {
             verbose = 1;
@@ -835,7 +836,7 @@ int main(int argc, char **argv)
         const char *path = argv[i];
         size_t pl = strlen(path);
         if (pl > 5 && strcmp(path + pl - 5, ".test") == 0) {
-            run_file(path, &pass, &fail);
+            promqltest_run_file(path, &pass, &fail);
             continue;
         }
         DIR *d = opendir(path);
@@ -858,7 +859,7 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < nn; k++) {
             char full[4096];
             snprintf(full, sizeof(full), "%s/%s", path, names[k]);
-            run_file(full, &pass, &fail);
+            promqltest_run_file(full, &pass, &fail);
             free(names[k]);
         }
         free(names);
@@ -883,3 +884,4 @@ int main(int argc, char **argv)
     }
     return 0;
 }
+#endif

@@ -64,11 +64,12 @@ static char *inst(struct fx *f, const char *q, int64_t t, struct query_error *er
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
     if (r.type == QUERY_VT_SCALAR)
-        pl_buf_printf(&b, "scalar=%g", r.scalar);
+        pl_buf_printf(&b, "scalar=%g", isnan(r.scalar) ? NAN : r.scalar);
     for (size_t i = 0; i < r.nseries; i++) {
         pl_labels_format(r.series[i].labels, &b);
         for (size_t j = 0; j < r.series[i].n; j++)
-            pl_buf_printf(&b, "%s%g@%lld", j ? "," : "=", r.series[i].v[j],
+            pl_buf_printf(&b, "%s%g@%lld", j ? "," : "=",
+                          isnan(r.series[i].v[j]) ? NAN : r.series[i].v[j],
                           (long long)r.series[i].t[j]);
         pl_buf_putc(&b, ';');
     }
@@ -203,6 +204,114 @@ static void test_range_query_sorts_and_fills_steps(void **state)
     assert_int_equal(err.type, QUERY_ERR_BAD_DATA);
 }
 
+/* Values below were checked against Prometheus 2.42 (gen_golden.py). */
+static void test_rate_clamps_extrapolation_at_the_counter_zero_point(void **state)
+{
+    struct fx *f = *state;
+    add(f, "c", 60000, 1);
+    add(f, "c", 70000, 2);
+    add(f, "c", 80000, 3);
+    /* 60s of room before the first sample, but a counter cannot go below 0. */
+    expect(f, "increase(c[80s])", 80000, "{}=3@80000;");
+    expect(f, "rate(c[80s])", 80000, "{}=0.0375@80000;");
+    /* delta has no zero point: half an interval of extrapolation at the start. */
+    expect(f, "delta(c[80s])", 80000, "{}=2.5@80000;");
+}
+
+static void test_irate_and_idelta_use_the_last_two_samples(void **state)
+{
+    struct fx *f = *state;
+    add(f, "r", 0, 10);
+    add(f, "r", 10000, 2);
+    expect(f, "irate(r[20s])", 10000, "{}=0.2@10000;");
+    expect(f, "idelta(r[20s])", 10000, "{}=-8@10000;");
+    expect(f, "irate(r[5s])", 10000, "");
+}
+
+static void test_nan_samples_count_as_changes_but_not_resets(void **state)
+{
+    struct fx *f = *state;
+    add(f, "n", 0, 1);
+    add(f, "n", 10000, NAN);
+    add(f, "n", 20000, 3);
+    expect(f, "changes(n[20s])", 20000, "{}=2@20000;");
+    expect(f, "resets(n[20s])", 20000, "{}=0@20000;");
+    expect(f, "rate(n[20s])", 20000, "{}=0.1@20000;");
+}
+
+static void test_range_selectors_skip_stale_markers(void **state)
+{
+    struct fx *f = *state;
+    add(f, "s", 0, 1);
+    add(f, "s", 10000, stale());
+    add(f, "s", 20000, 3);
+    expect(f, "count_over_time(s[20s])", 20000, "{}=2@20000;");
+    expect(f, "last_over_time(s[20s])", 20000, "s{}=3@20000;");
+    expect(f, "s", 10000, "");
+    expect(f, "s", 20000, "s{}=3@20000;");
+}
+
+static void test_lookback_includes_its_left_edge(void **state)
+{
+    struct fx *f = *state;
+    add(f, "b", 0, 5);
+    expect(f, "b", 300000, "b{}=5@300000;");
+    expect(f, "b", 300001, "");
+    expect(f, "b", -1, "");
+}
+
+static void test_go_float_arithmetic(void **state)
+{
+    struct fx *f = *state;
+    expect(f, "-7 % 3", 0, "scalar=-1");
+    expect(f, "7 % -3", 0, "scalar=1");
+    expect(f, "1 % 0", 0, "scalar=nan");
+    expect(f, "2 ^ 0.5 ^ 2", 0, "scalar=1.18921");
+    expect(f, "0 ^ -1", 0, "scalar=inf");
+    expect(f, "NaN ^ 0", 0, "scalar=1");
+    expect(f, "-1 / 0", 0, "scalar=-inf");
+    expect(f, "1 atan2 -0", 0, "scalar=1.5708");
+    expect(f, "NaN == bool NaN", 0, "scalar=0");
+    expect(f, "Inf > bool 1e308", 0, "scalar=1");
+}
+
+static void test_label_functions_validate_names_and_detect_collisions(void **state)
+{
+    struct fx *f = *state;
+    add(f, "m{a=\"x\",b=\"1\"}", 0, 1);
+    add(f, "m{a=\"y\",b=\"1\"}", 0, 2);
+    expect(f, "label_replace(m, \"c\", \"$1-$2\", \"a\", \"(.)\")", 0,
+           "m{a=\"x\", b=\"1\", c=\"x-\"}=1@0;m{a=\"y\", b=\"1\", c=\"y-\"}=2@0;");
+    expect_err(f, "label_replace(m, \"1c\", \"\", \"a\", \".*\")", 0, QUERY_ERR_EXECUTION,
+               "invalid destination label name in label_replace(): 1c");
+    expect_err(f, "label_replace(m, \"c\", \"\", \"a\", \"(?=x)\")", 0, QUERY_ERR_EXECUTION,
+               "invalid regular expression in label_replace(): (?=x)");
+    expect_err(f, "label_replace(m, \"a\", \"\", \"a\", \".*\")", 0, QUERY_ERR_EXECUTION,
+               "vector cannot contain metrics with the same labelset");
+    expect(f, "label_join(m, \"j\", \"+\", \"b\", \"a\")", 0,
+           "m{a=\"x\", b=\"1\", j=\"1+x\"}=1@0;m{a=\"y\", b=\"1\", j=\"1+y\"}=2@0;");
+    expect_err(f, "abs(m) + ignoring(a) abs(m)", 0, QUERY_ERR_EXECUTION,
+               "found duplicate series for the match group {b=\"1\"} on the right hand-side of "
+               "the operation: [{a=\"y\", b=\"1\"}, {a=\"x\", b=\"1\"}];many-to-many "
+               "matching not allowed: matching labels must be unique on one side");
+    expect_err(f, "m + ignoring(a) group_left m", 0, QUERY_ERR_EXECUTION,
+               "many-to-many matching not allowed");
+}
+
+static void test_topk_orders_ties_and_nan_like_go_heaps(void **state)
+{
+    struct fx *f = *state;
+    add(f, "t{i=\"1\"}", 0, 5);
+    add(f, "t{i=\"2\"}", 0, 5);
+    add(f, "t{i=\"3\"}", 0, NAN);
+    add(f, "t{i=\"4\"}", 0, 9);
+    expect(f, "topk(3, t)", 0, "t{i=\"4\"}=9@0;t{i=\"1\"}=5@0;t{i=\"2\"}=5@0;");
+    expect(f, "bottomk(2, t)", 0, "t{i=\"1\"}=5@0;t{i=\"2\"}=5@0;");
+    expect(f, "topk(9, t)", 0, "t{i=\"4\"}=9@0;t{i=\"2\"}=5@0;t{i=\"1\"}=5@0;t{i=\"3\"}=nan@0;");
+    expect_err(f, "topk(NaN, t)", 0, QUERY_ERR_EXECUTION, "Scalar value NaN overflows int64");
+    expect(f, "sort_desc(t)", 0, "t{i=\"4\"}=9@0;t{i=\"1\"}=5@0;t{i=\"2\"}=5@0;t{i=\"3\"}=nan@0;");
+}
+
 int test_eval_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +325,19 @@ int test_eval_run(void)
         cmocka_unit_test_setup_teardown(test_too_many_samples_is_an_execution_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_range_query_sorts_and_fills_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_clamps_extrapolation_at_the_counter_zero_point,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_irate_and_idelta_use_the_last_two_samples, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_nan_samples_count_as_changes_but_not_resets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_range_selectors_skip_stale_markers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookback_includes_its_left_edge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_go_float_arithmetic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_label_functions_validate_names_and_detect_collisions,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topk_orders_ties_and_nan_like_go_heaps, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("eval", tests, NULL, NULL);
 }

@@ -14,5 +14,6 @@
 int test_eval_run(void);
 int test_limits_run(void);
 int test_storage_tsdb_run(void);
+int test_scripts_run(void);
 
 #endif

@@ -7,5 +7,6 @@ int main(void)
     failed += test_head_run();
     failed += test_wal_run();
     failed += test_maint_run();
+    failed += test_cli_run();
     return failed ? 1 : 0;
 }

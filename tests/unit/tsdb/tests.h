@@ -17,6 +17,7 @@ int test_index_run(void);
 int test_head_run(void);
 int test_wal_run(void);
 int test_maint_run(void);
+int test_cli_run(void);
 
 /* A temporary database: mkdtemp directory, small map, no fsync. */
 struct fx {

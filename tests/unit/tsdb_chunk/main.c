@@ -7,6 +7,7 @@ int main(void)
            (unsigned long long)test_seed());
     failed += test_chunk_gorilla_run();
     failed += test_chunk_packed_run();
+    failed += test_chunk_stream_run();
     failed += test_chunk_seal_run();
     return failed ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 
 int test_chunk_gorilla_run(void);
 int test_chunk_packed_run(void);
+int test_chunk_stream_run(void);
 int test_chunk_seal_run(void);
 
 /* The fixed seed of this run: TEST_SEED from the environment, or a constant. */

@@ -1,0 +1,1206 @@
+/*
+ * scrape.c - the scrape manager (see scrape.h), after Prometheus 2.42
+ * scrape/manager.go, scrape/scrape.go (scrapePool.Sync, scrapeLoop.append,
+ * mutateSampleLabels, resolveConflictingExposedLabels, verifyLabelLimits,
+ * the report series) and the staleness rules of
+ * https://prometheus.io/docs/prometheus/2.42/querying/basics/#staleness.
+ *
+ * Locking: `lock` guards pools, targets and the current config and is held by
+ * the scrape thread except while it sleeps in curl_multi_poll; `disc_lock`
+ * guards the discovery providers and is held by the discovery thread while it
+ * polls them (DNS may block there). apply() takes both, discovery first.
+ * Configs replaced by apply() are retired and freed by the scrape thread once
+ * no pool refers to them.
+ */
+#include "collector/scrape.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/expfmt.h"
+#include "collector/relabel.h"
+#include "collector/sd.h"
+#include "collector/target.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/timeutil.h"
+
+/* Body limit when the config sets none: far above any real exposition. */
+#define DEFAULT_BODY_LIMIT (1ull << 30)
+
+enum health { HEALTH_UNKNOWN, HEALTH_UP, HEALTH_DOWN };
+
+static const char *const report_names[5] = {
+    "up", "scrape_duration_seconds", "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+
+/* One series of a target as written in the exposition, and its tsdb ref. */
+struct centry {
+    char *key; /* NULL: empty slot */
+    uint32_t klen;
+    uint32_t seen;    /* scrape iteration that last saw it */
+    uint32_t last_ok; /* last successful iteration that saw it */
+    uint8_t dropped;  /* metric_relabel_configs dropped it */
+    uint64_t hash;
+    uint64_t ref;
+};
+
+struct cache {
+    struct centry *v;
+    size_t cap, n; /* cap is a power of two (or 0) */
+};
+
+struct spool;
+
+struct starget {
+    struct coll_target t;
+    struct pl_labels *pub; /* labels stored with samples */
+    struct pl_labels *report_ls[5];
+    struct spool *pool;
+    int64_t next_ms;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    struct pl_buf body;
+    int in_flight, body_over;
+    int64_t start_ms, start_ns;
+    char errbuf[CURL_ERROR_SIZE];
+    enum health health;
+    char last_error[512];
+    int64_t last_scrape_ms;
+    double last_duration;
+    struct cache cache;
+    uint32_t iter, last_ok_iter;
+    int keep; /* sync bookkeeping */
+};
+
+struct spool {
+    char *job;
+    const struct coll_scrape_config *sc; /* in the manager's current config */
+    struct coll_sd *sd;                  /* discovery side (disc_lock) */
+    int force;                           /* rebuild targets at the next discovery pass */
+    struct starget **targets;
+    size_t ntargets, cap;
+    struct pl_labels **dropped;
+    size_t ndropped;
+    /* Handed over by discovery (lock). */
+    int has_pending;
+    struct coll_target *pending;
+    size_t npending;
+    struct pl_labels **pending_dropped;
+    size_t npending_dropped;
+    int gone; /* its job left the config */
+};
+
+struct coll_scrape_manager {
+    struct tsdb *db;
+    char *user_agent;
+    int immediate;
+    pthread_mutex_t lock, disc_lock;
+    struct coll_config *cfg;
+    struct coll_config **retired;
+    size_t nretired;
+    struct spool **pools;
+    size_t npools;
+    CURLM *multi;
+    pthread_t scrape_thr, disc_thr;
+    int started;
+    atomic_int stop;
+    int wake[2]; /* wakes the discovery thread */
+    /* Scrape-thread scratch. */
+    struct coll_relabel_scratch scratch;
+    struct pl_labels_builder lb;
+    struct coll_expfmt_parser *parser[2];
+    struct coll_scrape_stats stats;
+};
+
+/* ---- the series cache (open addressing, rebuilt when entries leave) ---- */
+
+static struct centry *cache_find(struct cache *c, const char *k, size_t n, uint64_t h)
+{
+    if (!c->cap)
+        return NULL;
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        struct centry *e = &c->v[i];
+        if (!e->key)
+            return NULL;
+        if (e->hash == h && e->klen == n && memcmp(e->key, k, n) == 0)
+            return e;
+    }
+}
+
+static void cache_place(struct centry *v, size_t cap, const struct centry *e)
+{
+    size_t i = e->hash & (cap - 1);
+    while (v[i].key)
+        i = (i + 1) & (cap - 1);
+    v[i] = *e;
+}
+
+static struct centry *cache_insert(struct cache *c, const char *k, size_t n, uint64_t h)
+{
+    if ((c->n + 1) * 2 > c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        struct centry *nv = pl_xcalloc(ncap, sizeof(*nv));
+        for (size_t i = 0; i < c->cap; i++)
+            if (c->v[i].key)
+                cache_place(nv, ncap, &c->v[i]);
+        free(c->v);
+        c->v = nv;
+        c->cap = ncap;
+    }
+    struct centry e = {.key = pl_xstrndup(k, n), .klen = (uint32_t)n, .hash = h};
+    size_t i = h & (c->cap - 1);
+    while (c->v[i].key)
+        i = (i + 1) & (c->cap - 1);
+    c->v[i] = e;
+    c->n++;
+    return &c->v[i];
+}
+
+/* Keeps the entries for which keep() is true; rehashes when some leave. */
+static void cache_filter(struct cache *c, int (*keep)(const struct centry *e, uint32_t arg),
+                         uint32_t arg)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->v[i].key && !keep(&c->v[i], arg))
+            gone++;
+    if (!gone)
+        return;
+    struct centry *nv = pl_xcalloc(c->cap, sizeof(*nv));
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->v[i].key)
+            continue;
+        if (keep(&c->v[i], arg))
+            cache_place(nv, c->cap, &c->v[i]);
+        else
+            free(c->v[i].key);
+    }
+    free(c->v);
+    c->v = nv;
+    c->n -= gone;
+}
+
+static void cache_fini(struct cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        free(c->v[i].key);
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+static int keep_seen(const struct centry *e, uint32_t iter)
+{
+    return e->seen == iter;
+}
+
+static int keep_none(const struct centry *e, uint32_t iter)
+{
+    (void)e;
+    (void)iter;
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+/* Go's strconv.FormatFloat(seconds, 'f', -1, 64) for whole milliseconds. */
+static void format_seconds(int64_t ms, char *out, size_t n)
+{
+    snprintf(out, n, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+    char *dot = strchr(out, '.');
+    char *end = out + strlen(out);
+    while (end > dot + 1 && end[-1] == '0')
+        *--end = '\0';
+    if (end == dot + 1)
+        *dot = '\0';
+}
+
+static const char *status_text(long code)
+{
+    switch (code) {
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "";
+    }
+}
+
+/* Reads a secret file, trimmed of surrounding whitespace as Prometheus does. */
+static int read_secret(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    size_t got = fread(out, 1, n - 1, f);
+    fclose(f);
+    out[got] = '\0';
+    char *s = out;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+        l--;
+    memmove(out, s, l);
+    out[l] = '\0';
+    return 0;
+}
+
+static struct pl_labels *with_name(const struct pl_labels *pub, const char *name,
+                                   struct pl_labels_builder *lb)
+{
+    pl_lb_reset_from(lb, pub);
+    pl_lb_setz(lb, PL_METRIC_NAME, name);
+    return pl_lb_labels(lb);
+}
+
+/* ---- targets ---- */
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct starget *t = ud;
+    size_t n = size * nmemb;
+    if (pl_buf_append(&t->body, p, n) != 0) {
+        t->body_over = 1;
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p,
+                                  struct coll_target *ct)
+{
+    struct starget *t = pl_xcalloc(1, sizeof(*t));
+    t->t = *ct;
+    memset(ct, 0, sizeof(*ct));
+    t->pool = p;
+    t->pub = coll_target_public_labels(&t->t);
+    for (int i = 0; i < 5; i++)
+        t->report_ls[i] = with_name(t->pub, report_names[i], &m->lb);
+    uint64_t limit = p->sc->body_size_limit ? p->sc->body_size_limit : DEFAULT_BODY_LIMIT;
+    pl_buf_init(&t->body, (size_t)limit);
+    /* A stable offset within the interval spreads targets over time. */
+    int64_t now = pl_time_now_ms();
+    int64_t iv = t->t.interval_ms;
+    int64_t off = (int64_t)(t->t.hash % (uint64_t)iv);
+    int64_t base = now - now % iv + off;
+    t->next_ms = m->immediate ? now : (base < now ? base + iv : base);
+    t->easy = curl_easy_init();
+    if (!t->easy)
+        abort();
+    curl_easy_setopt(t->easy, CURLOPT_URL, t->t.url);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, m->user_agent);
+    /* Sends Accept-Encoding: gzip and decodes; body limits apply to decoded bytes. */
+    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms);
+    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    return t;
+}
+
+/* Per-scrape request options that depend on the pool's (possibly reloaded) config. */
+static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
+{
+    const struct coll_http_config *h = &t->pool->sc->http;
+    CURL *e = t->easy;
+    /* A reload may change the limit of a kept target. */
+    t->body.limit =
+        (size_t)(t->pool->sc->body_size_limit ? t->pool->sc->body_size_limit : DEFAULT_BODY_LIMIT);
+    curl_slist_free_all(t->hdrs);
+    t->hdrs = NULL;
+    char line[4200], secret[4096], secs[32];
+    t->hdrs = curl_slist_append(t->hdrs, "Accept: " COLL_SCRAPE_ACCEPT);
+    format_seconds(t->t.timeout_ms, secs, sizeof(secs));
+    snprintf(line, sizeof(line), "X-Prometheus-Scrape-Timeout-Seconds: %s", secs);
+    t->hdrs = curl_slist_append(t->hdrs, line);
+    if (h->has_authorization) {
+        const char *cred = h->auth_credentials;
+        if (*h->auth_credentials_file) {
+            if (read_secret(h->auth_credentials_file, secret, sizeof(secret)) == 0)
+                cred = secret;
+            else
+                cred = "";
+        }
+        snprintf(line, sizeof(line), "Authorization: %s %s", h->auth_type, cred);
+        t->hdrs = curl_slist_append(t->hdrs, line);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
+    if (h->has_basic_auth) {
+        const char *pw = h->basic_password;
+        if (*h->basic_password_file)
+            pw = read_secret(h->basic_password_file, secret, sizeof(secret)) == 0 ? secret : "";
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, h->basic_username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, pw);
+    }
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)h->follow_redirects);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     h->enable_http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    if (*h->tls_ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->tls_ca_file);
+    if (*h->tls_cert_file)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, h->tls_cert_file);
+    if (*h->tls_key_file)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, h->tls_key_file);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls_insecure_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls_insecure_skip_verify ? 0L : 2L);
+    (void)m;
+}
+
+/*
+ * Stale markers for the series of the last successful scrape: those not seen
+ * in this one, or all of them when `all` (failed scrape, target gone).
+ */
+static void append_stale(struct tsdb_appender *a, struct starget *t, int64_t ts, int all,
+                         int report, struct coll_scrape_manager *m)
+{
+    double stale = tsdb_stale_nan();
+    for (size_t i = 0; i < t->cache.cap; i++) {
+        struct centry *e = &t->cache.v[i];
+        if (e->key && !e->dropped && t->last_ok_iter && e->last_ok == t->last_ok_iter &&
+            (all || e->seen != t->iter))
+            tsdb_append_ref(a, e->ref, ts, stale);
+    }
+    if (report)
+        for (int i = 0; i < 5; i++)
+            tsdb_append(a, t->report_ls[i], ts, stale, NULL);
+    (void)m;
+}
+
+/* Writes stale markers for every series of a target that goes away, then frees it. */
+static void target_free(struct coll_scrape_manager *m, struct starget *t, int write_stale)
+{
+    if (t->in_flight)
+        curl_multi_remove_handle(m->multi, t->easy);
+    if (write_stale && t->health != HEALTH_UNKNOWN) {
+        struct tsdb_appender *a;
+        if (tsdb_appender_begin(m->db, &a) == 0) {
+            int64_t ts = t->next_ms > t->last_scrape_ms ? t->next_ms : pl_time_now_ms();
+            append_stale(a, t, ts, 1, 1, m);
+            struct pl_err err;
+            if (tsdb_appender_commit(a, NULL, &err) != 0)
+                pl_log(PL_LOG_WARN, "scrape", "Writing stale markers failed", "target", t->t.url,
+                       "err", err.msg, NULL);
+        }
+    }
+    curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->hdrs);
+    pl_buf_fini(&t->body);
+    cache_fini(&t->cache);
+    for (int i = 0; i < 5; i++)
+        pl_labels_free(t->report_ls[i]);
+    pl_labels_free(t->pub);
+    coll_target_fini(&t->t);
+    free(t);
+}
+
+/* ---- processing a scrape ---- */
+
+/* mutateSampleLabels: the target's labels over the sample's (or under, with honor_labels). */
+static void merge_target_labels(struct pl_labels_builder *lb, const struct pl_labels *pub,
+                                int honor)
+{
+    if (honor) {
+        for (uint32_t i = 0; i < pub->n; i++)
+            if (!pl_lb_get(lb, pub->v[i].name, pub->v[i].name_len, NULL))
+                pl_lb_set(lb, pub->v[i].name, pub->v[i].name_len, pub->v[i].value,
+                          pub->v[i].value_len);
+        return;
+    }
+    /* Conflicts move to exported_<name> (shortest names first), as Prometheus. */
+    struct conflict {
+        const struct pl_label *tl;
+        char val[256];
+        const char *vp;
+        size_t vl;
+        int heap;
+    } cf[32];
+    size_t ncf = 0;
+    for (uint32_t i = 0; i < pub->n && ncf < 32; i++) {
+        size_t vl;
+        const char *v = pl_lb_get(lb, pub->v[i].name, pub->v[i].name_len, &vl);
+        if (v) {
+            cf[ncf].tl = &pub->v[i];
+            cf[ncf].heap = vl >= sizeof(cf[0].val);
+            char *dst = cf[ncf].heap ? pl_xmalloc(vl + 1) : cf[ncf].val;
+            memcpy(dst, v, vl);
+            dst[vl] = '\0';
+            cf[ncf].vp = dst;
+            cf[ncf].vl = vl;
+            ncf++;
+        }
+    }
+    /* A stable insertion sort by name length, as Prometheus's sort.SliceStable. */
+    for (size_t i = 1; i < ncf; i++)
+        for (size_t j = i; j > 0 && cf[j].tl->name_len < cf[j - 1].tl->name_len; j--) {
+            struct conflict tmp = cf[j];
+            cf[j] = cf[j - 1];
+            cf[j - 1] = tmp;
+            if (!cf[j].heap)
+                cf[j].vp = cf[j].val;
+            if (!cf[j - 1].heap)
+                cf[j - 1].vp = cf[j - 1].val;
+        }
+    char names[32][512];
+    size_t nlens[32];
+    for (size_t i = 0; i < ncf; i++) {
+        size_t nl = cf[i].tl->name_len;
+        if (nl + 9 * 8 >= sizeof(names[0]))
+            nl = sizeof(names[0]) - 9 * 8 - 1;
+        memcpy(names[i], cf[i].tl->name, nl);
+        nlens[i] = nl;
+        for (int guard = 0; guard < 8; guard++) {
+            memmove(names[i] + 9, names[i], nlens[i]);
+            memcpy(names[i], "exported_", 9);
+            nlens[i] += 9;
+            int taken = pl_lb_get(lb, names[i], nlens[i], NULL) != NULL;
+            for (uint32_t k = 0; k < pub->n && !taken; k++)
+                taken =
+                    pub->v[k].name_len == nlens[i] && !memcmp(pub->v[k].name, names[i], nlens[i]);
+            for (size_t k = 0; k < i && !taken; k++)
+                taken = nlens[k] == nlens[i] && !memcmp(names[k], names[i], nlens[i]);
+            if (!taken)
+                break;
+        }
+    }
+    for (uint32_t i = 0; i < pub->n; i++)
+        pl_lb_set(lb, pub->v[i].name, pub->v[i].name_len, pub->v[i].value, pub->v[i].value_len);
+    for (size_t i = 0; i < ncf; i++) {
+        pl_lb_set(lb, names[i], nlens[i], cf[i].vp, cf[i].vl);
+        if (cf[i].heap)
+            free((char *)cf[i].vp);
+    }
+}
+
+static int check_label_limits(const struct coll_scrape_config *sc, const struct pl_labels *ls,
+                              char *err, size_t errlen)
+{
+    const char *met = pl_labels_value(ls, PL_METRIC_NAME);
+    if (sc->label_limit && ls->n > sc->label_limit) {
+        snprintf(err, errlen,
+                 "label_limit exceeded (metric: %.50s, number of labels: %u, limit: %llu)", met,
+                 ls->n, (unsigned long long)sc->label_limit);
+        return -1;
+    }
+    for (uint32_t i = 0; i < ls->n; i++) {
+        const struct pl_label *l = &ls->v[i];
+        if (sc->label_name_length_limit && l->name_len > sc->label_name_length_limit) {
+            snprintf(err, errlen,
+                     "label_name_length_limit exceeded (metric: %.50s, label name: %.50s, length: "
+                     "%u, limit: %llu)",
+                     met, l->name, l->name_len, (unsigned long long)sc->label_name_length_limit);
+            return -1;
+        }
+        if (sc->label_value_length_limit && l->value_len > sc->label_value_length_limit) {
+            snprintf(err, errlen,
+                     "label_value_length_limit exceeded (metric: %.50s, label name: %.50s, value: "
+                     "\"%.50s\", length: %u, limit: %llu)",
+                     met, l->name, l->value, l->value_len,
+                     (unsigned long long)sc->label_value_length_limit);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct scrape_result {
+    uint64_t scraped, post_relabel, added_series;
+};
+
+/*
+ * Appends the samples of body into a. Returns 0, or -1 with err set when the
+ * whole scrape must be rejected (parse error, sample limit, label limits).
+ */
+static int append_body(struct coll_scrape_manager *m, struct starget *t, struct tsdb_appender *a,
+                       const char *body, size_t len, enum coll_expfmt_format fmt, int64_t ts,
+                       struct scrape_result *r, char *err, size_t errlen)
+{
+    const struct coll_scrape_config *sc = t->pool->sc;
+    struct coll_expfmt_parser *p = m->parser[fmt];
+    coll_expfmt_parser_reset(p, body, len);
+    struct coll_expfmt_entry e;
+    struct coll_expfmt_err perr;
+    int rc, limit_hit = 0;
+    while ((rc = coll_expfmt_next(p, &e, &perr)) > 0) {
+        if (rc != COLL_EXPFMT_SAMPLE)
+            continue;
+        const struct coll_expfmt_sample *s = &e.sample;
+        r->scraped++;
+        int64_t st = sc->honor_timestamps && s->has_ts ? s->ts_ms : ts;
+        uint64_t h = pl_hash64(s->series.p, s->series.n, 0);
+        struct centry *ce = cache_find(&t->cache, s->series.p, s->series.n, h);
+        if (ce && ce->seen == t->iter)
+            ce = NULL; /* the same series twice in one body: append as written */
+        if (ce) {
+            ce->seen = t->iter;
+            if (ce->dropped)
+                continue;
+            r->post_relabel++;
+            if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
+                limit_hit = 1;
+                continue;
+            }
+            int arc = tsdb_append_ref(a, ce->ref, st, s->value);
+            if (arc != PL_ERR_NOTFOUND)
+                continue;
+            /* The series was deleted: build its labels again below. */
+            r->post_relabel--;
+        }
+        coll_expfmt_sample_to_builder(s, &m->lb);
+        merge_target_labels(&m->lb, t->pub, sc->honor_labels);
+        int kept = coll_relabel_apply(sc->metric_relabel, sc->nmetric_relabel, &m->lb, &m->scratch);
+        if (!ce)
+            ce = cache_find(&t->cache, s->series.p, s->series.n, h);
+        if (!ce) {
+            ce = cache_insert(&t->cache, s->series.p, s->series.n, h);
+            r->added_series++;
+        }
+        ce->seen = t->iter;
+        if (!kept || m->lb.n == 0) {
+            ce->dropped = 1;
+            continue;
+        }
+        ce->dropped = 0;
+        r->post_relabel++;
+        if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
+            limit_hit = 1;
+            continue;
+        }
+        struct pl_labels *ls = pl_lb_labels(&m->lb);
+        if (check_label_limits(sc, ls, err, errlen) != 0) {
+            pl_labels_free(ls);
+            return -1;
+        }
+        uint64_t ref = 0;
+        int arc = tsdb_append(a, ls, st, s->value, &ref);
+        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
+            arc == PL_ERR_TOO_OLD)
+            ce->ref = ref;
+        pl_labels_free(ls);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", perr.msg);
+        return -1;
+    }
+    if (limit_hit) {
+        snprintf(err, errlen, "sample limit exceeded");
+        return -1;
+    }
+    return 0;
+}
+
+static void append_report(struct tsdb_appender *a, struct starget *t, int64_t ts, int up,
+                          double dur, const struct scrape_result *r)
+{
+    double v[5] = {up ? 1 : 0, dur, (double)r->scraped, (double)r->post_relabel,
+                   (double)r->added_series};
+    for (int i = 0; i < 5; i++)
+        tsdb_append(a, t->report_ls[i], ts, v[i], NULL);
+}
+
+static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code)
+{
+    curl_multi_remove_handle(m->multi, t->easy);
+    t->in_flight = 0;
+    double dur = (double)(pl_mono_ns() - t->start_ns) / 1e9;
+    char err[512] = "";
+    if (code != CURLE_OK) {
+        if (t->body_over)
+            snprintf(err, sizeof(err), "body size limit exceeded");
+        else if (code == CURLE_OPERATION_TIMEDOUT)
+            snprintf(err, sizeof(err), "Get \"%s\": context deadline exceeded", t->t.url);
+        else
+            snprintf(err, sizeof(err), "Get \"%s\": %s", t->t.url,
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+    } else {
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+            snprintf(err, sizeof(err), "server returned HTTP status %ld %s", status,
+                     status_text(status));
+    }
+    struct scrape_result r = {0};
+    int64_t ts = t->start_ms;
+    t->iter++;
+    struct tsdb_appender *a;
+    if (tsdb_appender_begin(m->db, &a) != 0)
+        return;
+    int ok = !err[0];
+    if (ok) {
+        char *ct = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+        enum coll_expfmt_format fmt = ct && !strncmp(ct, "application/openmetrics-text", 28)
+                                          ? COLL_EXPFMT_OPENMETRICS
+                                          : COLL_EXPFMT_PROMETHEUS;
+        ok = append_body(m, t, a, t->body.data ? t->body.data : "", t->body.len, fmt, ts, &r, err,
+                         sizeof(err)) == 0;
+    }
+    if (!ok) {
+        /* The whole scrape is rejected; previous series become stale. */
+        tsdb_appender_rollback(a);
+        if (tsdb_appender_begin(m->db, &a) != 0)
+            return;
+        append_stale(a, t, ts, 1, 0, m);
+        cache_filter(&t->cache, keep_none, 0);
+        r.added_series = 0;
+        t->last_ok_iter = 0;
+    } else {
+        append_stale(a, t, ts, 0, 0, m);
+        cache_filter(&t->cache, keep_seen, t->iter);
+        for (size_t i = 0; i < t->cache.cap; i++)
+            if (t->cache.v[i].key)
+                t->cache.v[i].last_ok = t->iter;
+        t->last_ok_iter = t->iter;
+    }
+    append_report(a, t, ts, ok, dur, &r);
+    struct tsdb_append_result res;
+    struct pl_err cerr;
+    if (tsdb_appender_commit(a, &res, &cerr) != 0) {
+        pl_log(PL_LOG_ERROR, "scrape", "Appending scrape failed", "target", t->t.url, "err",
+               cerr.msg, NULL);
+        cache_filter(&t->cache, keep_none, 0);
+        t->last_ok_iter = 0;
+        if (ok)
+            snprintf(err, sizeof(err), "%s", cerr.msg);
+        ok = 0;
+    } else {
+        m->stats.samples_appended += res.samples;
+        m->stats.series_added += res.series_new;
+    }
+    t->health = ok ? HEALTH_UP : HEALTH_DOWN;
+    snprintf(t->last_error, sizeof(t->last_error), "%s", ok ? "" : err);
+    t->last_scrape_ms = ts;
+    t->last_duration = dur;
+    if (ok)
+        m->stats.scrapes_ok++;
+    else
+        m->stats.scrapes_failed++;
+    if (t->body.cap > (1u << 20) && t->body.len < t->body.cap / 4) {
+        /* A one-off huge body should not pin its memory forever. */
+        size_t lim = t->body.limit;
+        pl_buf_fini(&t->body);
+        pl_buf_init(&t->body, lim);
+    }
+}
+
+static void start(struct coll_scrape_manager *m, struct starget *t, int64_t now)
+{
+    target_prepare(m, t);
+    pl_buf_reset(&t->body);
+    t->body_over = 0;
+    t->errbuf[0] = '\0';
+    t->start_ms = now;
+    t->start_ns = pl_mono_ns();
+    t->in_flight = 1;
+    curl_multi_add_handle(m->multi, t->easy);
+    int64_t iv = t->t.interval_ms;
+    t->next_ms += iv;
+    if (t->next_ms <= now) /* we fell behind: skip missed slots, keep the phase */
+        t->next_ms += ((now - t->next_ms) / iv + 1) * iv;
+}
+
+/* ---- pools: syncing targets (scrape thread, under lock) ---- */
+
+static int cmp_target_hash(const void *a, const void *b)
+{
+    const struct starget *x = *(struct starget *const *)a, *y = *(struct starget *const *)b;
+    return x->t.hash < y->t.hash ? -1 : x->t.hash > y->t.hash;
+}
+
+static int cmp_pending_hash(const void *a, const void *b)
+{
+    const struct coll_target *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static void pool_free_dropped(struct pl_labels **d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pl_labels_free(d[i]);
+    free(d);
+}
+
+static void pool_sync(struct coll_scrape_manager *m, struct spool *p)
+{
+    if (p->ntargets)
+        qsort(p->targets, p->ntargets, sizeof(*p->targets), cmp_target_hash);
+    for (size_t i = 0; i < p->ntargets; i++)
+        p->targets[i]->keep = 0;
+    struct starget **nt = pl_xcalloc(p->npending + 1, sizeof(*nt));
+    size_t nn = 0;
+    /* Sorted by hash, identical targets (same labels and URL) are neighbours. */
+    if (p->npending)
+        qsort(p->pending, p->npending, sizeof(*p->pending), cmp_pending_hash);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < p->npending; i++) {
+        struct coll_target *ct = &p->pending[i];
+        if (i > 0 && ct->hash == prev) {
+            coll_target_fini(ct);
+            continue;
+        }
+        prev = ct->hash;
+        struct starget key = {.t = {.hash = ct->hash}}, *kp = &key;
+        struct starget **found = p->ntargets ? bsearch(&kp, p->targets, p->ntargets,
+                                                       sizeof(*p->targets), cmp_target_hash)
+                                             : NULL;
+        if (found && !(*found)->keep) {
+            (*found)->keep = 1;
+            nt[nn++] = *found;
+            coll_target_fini(ct);
+            continue;
+        }
+        struct starget *t = target_new(m, p, ct);
+        t->keep = 1;
+        nt[nn++] = t;
+    }
+    for (size_t i = 0; i < p->ntargets; i++)
+        if (!p->targets[i]->keep)
+            target_free(m, p->targets[i], 1);
+    free(p->targets);
+    p->targets = nt;
+    p->ntargets = nn;
+    p->cap = p->npending + 1;
+    free(p->pending);
+    p->pending = NULL;
+    p->npending = 0;
+    pool_free_dropped(p->dropped, p->ndropped);
+    p->dropped = p->pending_dropped;
+    p->ndropped = p->npending_dropped;
+    p->pending_dropped = NULL;
+    p->npending_dropped = 0;
+    p->has_pending = 0;
+}
+
+static void pool_free(struct coll_scrape_manager *m, struct spool *p, int write_stale)
+{
+    for (size_t i = 0; i < p->ntargets; i++)
+        target_free(m, p->targets[i], write_stale);
+    free(p->targets);
+    for (size_t i = 0; i < p->npending; i++)
+        coll_target_fini(&p->pending[i]);
+    free(p->pending);
+    pool_free_dropped(p->dropped, p->ndropped);
+    pool_free_dropped(p->pending_dropped, p->npending_dropped);
+    coll_sd_free(p->sd);
+    free(p->job);
+    free(p);
+}
+
+/* Applies what discovery and reloads handed over. */
+static void sync_all(struct coll_scrape_manager *m)
+{
+    for (size_t i = 0; i < m->npools;) {
+        struct spool *p = m->pools[i];
+        if (p->gone) {
+            pool_free(m, p, 1);
+            m->pools[i] = m->pools[--m->npools];
+            continue;
+        }
+        if (p->has_pending)
+            pool_sync(m, p);
+        i++;
+    }
+    for (size_t i = 0; i < m->nretired; i++)
+        coll_config_free(m->retired[i]);
+    m->nretired = 0;
+    uint64_t active = 0, dropped = 0;
+    for (size_t i = 0; i < m->npools; i++) {
+        active += m->pools[i]->ntargets;
+        dropped += m->pools[i]->ndropped;
+    }
+    /* Keep one idle connection per target: reconnecting every scrape costs CPU. */
+    if (active != m->stats.targets_active)
+        curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)(active + 16));
+    m->stats.targets_active = active;
+    m->stats.targets_dropped = dropped;
+}
+
+/* ---- threads ---- */
+
+static void *scrape_main(void *arg)
+{
+    struct coll_scrape_manager *m = arg;
+    while (!atomic_load(&m->stop)) {
+        pthread_mutex_lock(&m->lock);
+        sync_all(m);
+        int64_t now = pl_time_now_ms();
+        int64_t due = now + 1000;
+        for (size_t i = 0; i < m->npools; i++)
+            for (size_t k = 0; k < m->pools[i]->ntargets; k++) {
+                struct starget *t = m->pools[i]->targets[k];
+                if (!t->in_flight && t->next_ms <= now)
+                    start(m, t, now);
+                if (!t->in_flight && t->next_ms < due)
+                    due = t->next_ms;
+            }
+        pthread_mutex_unlock(&m->lock);
+        int wait = (int)(due > now ? due - now : 0);
+        if (wait > 1000)
+            wait = 1000;
+        curl_multi_poll(m->multi, NULL, 0, wait, NULL);
+        pthread_mutex_lock(&m->lock);
+        int running;
+        curl_multi_perform(m->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct starget *t = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            if (t)
+                finish(m, t, msg->data.result);
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+    return NULL;
+}
+
+struct collect {
+    struct coll_target *v;
+    size_t n, cap;
+    struct pl_labels **d;
+    size_t nd, capd;
+};
+
+static void collect_target(struct coll_target *t, void *ud)
+{
+    struct collect *c = ud;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = pl_xreallocarray(c->v, c->cap, sizeof(*c->v));
+    }
+    c->v[c->n++] = *t;
+}
+
+static void collect_dropped(const struct pl_labels *d, void *ud)
+{
+    struct collect *c = ud;
+    if (c->nd == c->capd) {
+        c->capd = c->capd ? c->capd * 2 : 16;
+        c->d = pl_xreallocarray(c->d, c->capd, sizeof(*c->d));
+    }
+    c->d[c->nd++] = pl_labels_dup(d);
+}
+
+struct group_ctx {
+    const struct coll_scrape_config *sc;
+    struct coll_relabel_scratch *s;
+    struct collect *c;
+};
+
+static void build_group(const struct coll_target_group *g, void *ud)
+{
+    struct group_ctx *gc = ud;
+    struct pl_err err;
+    if (coll_targets_from_group(gc->sc, g, gc->s, collect_target, collect_dropped, gc->c, &err))
+        pl_log(PL_LOG_ERROR, "scrape", "Creating target failed", "scrape_pool", gc->sc->job_name,
+               "err", err.msg, NULL);
+}
+
+static void *discovery_main(void *arg)
+{
+    struct coll_scrape_manager *m = arg;
+    struct coll_relabel_scratch s;
+    coll_relabel_scratch_init(&s);
+    while (!atomic_load(&m->stop)) {
+        pthread_mutex_lock(&m->disc_lock);
+        int64_t now = pl_time_now_ms();
+        int64_t due = now + 5000;
+        struct pollfd fds[65];
+        nfds_t nfds = 0;
+        fds[nfds++] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
+        for (size_t i = 0; i < m->npools; i++) {
+            struct spool *p = m->pools[i];
+            if (p->gone || !p->sd)
+                continue;
+            int changed = coll_sd_poll(p->sd, now);
+            if (changed || p->force) {
+                struct collect c = {0};
+                struct group_ctx gc = {p->sc, &s, &c};
+                coll_sd_foreach(p->sd, build_group, &gc);
+                pthread_mutex_lock(&m->lock);
+                for (size_t k = 0; k < p->npending; k++)
+                    coll_target_fini(&p->pending[k]);
+                free(p->pending);
+                pool_free_dropped(p->pending_dropped, p->npending_dropped);
+                p->pending = c.v;
+                p->npending = c.n;
+                p->pending_dropped = c.d;
+                p->npending_dropped = c.nd;
+                p->has_pending = 1;
+                p->force = 0;
+                pthread_mutex_unlock(&m->lock);
+                curl_multi_wakeup(m->multi);
+            }
+            int64_t d = coll_sd_next_due(p->sd);
+            if (d < due)
+                due = d;
+            int sfd[4];
+            size_t nf = coll_sd_fds(p->sd, sfd, 4);
+            for (size_t k = 0; k < nf && nfds < 65; k++)
+                fds[nfds++] = (struct pollfd){.fd = sfd[k], .events = POLLIN};
+        }
+        pthread_mutex_unlock(&m->disc_lock);
+        now = pl_time_now_ms();
+        int wait = (int)(due > now ? due - now : 0);
+        if (wait > 5000)
+            wait = 5000;
+        if (poll(fds, nfds, wait) > 0 && (fds[0].revents & POLLIN)) {
+            char buf[64];
+            while (read(m->wake[0], buf, sizeof(buf)) > 0)
+                ;
+        }
+    }
+    coll_relabel_scratch_fini(&s);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *opt,
+                            struct coll_scrape_manager **out, struct pl_err *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_init_once);
+    struct coll_scrape_manager *m = pl_xcalloc(1, sizeof(*m));
+    m->db = db;
+    m->user_agent = pl_xstrdup(opt && opt->user_agent ? opt->user_agent : "promlite");
+    m->immediate = opt ? opt->scrape_immediately : 0;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->disc_lock, NULL);
+    m->multi = curl_multi_init();
+    if (!m->multi || pipe(m->wake) != 0) {
+        if (m->multi)
+            curl_multi_cleanup(m->multi);
+        free(m->user_agent);
+        free(m);
+        return pl_err_set(err, PL_ERR_IO,
+                          "scrape manager: cannot create curl multi handle or pipe");
+    }
+    for (int i = 0; i < 2; i++)
+        fcntl(m->wake[i], F_SETFL, fcntl(m->wake[i], F_GETFL) | O_NONBLOCK);
+    coll_relabel_scratch_init(&m->scratch);
+    pl_lb_init(&m->lb);
+    m->parser[COLL_EXPFMT_PROMETHEUS] = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, 0);
+    m->parser[COLL_EXPFMT_OPENMETRICS] = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
+    *out = m;
+    return 0;
+}
+
+static void wake_discovery(struct coll_scrape_manager *m)
+{
+    char c = 1;
+    ssize_t w = write(m->wake[1], &c, 1);
+    (void)w; /* a full pipe already wakes it */
+}
+
+int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config *cfg,
+                              struct pl_err *err)
+{
+    pthread_mutex_lock(&m->disc_lock);
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->npools; i++)
+        m->pools[i]->gone = 1;
+    struct spool **np = pl_xcalloc(cfg->nscrape + m->npools + 1, sizeof(*np));
+    size_t nn = 0;
+    for (size_t i = 0; i < cfg->nscrape; i++) {
+        const struct coll_scrape_config *sc = &cfg->scrape_configs[i];
+        struct spool *p = NULL;
+        for (size_t k = 0; k < m->npools && !p; k++)
+            if (!strcmp(m->pools[k]->job, sc->job_name))
+                p = m->pools[k];
+        if (!p) {
+            p = pl_xcalloc(1, sizeof(*p));
+            p->job = pl_xstrdup(sc->job_name);
+        }
+        p->gone = 0;
+        p->sc = sc;
+        coll_sd_free(p->sd);
+        p->sd = NULL;
+        struct pl_err e;
+        if (coll_sd_new(sc->static_configs, sc->nstatic, sc->file_sd, sc->nfile_sd, sc->dns_sd,
+                        sc->ndns_sd, &p->sd, &e) != 0)
+            pl_log(PL_LOG_ERROR, "scrape", "Creating discovery failed", "scrape_pool", sc->job_name,
+                   "err", e.msg, NULL);
+        p->force = 1;
+        np[nn++] = p;
+    }
+    /* Pools of removed jobs stay listed (gone) until the scrape thread retires them. */
+    for (size_t i = 0; i < m->npools; i++)
+        if (m->pools[i]->gone) {
+            coll_sd_free(m->pools[i]->sd);
+            m->pools[i]->sd = NULL;
+            np[nn++] = m->pools[i];
+        }
+    free(m->pools);
+    m->pools = np;
+    m->npools = nn;
+    if (m->cfg) {
+        m->retired = pl_xreallocarray(m->retired, m->nretired + 1, sizeof(*m->retired));
+        m->retired[m->nretired++] = m->cfg;
+    }
+    m->cfg = cfg;
+    int rc = 0;
+    if (!m->started) {
+        if (pthread_create(&m->scrape_thr, NULL, scrape_main, m) != 0) {
+            rc = pl_err_set(err, PL_ERR_IO, "cannot start the scrape thread");
+        } else if (pthread_create(&m->disc_thr, NULL, discovery_main, m) != 0) {
+            atomic_store(&m->stop, 1);
+            curl_multi_wakeup(m->multi);
+            pthread_mutex_unlock(&m->lock);
+            pthread_mutex_unlock(&m->disc_lock);
+            pthread_join(m->scrape_thr, NULL);
+            atomic_store(&m->stop, 0);
+            return pl_err_set(err, PL_ERR_IO, "cannot start the discovery thread");
+        } else {
+            m->started = 1;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->disc_lock);
+    wake_discovery(m);
+    curl_multi_wakeup(m->multi);
+    return rc;
+}
+
+void coll_scrape_manager_free(struct coll_scrape_manager *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, 1);
+    if (m->started) {
+        wake_discovery(m);
+        curl_multi_wakeup(m->multi);
+        pthread_join(m->disc_thr, NULL);
+        pthread_join(m->scrape_thr, NULL);
+    }
+    /* Shutdown is not a target going away: no stale markers (as Prometheus). */
+    for (size_t i = 0; i < m->npools; i++)
+        pool_free(m, m->pools[i], 0);
+    free(m->pools);
+    for (size_t i = 0; i < m->nretired; i++)
+        coll_config_free(m->retired[i]);
+    free(m->retired);
+    coll_config_free(m->cfg);
+    curl_multi_cleanup(m->multi);
+    close(m->wake[0]);
+    close(m->wake[1]);
+    coll_relabel_scratch_fini(&m->scratch);
+    pl_lb_fini(&m->lb);
+    coll_expfmt_parser_free(m->parser[0]);
+    coll_expfmt_parser_free(m->parser[1]);
+    pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->disc_lock);
+    free(m->user_agent);
+    free(m);
+}
+
+static json_t *labels_json(const struct pl_labels *ls)
+{
+    json_t *o = json_object();
+    for (uint32_t i = 0; i < ls->n; i++)
+        json_object_set_new_nocheck(o, ls->v[i].name,
+                                    json_stringn_nocheck(ls->v[i].value, ls->v[i].value_len));
+    return o;
+}
+
+int coll_scrape_targets_json(struct coll_scrape_manager *m, const char *state, struct pl_buf *out)
+{
+    int want_active = !state || !*state || !strcmp(state, "any") || !strcmp(state, "active");
+    int want_dropped = !state || !*state || !strcmp(state, "any") || !strcmp(state, "dropped");
+    json_t *root = json_object(), *act = json_array(), *drop = json_array();
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->npools; i++) {
+        struct spool *p = m->pools[i];
+        if (p->gone)
+            continue;
+        for (size_t k = 0; want_active && k < p->ntargets; k++) {
+            struct starget *t = p->targets[k];
+            json_t *o = json_object();
+            json_object_set_new(o, "discoveredLabels", labels_json(t->t.discovered));
+            json_object_set_new(o, "labels", labels_json(t->pub));
+            json_object_set_new(o, "scrapePool", json_string_nocheck(p->job));
+            json_object_set_new(o, "scrapeUrl", json_string_nocheck(t->t.url));
+            json_object_set_new(o, "globalUrl", json_string_nocheck(t->t.url));
+            json_object_set_new(o, "lastError", json_string_nocheck(t->last_error));
+            char ts[40] = "0001-01-01T00:00:00Z";
+            if (t->last_scrape_ms)
+                pl_time_format_rfc3339(t->last_scrape_ms, ts, sizeof(ts));
+            json_object_set_new(o, "lastScrape", json_string_nocheck(ts));
+            json_object_set_new(o, "lastScrapeDuration", json_real(t->last_duration));
+            json_object_set_new(o, "health",
+                                json_string(t->health == HEALTH_UP     ? "up"
+                                            : t->health == HEALTH_DOWN ? "down"
+                                                                       : "unknown"));
+            char d[32];
+            pl_duration_format(t->t.interval_ms, d, sizeof(d));
+            json_object_set_new(o, "scrapeInterval", json_string(d));
+            pl_duration_format(t->t.timeout_ms, d, sizeof(d));
+            json_object_set_new(o, "scrapeTimeout", json_string(d));
+            json_array_append_new(act, o);
+        }
+        for (size_t k = 0; want_dropped && k < p->ndropped; k++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "discoveredLabels", labels_json(p->dropped[k]));
+            json_array_append_new(drop, o);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    json_object_set_new(root, "activeTargets", act);
+    json_object_set_new(root, "droppedTargets", drop);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!s)
+        return PL_ERR_NOMEM;
+    int rc = pl_buf_puts(out, s);
+    free(s);
+    return rc;
+}
+
+void coll_scrape_stats_get(struct coll_scrape_manager *m, struct coll_scrape_stats *out)
+{
+    pthread_mutex_lock(&m->lock);
+    *out = m->stats;
+    pthread_mutex_unlock(&m->lock);
+}
