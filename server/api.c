@@ -6,6 +6,7 @@
  */
 #include "server/srv_int.h"
 
+#include "collector/scrape.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
@@ -608,9 +609,11 @@ void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *r
     srv_json_strz(&data, start);
     pl_buf_puts(&data, ",\"CWD\":");
     srv_json_strz(&data, s->cwd);
-    /* No configuration is loaded yet, so there was no reload to fail. */
-    pl_buf_puts(&data, ",\"reloadConfigSuccess\":true,\"lastConfigTime\":");
-    srv_json_strz(&data, start);
+    char last[64];
+    pl_time_format_rfc3339(atomic_load(&s->last_config_ms), last, sizeof(last));
+    pl_buf_printf(&data, ",\"reloadConfigSuccess\":%s,\"lastConfigTime\":",
+                  atomic_load(&s->reload_ok) ? "true" : "false");
+    srv_json_strz(&data, last);
     pl_buf_puts(&data, ",\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":0,\"GOGC\":\"\","
                        "\"GODEBUG\":\"\",\"storageRetention\":");
     char ret[96];
@@ -621,5 +624,21 @@ void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *r
     srv_json_strz(&data, ret);
     pl_buf_putc(&data, '}');
     srv__resp_success(resp, &data);
+    pl_buf_fini(&data);
+}
+
+void srv__api_targets(struct srv *s, struct srv_req *req, struct srv_resp *resp)
+{
+    const char *state = srv_params_value(&req->params, "state");
+    if (!state[0])
+        state = NULL;
+    else if (strcmp(state, "active") && strcmp(state, "dropped") && strcmp(state, "any"))
+        state = "any"; /* Prometheus treats unknown values as "any" */
+    struct pl_buf data;
+    pl_buf_init(&data, SRV_MAX_RESPONSE);
+    if (coll_scrape_targets_json(s->scrape, state, &data))
+        srv__resp_error(resp, 500, "internal", "cannot render the targets");
+    else
+        srv__resp_success(resp, &data);
     pl_buf_fini(&data);
 }

@@ -46,7 +46,8 @@ static const char *const helps[SRV_F_COUNT] = {
     [SRV_F_RETENTION_TIME] = "How long to retain samples in storage.",
     [SRV_F_RETENTION_SIZE] = "Maximum number of bytes that can be stored (512MB, 10GB; 0 = off).",
     [SRV_F_TSDB_SYNC] = "When appended batches are fsynced: batch, interval or none.",
-    [SRV_F_CONFIG_FILE] = "Prometheus configuration file path (scraping is not implemented yet).",
+    [SRV_F_CONFIG_FILE] = "Prometheus configuration file path (default: the embedded "
+                          "configuration, scraping localhost:9090 and localhost:9100).",
     [SRV_F_LOOKBACK] = "The maximum lookback duration for retrieving metrics during expression "
                        "evaluations and federation.",
     [SRV_F_QUERY_TIMEOUT] = "Maximum time a query may take before being aborted.",
@@ -56,7 +57,7 @@ static const char *const helps[SRV_F_COUNT] = {
                            "imports (/api/v1/write, /api/v1/import/prometheus).",
     [SRV_F_ADMIN_API] = "Enable API endpoints for admin control actions.",
     [SRV_F_LIFECYCLE] =
-        "Enable shutdown via HTTP request (POST /-/quit); there is no configuration to reload yet.",
+        "Enable shutdown and reload via HTTP request (POST /-/quit, POST /-/reload).",
     [SRV_F_LOG_LEVEL] = "Only log messages with the given severity or above: debug, info, warn, "
                         "error.",
 };

@@ -64,11 +64,31 @@ static void quit(struct srv *s, struct srv_req *req, struct srv_resp *resp)
     kill(getpid(), SIGTERM);
 }
 
+/* POST /-/reload: reload the configuration, as SIGHUP does. */
+static void reload(struct srv *s, struct srv_req *req, struct srv_resp *resp)
+{
+    if (!s->flags.lifecycle) {
+        srv__resp_text(resp, 403, "Lifecycle API is not enabled.");
+        return;
+    }
+    struct pl_err err;
+    pl_err_clear(&err);
+    if (srv__reload(s, &err)) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "failed to reload config: %s", err.msg);
+        srv__resp_text(resp, 500, msg);
+        return;
+    }
+    resp->status = 200;
+}
+
 #define GP (SRV_GET | SRV_POST)
 static const struct route_def routes[] = {
     {{"/-/healthy", SRV_GET, healthy, 0, 0, 0, 0}, GATE_NONE},
     {{"/-/ready", SRV_GET, ready, 0, 0, 0, 0}, GATE_NONE},
     {{"/-/quit", SRV_POST | SRV_PUT, quit, 0, 0, 0, 0}, GATE_NONE},
+    {{"/-/reload", SRV_POST | SRV_PUT, reload, 0, 0, 0, 0}, GATE_NONE},
+    {{"/api/v1/targets", SRV_GET, srv__api_targets, 1, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/query", GP, srv__api_query, 1, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/query_range", GP, srv__api_query_range, 1, 0, 0, 0}, GATE_NONE},
     {{"/api/v1/format_query", GP, srv__api_format_query, 0, 0, 0, 0}, GATE_NONE},
@@ -267,6 +287,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pl_buf_init(&resp.body, SRV_MAX_RESPONSE);
     enum MHD_Result ret = MHD_YES;
 
+    if (req->answered) {
+        /* Answered from the headers already: drop any body MHD still hands over. */
+        *upload_data_size = 0;
+        pl_buf_fini(&resp.body);
+        return MHD_YES;
+    }
     if (!req->route) {
         /* First call: headers only. Decide now whether the body is wanted. */
         req->method = method;
@@ -350,6 +376,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req->route->fn(s, req, &resp);
 
 send:
+    req->answered = 1;
     if (resp.status >= 500 && resp.status != 503) {
         char code[16];
         snprintf(code, sizeof(code), "%d", resp.status);

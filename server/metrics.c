@@ -6,12 +6,13 @@
  * (captures/prometheus-api/prometheus_2.42_self_metrics_sample.txt), so
  * existing "Prometheus stats" dashboards find them: HTTP requests by handler
  * and code with a duration histogram per handler, head series and chunks,
- * appended and rejected samples, plus process metrics. Storage figures with
+ * appended and rejected samples, scrapes by result, plus process metrics. Storage figures with
  * no Prometheus equivalent are promlite_*. The TSDB figures are read at
  * scrape time by a collector (tsdb_stats_get), so appends pay nothing.
  */
 #include "server/srv_int.h"
 
+#include "collector/scrape.h"
 #include "common/log.h"
 
 #include <promlite/client.h>
@@ -58,6 +59,34 @@ static int tsdb_collect(struct exp_writer *w, void *ud)
         int rc = exp_writer_family(w, rows[i].name, rows[i].help, rows[i].type);
         if (!rc)
             rc = exp_writer_sample(w, 0, NULL, NULL, rows[i].v);
+        if (rc)
+            return rc;
+    }
+    if (s->scrape) {
+        struct coll_scrape_stats ss;
+        coll_scrape_stats_get(s->scrape, &ss);
+        int rc = exp_writer_family(w, "promlite_scrapes_total", "Scrapes by result.", EXP_COUNTER);
+        if (!rc)
+            rc = exp_writer_samplef(w, (double)ss.scrapes_ok, 1, "result", "ok");
+        if (!rc)
+            rc = exp_writer_samplef(w, (double)ss.scrapes_failed, 1, "result", "failed");
+        if (!rc)
+            rc = exp_writer_family(w, "promlite_scrape_samples_appended_total",
+                                   "Samples appended by scrapes.", EXP_COUNTER);
+        if (!rc)
+            rc = exp_writer_sample(w, 0, NULL, NULL, (double)ss.samples_appended);
+        if (!rc)
+            rc = exp_writer_family(w, "promlite_scrape_series_added_total",
+                                   "Series first seen by scrapes.", EXP_COUNTER);
+        if (!rc)
+            rc = exp_writer_sample(w, 0, NULL, NULL, (double)ss.series_added);
+        if (!rc)
+            rc = exp_writer_family(w, "promlite_scrape_targets", "Scrape targets by state.",
+                                   EXP_GAUGE);
+        if (!rc)
+            rc = exp_writer_samplef(w, (double)ss.targets_active, 1, "state", "active");
+        if (!rc)
+            rc = exp_writer_samplef(w, (double)ss.targets_dropped, 1, "state", "dropped");
         if (rc)
             return rc;
     }

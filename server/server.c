@@ -7,11 +7,18 @@
  * TSDB and replays its WAL, and only then does /-/ready turn 200 and the
  * data endpoints open. Signals are blocked in every thread and taken by the
  * main thread with sigtimedwait, so handlers never run inside MHD or LMDB.
+ * The configuration (--config.file, or the embedded default that scrapes
+ * localhost:9090 and :9100) is loaded before anything starts, so a bad file
+ * fails the start as in Prometheus; the scrape manager starts once the TSDB
+ * is open. SIGHUP and POST /-/reload reload it; a bad file is logged and the
+ * running configuration stays.
  * Shutdown: stop accepting connections, let in-flight requests finish
- * (MHD_stop_daemon joins its threads), then close the TSDB.
+ * (MHD_stop_daemon joins its threads), stop scraping, close the TSDB.
  */
 #include "server/cli.h"
 
+#include "collector/config.h"
+#include "collector/scrape.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
@@ -22,6 +29,51 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Loads --config.file, or the embedded default. */
+static int load_config(const struct srv *s, struct coll_config **out, struct pl_err *err)
+{
+    if (s->flags.config_file)
+        return coll_config_load_file(s->flags.config_file, out, err);
+    return coll_config_load_default(out, err);
+}
+
+static void log_config(const struct srv *s, const struct coll_config *cfg)
+{
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", cfg->nscrape);
+    pl_log(PL_LOG_INFO, "main", "Completed loading of configuration file", "filename",
+           s->flags.config_file ? s->flags.config_file : "<default>", "scrape_configs", n, NULL);
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        pl_log(PL_LOG_WARN, "main", cfg->warnings[i], NULL);
+}
+
+int srv__reload(struct srv *s, struct pl_err *err)
+{
+    pthread_mutex_lock(&s->reload_mu);
+    struct coll_config *cfg = NULL;
+    int rc = load_config(s, &cfg, err);
+    if (rc == 0) {
+        if (s->scrape) {
+            rc = coll_scrape_manager_apply(s->scrape, cfg, err);
+        } else {
+            /* The TSDB is still opening: the opener applies the newest configuration. */
+            coll_config_free(s->pending_config);
+            s->pending_config = cfg;
+        }
+    }
+    if (rc == 0) {
+        atomic_store(&s->reload_ok, 1);
+        atomic_store(&s->last_config_ms, pl_time_now_ms());
+        pl_log(PL_LOG_INFO, "main", "Completed loading of configuration file", "filename",
+               s->flags.config_file ? s->flags.config_file : "<default>", NULL);
+    } else {
+        atomic_store(&s->reload_ok, 0);
+        pl_log(PL_LOG_ERROR, "main", "Error reloading config", "err", err->msg, NULL);
+    }
+    pthread_mutex_unlock(&s->reload_mu);
+    return rc;
+}
 
 static void *open_tsdb(void *arg)
 {
@@ -42,6 +94,25 @@ static void *open_tsdb(void *arg)
     }
     s->db = db;
     query_queryable_tsdb(db, &s->qq);
+    /* Start scraping with the configuration loaded at start (or by a reload since). */
+    pthread_mutex_lock(&s->reload_mu);
+    struct coll_scrape_manager *m = NULL;
+    rc = coll_scrape_manager_new(db, NULL, &m, &err);
+    if (rc == 0) {
+        struct coll_config *cfg = s->pending_config;
+        s->pending_config = NULL;
+        rc = coll_scrape_manager_apply(m, cfg, &err);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&s->reload_mu);
+        coll_scrape_manager_free(m);
+        pl_log(PL_LOG_ERROR, "scrape", "cannot start scraping", "err", err.msg, NULL);
+        atomic_store(&s->open_failed, 1);
+        kill(getpid(), SIGTERM);
+        return NULL;
+    }
+    s->scrape = m;
+    pthread_mutex_unlock(&s->reload_mu);
     atomic_store(&s->ready, 1);
     char ms[32];
     snprintf(ms, sizeof(ms), "%.3f", (double)(pl_mono_ns() - t0) / 1e6);
@@ -88,16 +159,15 @@ int srv_cmd_server(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     pl_log(PL_LOG_INFO, "main", "Starting promlite", "version", PROMLITE_VERSION, NULL);
-    if (s.flags.config_file)
-        pl_log(PL_LOG_WARN, "main",
-               "scraping is not implemented yet: the configuration file is not read and no "
-               "target is scraped",
-               "config.file", s.flags.config_file, NULL);
-    else
-        pl_log(PL_LOG_WARN, "main",
-               "scraping is not implemented yet: nothing is scraped; data arrives only through "
-               "remote write (--web.enable-remote-write-receiver)",
-               NULL);
+    pthread_mutex_init(&s.reload_mu, NULL);
+    if (load_config(&s, &s.pending_config, &err)) {
+        pl_log(PL_LOG_ERROR, "main", "Error loading config", "err", err.msg, NULL);
+        srv__metrics_free(&s);
+        return 1;
+    }
+    log_config(&s, s.pending_config);
+    atomic_store(&s.reload_ok, 1);
+    atomic_store(&s.last_config_ms, pl_time_now_ms());
 
     if (srv__http_start(&s, &err)) {
         pl_log(PL_LOG_ERROR, "web", "cannot start the web server", "err", err.msg, NULL);
@@ -123,10 +193,9 @@ int srv_cmd_server(int argc, char **argv)
         if (sig < 0 && errno == EINTR)
             continue;
         if (sig == SIGHUP) {
-            pl_log(PL_LOG_WARN, "main",
-                   "SIGHUP received: there is no configuration to reload yet (scraping is not "
-                   "implemented)",
-                   NULL);
+            struct pl_err rerr;
+            pl_err_clear(&rerr);
+            srv__reload(&s, &rerr);
             continue;
         }
         break;
@@ -150,7 +219,12 @@ int srv_cmd_server(int argc, char **argv)
                n, NULL);
     }
     srv__http_stop();
+    /* No request runs any more. Scrapes stop before the TSDB closes, so their appends are done. */
     pthread_join(opener, NULL);
+    coll_scrape_manager_free(s.scrape);
+    s.scrape = NULL;
+    coll_config_free(s.pending_config);
+    s.pending_config = NULL;
     if (s.db) {
         tsdb_close(s.db);
         s.db = NULL;

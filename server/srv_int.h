@@ -26,6 +26,8 @@
 
 struct exp_registry;
 struct exp_family;
+struct coll_config;
+struct coll_scrape_manager;
 
 struct srv {
     struct srv_flags flags;
@@ -36,6 +38,12 @@ struct srv {
     volatile int cancel_queries; /* set at shutdown: running queries stop */
     struct query_queryable qq;
     int64_t start_time_ms;
+    /* Scraping (collector/scrape.h): the configuration waiting for the TSDB, then the manager. */
+    struct coll_config *pending_config; /* owned until handed to the manager */
+    struct coll_scrape_manager *scrape; /* set by the opener thread before ready */
+    pthread_mutex_t reload_mu;          /* one reload at a time (SIGHUP, POST /-/reload) */
+    atomic_int reload_ok;               /* last configuration load succeeded */
+    _Atomic int64_t last_config_ms;     /* when it was last loaded successfully */
     /* Self-metrics (metrics.c); NULL registry when they could not be set up. */
     struct exp_registry *reg;
     struct exp_family *http_requests, *http_duration;
@@ -51,6 +59,7 @@ struct srv_req {
     const char *content_encoding; /* borrowed from MHD for the request's life */
     struct pl_buf body;
     int body_over_limit;
+    int answered; /* a response is queued; later calls only drain the body */
     struct srv_params params;
     const struct srv_route *route;
     const char *path_arg; /* the <name> of /api/v1/label/<name>/values (points into path) */
@@ -132,6 +141,14 @@ void srv__api_metadata(struct srv *s, struct srv_req *req, struct srv_resp *resp
 void srv__api_buildinfo(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_flags(struct srv *s, struct srv_req *req, struct srv_resp *resp);
 void srv__api_runtimeinfo(struct srv *s, struct srv_req *req, struct srv_resp *resp);
+void srv__api_targets(struct srv *s, struct srv_req *req, struct srv_resp *resp);
+
+/* ---- server.c ---- */
+/*
+ * Reloads --config.file (the embedded default without one) into the scrape
+ * manager. On failure the running configuration stays; err says why.
+ */
+int srv__reload(struct srv *s, struct pl_err *err);
 
 /* ---- metrics.c ---- */
 struct MHD_Connection;

@@ -3,8 +3,8 @@
 # runner and .test files in SHARED_PROMQL_DIR) against promlite.
 #
 # Starts build/bin/promlite (or $PROMLITE_BIN) on 127.0.0.1 with a free port
-# and a temporary data directory, with the remote-write receiver and the
-# admin API on, runs promqltest_runner.py with `--clear delete`, stops the
+# and a temporary data directory, with no scrape targets, the remote-write
+# receiver and the admin API on, runs promqltest_runner.py with `--clear delete`, stops the
 # server, and prints the runner's output; its last line,
 # `N passed, N failed, N skipped`, is what .ci/run reads.
 # PROMQL_CLEAR=restart makes each `clear` restart promlite on an empty
@@ -17,7 +17,9 @@ bin="${PROMLITE_BIN:-$root/build/bin/promlite}"
 
 state=""
 start_server() { # start_server PORT DATADIR
+    printf 'global:\n  scrape_interval: 1m\nscrape_configs: []\n' >"$state/prometheus.yml"
     "$bin" server --web.listen-address="127.0.0.1:$1" --storage.tsdb.path="$2" \
+        --config.file="$state/prometheus.yml" \
         --web.enable-remote-write-receiver --web.enable-admin-api --log.level=warn \
         >>"$state/server.log" 2>&1 &
     echo $! >"$state/pid"

@@ -100,14 +100,15 @@ def main():
         servers = []
         pl_port = free_port()
         log = open(os.path.join(tmp, "promlite.log"), "w")
+        cfg = os.path.join(tmp, "prometheus.yml")
+        open(cfg, "w").write("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
         procs.append(start([a.promlite, "server", "--web.listen-address=127.0.0.1:%d" % pl_port,
+                            "--config.file=" + cfg,
                             "--storage.tsdb.path=" + os.path.join(tmp, "pl"), "--web.enable-remote-write-receiver",
                             "--log.level=warn"], pl_port, log))
         servers.append(("promlite", pl_port, procs[-1]))
         if a.prometheus:
             pr_port = free_port()
-            cfg = os.path.join(tmp, "prometheus.yml")
-            open(cfg, "w").write("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
             log2 = open(os.path.join(tmp, "prometheus.log"), "w")
             procs.append(start([a.prometheus, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "pr"),
                                 "--web.listen-address=127.0.0.1:%d" % pr_port, "--web.enable-remote-write-receiver",

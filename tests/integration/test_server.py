@@ -101,15 +101,28 @@ def free_port():
     return port
 
 
+NO_SCRAPE = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
+
+
 class Server:
-    def __init__(self, binary, datadir, extra):
-        self.port = free_port()
+    """promlite on a free port; `config` is the prometheus.yml text (no scraping by default)."""
+
+    def __init__(self, binary, datadir, extra, config=NO_SCRAPE, port=None):
+        self.port = port or free_port()
         self.base = "http://127.0.0.1:%d" % self.port
-        self.log = open(os.path.join(os.path.dirname(datadir), "server-%d.log" % self.port), "w+")
+        top = os.path.dirname(datadir)
+        self.log = open(os.path.join(top, "server-%d.log" % self.port), "w+")
+        self.config = os.path.join(top, "prometheus-%d.yml" % self.port)
+        with open(self.config, "w") as f:
+            f.write(config)
         self.proc = subprocess.Popen(
             [binary, "server", "--web.listen-address=127.0.0.1:%d" % self.port,
-             "--storage.tsdb.path=" + datadir] + extra,
+             "--storage.tsdb.path=" + datadir, "--config.file=" + self.config] + extra,
             stdout=self.log, stderr=subprocess.STDOUT)
+
+    def set_config(self, text):
+        with open(self.config, "w") as f:
+            f.write(text)
 
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
@@ -493,9 +506,82 @@ def run(srv, binary, data):
             srv3.proc.kill()
             srv3.proc.wait()
 
+    # Scraping: a configuration scraping the server itself every second.
+    scrape_test(binary, os.path.join(os.path.dirname(data), "scrape-data"))
+
     # Bad flags.
     r = subprocess.run([binary, "server", "--no-such-flag"], capture_output=True, timeout=10)
     check(r.returncode == 2 and b"unknown long flag '--no-such-flag'" in r.stderr, "unknown flag exits 2 with a message")
+
+
+def self_scrape_config(port, job):
+    return ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+            "  - job_name: %s\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % (job, port))
+
+
+def wait_for(fn, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    return None
+
+
+def scrape_test(binary, data):
+    port = free_port()
+    srv = Server(binary, data, ["--web.enable-lifecycle"], config=self_scrape_config(port, "self"), port=port)
+    try:
+        check(srv.wait_ready(), "server with a scrape configuration becomes ready")
+
+        def up_of(job):
+            st, doc = srv.json("GET", "/api/v1/query", {"query": 'up{job="%s"}' % job})
+            res = doc.get("data", {}).get("result", []) if st == 200 else []
+            return res[0]["value"][1] if res else None
+        check(wait_for(lambda: up_of("self")) == "1", "the server scrapes itself: up{job=\"self\"} is 1")
+        st, doc = srv.json("GET", "/api/v1/query", {"query": 'prometheus_http_requests_total{job="self"}'})
+        check(st == 200 and len(doc["data"]["result"]) > 0, "its own /metrics series are stored")
+        check(wait_for(lambda: srv.json("GET", "/api/v1/query", {"query": 'promlite_scrapes_total{job="self",result="ok"} > 0'})[1].get("data", {}).get("result")),
+              "scrape counts are in the self-metrics")
+        st, doc = srv.json("GET", "/api/v1/targets")
+        act = doc.get("data", {}).get("activeTargets", [])
+        check(len(act) == 1 and act[0]["labels"]["job"] == "self" and act[0]["health"] == "up",
+              "/api/v1/targets lists the target as up (got %s)" % act)
+        # SIGHUP with a bad file keeps the running configuration.
+        srv.set_config("scrape_configs:\n  - job_name: [\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        ok = wait_for(lambda: srv.json("GET", "/api/v1/status/runtimeinfo")[1].get("data", {}).get("reloadConfigSuccess") is False)
+        check(ok, "a bad configuration on SIGHUP is reported by runtimeinfo")
+        st, doc = srv.json("GET", "/api/v1/targets")
+        check([a["labels"]["job"] for a in doc["data"]["activeTargets"]] == ["self"], "the old configuration keeps running")
+        # POST /-/reload with a new job.
+        srv.set_config(self_scrape_config(port, "again"))
+        st, _, body = srv.request("POST", "/-/reload")
+        check(st == 200, "POST /-/reload is 200 (got %d %r)" % (st, body[:200]))
+        check(wait_for(lambda: up_of("again")) == "1", "the reloaded job is scraped")
+        st, doc = srv.json("GET", "/api/v1/status/runtimeinfo")
+        check(doc["data"]["reloadConfigSuccess"] is True, "runtimeinfo reports the successful reload")
+        srv.set_config("scrape_configs: 5\n")
+        st, _, body = srv.request("POST", "/-/reload")
+        check(st == 500 and body.startswith(b"failed to reload config: "), "POST /-/reload with a bad file is 500 (got %d %r)" % (st, body[:200]))
+        took = srv.stop()
+        check(srv.proc.returncode == 0 and took < 10, "scraping server stops cleanly in %.2f s" % took)
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+        if FAILURES:
+            print(srv.dump_log()[-3000:])
+    # A bad configuration file fails the start, as in Prometheus.
+    bad = Server(binary, data + "-bad", [], config="scrape_configs:\n  - job_name: [\n")
+    try:
+        bad.proc.wait(timeout=20)
+        check(bad.proc.returncode == 1 and "Error loading config" in bad.dump_log(), "a bad --config.file fails the start")
+    finally:
+        if bad.proc.poll() is None:
+            bad.proc.kill()
+            bad.proc.wait()
 
 
 if __name__ == "__main__":
