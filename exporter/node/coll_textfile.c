@@ -436,6 +436,15 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
         struct tf_family *f = &st.f[i];
         if (!f->ns)
             continue;
+        /* A name the exporter itself writes (now or after this collector) would
+         * make the whole scrape invalid: drop the textfile family instead. */
+        if (exp__writer_has_family(w, f->name) || strncmp(f->name, "node_textfile_", 14) == 0 ||
+            strncmp(f->name, "node_scrape_collector_", 22) == 0) {
+            pl_log(PL_LOG_ERROR, "exporter", "textfile metric collides with a built-in metric",
+                   "metric", f->name, "files", f->files, NULL);
+            scrape_error = 1;
+            continue;
+        }
         char help[320];
         if (!f->help)
             snprintf(help, sizeof(help), "Metric read from %s", f->files);

@@ -215,7 +215,18 @@ static void test_textfile_bad_files_set_scrape_error_and_keep_good_ones(void **s
     assert_null(strstr(out, "broken"));
     assert_null(strstr(out, "stamped"));
     assert_non_null(strstr(out, "\nnode_textfile_scrape_error 1\n"));
+    assert_null(strstr(out, "node_textfile_scrape_error 0")); /* the clashing copy */
     free(out);
+    /* A family another collector already wrote is dropped, not duplicated. */
+    struct exp_writer w;
+    exp__writer_init(&w, EXP_FORMAT_TEXT, 1 << 20);
+    exp_writer_family(&w, "process_open_fds", "", EXP_GAUGE);
+    exp_writer_sample(&w, 0, NULL, NULL, 7);
+    assert_int_equal(node_exporter_collect_one(v.e, NODE_TEXTFILE, &w, &err), 0);
+    assert_int_equal(w.err, 0);
+    assert_null(strstr(w.buf, "99999"));
+    assert_non_null(strstr(w.buf, "fine_metric 1\n"));
+    exp__writer_fini(&w);
     node_exporter_free(v.e);
     /* A missing directory is an error too, reported the same way. */
     env_init(&v, fixture(), "no-such-dir");
