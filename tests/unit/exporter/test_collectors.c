@@ -240,6 +240,55 @@ static void test_textfile_bad_files_set_scrape_error_and_keep_good_ones(void **s
     node_exporter_free(v.e);
 }
 
+static void test_textfile_rollback_keeps_many_earlier_families(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/exp-textfile-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/a.prom", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 600; i++)
+        fprintf(f, "many_%d{f=\"a\"} %d\n", i, i);
+    fclose(f);
+    /* b.prom adds to 600 existing families, declares a new one, then breaks. */
+    snprintf(path, sizeof(path), "%s/b.prom", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 600; i++)
+        fprintf(f, "many_%d{f=\"b\"} %d\n", i, i);
+    fprintf(f, "# HELP only_in_b Help.\nonly_in_b 1\nbroken{ 1\n");
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/c.prom", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "many_599{f=\"c\"} 3\n");
+    fclose(f);
+    struct env v;
+    struct pl_err err;
+    int rc;
+    env_init(&v, fixture(), NULL);
+    v.o.textfile_dir = dir;
+    env_open(&v);
+    char *out = run(v.e, NODE_TEXTFILE, &rc, &err);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "# HELP many_599 Metric read from %s/a.prom, %s/c.prom\n# TYPE many_599 untyped\n"
+             "many_599{f=\"a\"} 599\nmany_599{f=\"c\"} 3\n",
+             dir, dir);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "many_0{f=\"a\"} 0\n"));
+    assert_null(strstr(out, "f=\"b\""));
+    assert_null(strstr(out, "only_in_b"));
+    assert_non_null(strstr(out, "\nnode_textfile_scrape_error 1\n"));
+    free(out);
+    node_exporter_free(v.e);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_filters_can_be_changed(void **state)
 {
     (void)state;
@@ -568,6 +617,7 @@ int test_collectors_run(void)
         cmocka_unit_test(test_filesystem_times_out_stuck_network_mounts),
         cmocka_unit_test(test_textfile_merges_files_and_reports_mtime),
         cmocka_unit_test(test_textfile_bad_files_set_scrape_error_and_keep_good_ones),
+        cmocka_unit_test(test_textfile_rollback_keeps_many_earlier_families),
         cmocka_unit_test(test_filters_can_be_changed),
         cmocka_unit_test(test_missing_files_fail_each_collector_cleanly),
         cmocka_unit_test(test_scrape_reports_collector_success_and_never_fails),
