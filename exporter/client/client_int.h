@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define EXP__NAME_MAX 256 /* longest family name the writer accepts */
 
@@ -25,6 +26,8 @@ struct exp_writer {
     size_t famlen;            /* 0: no family started */
     char meta[EXP__NAME_MAX]; /* name in HELP/TYPE (OpenMetrics counters drop _total) */
     enum exp_type type;
+    uint64_t *fam_seen; /* open-addressing set of family-name hashes (0 = empty) */
+    size_t fam_n, fam_cap;
 };
 
 /* Initialises an empty writer producing `fmt`, at most `limit` bytes. */
@@ -35,6 +38,9 @@ void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit);
 
 /* Frees the buffer. */
 void exp__writer_fini(struct exp_writer *w);
+
+/* Whether a family of this name was already written in this exposition. */
+int exp__writer_has_family(const struct exp_writer *w, const char *name);
 
 /* Appends raw bytes (sticky error on limit or allocation failure). */
 int exp__writer_put(struct exp_writer *w, const char *s, size_t n);

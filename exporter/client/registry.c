@@ -783,6 +783,7 @@ int exp_registry_render(struct exp_registry *r, enum exp_format fmt, char **out,
         exp__writer_fini(&w);
         return rc;
     }
+    free(w.fam_seen); /* the caller gets the text only */
     *out = w.buf;
     *len = w.len;
     return 0;

@@ -28,6 +28,9 @@ void exp__writer_init(struct exp_writer *w, enum exp_format fmt, size_t limit)
 
 void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit)
 {
+    if (w->fam_seen)
+        memset(w->fam_seen, 0, w->fam_cap * sizeof(*w->fam_seen));
+    w->fam_n = 0;
     w->len = 0;
     w->err = 0;
     w->famlen = 0;
@@ -39,6 +42,9 @@ void exp__writer_reset(struct exp_writer *w, enum exp_format fmt, size_t limit)
 
 void exp__writer_fini(struct exp_writer *w)
 {
+    free(w->fam_seen);
+    w->fam_seen = NULL;
+    w->fam_n = w->fam_cap = 0;
     free(w->buf);
     w->buf = NULL;
     w->len = w->cap = 0;
@@ -230,6 +236,55 @@ static const char *type_word(enum exp_format fmt, enum exp_type t)
     }
 }
 
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a; 0 marks an empty slot */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+int exp__writer_has_family(const struct exp_writer *w, const char *name)
+{
+    if (!w->fam_cap)
+        return 0;
+    uint64_t h = name_hash(name);
+    for (size_t i = h & (w->fam_cap - 1); w->fam_seen[i]; i = (i + 1) & (w->fam_cap - 1))
+        if (w->fam_seen[i] == h)
+            return 1;
+    return 0;
+}
+
+/* Records a family name; EXP_ERR_EXISTS when it was written before. */
+static int remember_family(struct exp_writer *w, const char *name)
+{
+    if ((w->fam_n + 1) * 2 > w->fam_cap) {
+        size_t ncap = w->fam_cap ? w->fam_cap * 2 : 256;
+        uint64_t *n = calloc(ncap, sizeof(*n));
+        if (!n)
+            return EXP_ERR_NOMEM;
+        for (size_t i = 0; i < w->fam_cap; i++) {
+            if (!w->fam_seen[i])
+                continue;
+            size_t j = w->fam_seen[i] & (ncap - 1);
+            while (n[j])
+                j = (j + 1) & (ncap - 1);
+            n[j] = w->fam_seen[i];
+        }
+        free(w->fam_seen);
+        w->fam_seen = n;
+        w->fam_cap = ncap;
+    }
+    uint64_t h = name_hash(name);
+    size_t i = h & (w->fam_cap - 1);
+    for (; w->fam_seen[i]; i = (i + 1) & (w->fam_cap - 1))
+        if (w->fam_seen[i] == h)
+            return EXP_ERR_EXISTS;
+    w->fam_seen[i] = h;
+    w->fam_n++;
+    return 0;
+}
+
 int exp_writer_family(struct exp_writer *w, const char *name, const char *help, enum exp_type type)
 {
     if (!w)
@@ -238,6 +293,10 @@ int exp_writer_family(struct exp_writer *w, const char *name, const char *help, 
         return w->err;
     if (!exp__valid_metric_name(name) || (unsigned)type > EXP_UNTYPED)
         return w->err = EXP_ERR_INVALID;
+    /* A family written twice makes scrapers reject the whole exposition. */
+    int rc = remember_family(w, name);
+    if (rc)
+        return w->err = rc;
     size_t n = strlen(name);
     memcpy(w->fam, name, n + 1);
     memcpy(w->meta, name, n + 1);

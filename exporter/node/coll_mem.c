@@ -58,9 +58,8 @@ int node__collect_meminfo(struct node_exporter *e, struct exp_writer *w, struct 
         char full[200], help[220];
         snprintf(full, sizeof(full), "node_memory_%s", name);
         snprintf(help, sizeof(help), "Memory information field %s.", name);
-        if (exp_writer_family(w, full, help, EXP_GAUGE))
-            return pl_err_set(err, w->err, "%s: cannot expose field %s", path, key);
-        exp_writer_sample(w, 0, NULL, NULL, v);
+        if (node__family(w, full, help, EXP_GAUGE) == 0)
+            exp_writer_sample(w, 0, NULL, NULL, v);
         n++;
     }
     if (!n)
@@ -107,8 +106,8 @@ int node__collect_vmstat(struct node_exporter *e, struct exp_writer *w, struct p
         char full[200], help[220];
         snprintf(full, sizeof(full), "node_vmstat_%.150s", key);
         snprintf(help, sizeof(help), "/proc/vmstat information field %.150s.", key);
-        exp_writer_family(w, full, help, EXP_UNTYPED);
-        exp_writer_sample(w, 0, NULL, NULL, v);
+        if (node__family(w, full, help, EXP_UNTYPED) == 0)
+            exp_writer_sample(w, 0, NULL, NULL, v);
     }
     return 0;
 }

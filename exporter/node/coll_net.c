@@ -118,8 +118,8 @@ static void netstat_emit(struct node_exporter *e, struct exp_writer *w, const ch
     char fam[200], help[200];
     snprintf(fam, sizeof(fam), "node_netstat_%s", full);
     snprintf(help, sizeof(help), "Statistic %.40s%.100s.", proto, key);
-    exp_writer_family(w, fam, help, EXP_UNTYPED);
-    exp_writer_sample(w, 0, NULL, NULL, v);
+    if (node__family(w, fam, help, EXP_UNTYPED) == 0)
+        exp_writer_sample(w, 0, NULL, NULL, v);
 }
 
 /* /proc/net/netstat and /proc/net/snmp: "Proto: k1 k2 ..." then "Proto: v1 v2 ...". */
@@ -222,21 +222,21 @@ static int sockstat_file(struct node_exporter *e, struct exp_writer *w, const ch
             double val = strtod(v, NULL);
             char fam[128], help[160];
             if (strcmp(proto, "sockets") == 0 && strcmp(k, "used") == 0) {
-                exp_writer_family(w, "node_sockstat_sockets_used", "Number of IPv4 sockets in use.",
-                                  EXP_GAUGE);
-                exp_writer_sample(w, 0, NULL, NULL, val);
+                if (node__family(w, "node_sockstat_sockets_used", "Number of IPv4 sockets in use.",
+                                 EXP_GAUGE) == 0)
+                    exp_writer_sample(w, 0, NULL, NULL, val);
                 continue;
             }
             snprintf(fam, sizeof(fam), "node_sockstat_%s_%.40s", proto, k);
             snprintf(help, sizeof(help), "Number of %s sockets in state %.40s.", proto, k);
-            exp_writer_family(w, fam, help, EXP_GAUGE);
-            exp_writer_sample(w, 0, NULL, NULL, val);
+            if (node__family(w, fam, help, EXP_GAUGE) == 0)
+                exp_writer_sample(w, 0, NULL, NULL, val);
             if (strcmp(k, "mem") == 0) {
                 /* "mem" counts pages; node_exporter adds the value in bytes. */
                 snprintf(fam, sizeof(fam), "node_sockstat_%s_mem_bytes", proto);
                 snprintf(help, sizeof(help), "Number of %s sockets in state mem_bytes.", proto);
-                exp_writer_family(w, fam, help, EXP_GAUGE);
-                exp_writer_sample(w, 0, NULL, NULL, val * e->pagesize);
+                if (node__family(w, fam, help, EXP_GAUGE) == 0)
+                    exp_writer_sample(w, 0, NULL, NULL, val * e->pagesize);
             }
         }
     }

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct tf_state {
     size_t nl, lcap;
     struct tf_family *f;
     size_t nf, fcap;
+    int32_t *idx; /* open-addressing index of f by name (-1 empty), 2x nf or more */
+    size_t icap;
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -80,11 +83,44 @@ static int labels_grow(struct tf_state *st)
     return 0;
 }
 
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Rebuilds the name index for st->f[0..nf) with at least `cap` slots. */
+static int index_rebuild(struct tf_state *st, size_t cap)
+{
+    size_t ncap = st->icap ? st->icap : 64;
+    while (ncap < cap || ncap < 2 * (st->nf + 1))
+        ncap *= 2;
+    if (ncap != st->icap) {
+        int32_t *n = realloc(st->idx, ncap * sizeof(*n));
+        if (!n)
+            return PL_ERR_NOMEM;
+        st->idx = n;
+        st->icap = ncap;
+    }
+    memset(st->idx, 0xff, st->icap * sizeof(*st->idx));
+    for (size_t k = 0; k < st->nf; k++) {
+        size_t i = name_hash(st->f[k].name) & (st->icap - 1);
+        while (st->idx[i] >= 0)
+            i = (i + 1) & (st->icap - 1);
+        st->idx[i] = (int32_t)k;
+    }
+    return 0;
+}
+
 static struct tf_family *family_find(struct tf_state *st, const char *name)
 {
-    for (size_t i = 0; i < st->nf; i++) /* few families per textfile directory */
-        if (strcmp(st->f[i].name, name) == 0)
-            return &st->f[i];
+    if (!st->icap)
+        return NULL;
+    for (size_t i = name_hash(name) & (st->icap - 1); st->idx[i] >= 0; i = (i + 1) & (st->icap - 1))
+        if (strcmp(st->f[st->idx[i]].name, name) == 0)
+            return &st->f[st->idx[i]];
     return NULL;
 }
 
@@ -93,12 +129,23 @@ static struct tf_family *family_get(struct tf_state *st, const char *name)
     struct tf_family *f = family_find(st, name);
     if (f)
         return f;
-    if (grow((void **)&st->f, &st->fcap, st->nf + 1, sizeof(*st->f)))
+    if (st->nf >= INT32_MAX - 1 || grow((void **)&st->f, &st->fcap, st->nf + 1, sizeof(*st->f)))
         return NULL;
     f = &st->f[st->nf++];
     memset(f, 0, sizeof(*f));
     f->name = name;
     f->type = EXP_UNTYPED;
+    if (2 * st->nf > st->icap) {
+        if (index_rebuild(st, 2 * st->icap)) {
+            st->nf--;
+            return NULL;
+        }
+    } else {
+        size_t i = name_hash(name) & (st->icap - 1);
+        while (st->idx[i] >= 0)
+            i = (i + 1) & (st->icap - 1);
+        st->idx[i] = (int32_t)(st->nf - 1);
+    }
     return f;
 }
 
@@ -362,50 +409,51 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
                 continue;
             }
             memcpy(copy, data, len + 1);
-            /* Parse; on failure roll back to the state before this file. */
+            /* Parse; on failure roll back to the state before this file (one
+             * snapshot entry per family seen so far). */
             struct tf_state saved = st;
-            size_t fam_ns[256];
-            size_t nsaved = st.nf < 256 ? st.nf : 256;
-            for (size_t k = 0; k < nsaved; k++)
-                fam_ns[k] = st.f[k].ns;
-            int snap_ok = st.nf <= 256;
-            int typed[256], types[256];
-            const char *helps[256];
-            for (size_t k = 0; k < nsaved; k++)
-                typed[k] = st.f[k].typed, types[k] = (int)st.f[k].type, helps[k] = st.f[k].help;
+            struct tf_snap {
+                size_t ns;
+                int typed;
+                enum exp_type type;
+                const char *help;
+            } *snap = malloc((st.nf ? st.nf : 1) * sizeof(*snap));
+            if (!snap) {
+                scrape_error = 1;
+                free(copy);
+                continue;
+            }
+            for (size_t k = 0; k < st.nf; k++)
+                snap[k] = (struct tf_snap){st.f[k].ns, st.f[k].typed, st.f[k].type, st.f[k].help};
             if (parse_file(&st, copy, fn, &ferr) != 0) {
                 scrape_error = 1;
                 pl_log(PL_LOG_ERROR, "exporter", "failed to parse textfile", "file", path, "err",
                        ferr.msg, NULL);
-                if (!snap_ok) {
-                    /* Too many families to roll back precisely: drop everything read. */
-                    for (size_t k = 0; k < st.nf; k++)
-                        free(st.f[k].samples);
-                    st.nf = 0, st.ns = 0, st.nl = 0;
-                } else {
-                    for (size_t k = saved.nf; k < st.nf; k++)
-                        free(st.f[k].samples);
-                    st.nf = saved.nf;
-                    st.ns = saved.ns;
-                    st.nl = saved.nl;
-                    for (size_t k = 0; k < nsaved; k++) {
-                        st.f[k].ns = fam_ns[k];
-                        st.f[k].typed = typed[k];
-                        st.f[k].type = (enum exp_type)types[k];
-                        st.f[k].help = helps[k];
-                    }
+                for (size_t k = saved.nf; k < st.nf; k++)
+                    free(st.f[k].samples);
+                st.nf = saved.nf;
+                st.ns = saved.ns;
+                st.nl = saved.nl;
+                for (size_t k = 0; k < st.nf; k++) {
+                    st.f[k].ns = snap[k].ns;
+                    st.f[k].typed = snap[k].typed;
+                    st.f[k].type = snap[k].type;
+                    st.f[k].help = snap[k].help;
                 }
+                index_rebuild(&st, 0); /* drop the families of the failed file */
+                free(snap);
                 free(copy);
                 continue;
             }
             for (size_t k = 0; k < st.nf; k++) {
                 /* Remember which files contributed, for the default HELP. */
-                if (st.f[k].ns > (k < nsaved ? fam_ns[k] : 0)) {
+                if (st.f[k].ns > (k < saved.nf ? snap[k].ns : 0)) {
                     size_t cl = strlen(st.f[k].files);
                     snprintf(st.f[k].files + cl, sizeof(st.f[k].files) - cl, "%s%s", cl ? ", " : "",
                              path);
                 }
             }
+            free(snap);
             char *pcopy = strdup(path);
             if (!pcopy || grow((void **)&files, &fcap, nfiles + 1, sizeof(*files))) {
                 /* The parsed samples point into copy: keep it alive until the end. */
@@ -417,6 +465,7 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
                 for (size_t k = 0; k < st.nf; k++)
                     free(st.f[k].samples);
                 st.nf = 0, st.ns = 0, st.nl = 0;
+                index_rebuild(&st, 0);
                 free(copy);
                 continue;
             }
@@ -436,6 +485,15 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
         struct tf_family *f = &st.f[i];
         if (!f->ns)
             continue;
+        /* A name the exporter itself writes (now or after this collector) would
+         * make the whole scrape invalid: drop the textfile family instead. */
+        if (exp__writer_has_family(w, f->name) || strncmp(f->name, "node_textfile_", 14) == 0 ||
+            strncmp(f->name, "node_scrape_collector_", 22) == 0) {
+            pl_log(PL_LOG_ERROR, "exporter", "textfile metric collides with a built-in metric",
+                   "metric", f->name, "files", f->files, NULL);
+            scrape_error = 1;
+            continue;
+        }
         char help[320];
         if (!f->help)
             snprintf(help, sizeof(help), "Metric read from %s", f->files);
@@ -461,6 +519,7 @@ int node__collect_textfile(struct node_exporter *e, struct exp_writer *w, struct
     for (size_t i = 0; i < st.nf; i++)
         free(st.f[i].samples);
     free(st.f);
+    free(st.idx);
     free(st.s);
     free(st.ln);
     free(st.lv);

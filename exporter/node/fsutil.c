@@ -176,3 +176,12 @@ char *node__line(char **p)
     }
     return s;
 }
+
+int node__family(struct exp_writer *w, const char *name, const char *help, enum exp_type type)
+{
+    /* Names built from file contents: a malformed or repeated key must cost
+     * that one family, never the scrape (the writer's errors are sticky). */
+    if (!exp__valid_metric_name(name) || exp__writer_has_family(w, name))
+        return -1;
+    return exp_writer_family(w, name, help, type) == 0 ? 0 : -1;
+}

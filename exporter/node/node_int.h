@@ -97,6 +97,13 @@ int node__match(struct node_exporter *e, enum node_re which, const char *s);
 /* Whether the filter is set. */
 int node__has(const struct node_exporter *e, enum node_re which);
 
+/*
+ * Starts a family whose name comes from file contents. Returns 0, or -1 when
+ * the name is invalid or already written (then skip its samples); never
+ * leaves a sticky error in the writer for those cases.
+ */
+int node__family(struct exp_writer *w, const char *name, const char *help, enum exp_type type);
+
 /* Splits the next whitespace-separated field off *p (modifies it). NULL at the end of line. */
 char *node__field(char **p);
 

@@ -1,7 +1,9 @@
-# Integration tests of promlite-exporter (included from tests/unit/exporter and,
-# once it exists, from tests/integration/CMakeLists.txt; the guard makes the
-# second inclusion a no-op).
-if(NOT TEST exporter_compare)
+# Integration tests of promlite-exporter and libpromlite-client (included from
+# tests/unit/exporter and, once it exists, from tests/integration/CMakeLists.txt;
+# a global property makes the second inclusion a no-op).
+get_property(EXP_INTEGRATION_ADDED GLOBAL PROPERTY PROMLITE_EXPORTER_INTEGRATION_TESTS)
+if(NOT EXP_INTEGRATION_ADDED)
+  set_property(GLOBAL PROPERTY PROMLITE_EXPORTER_INTEGRATION_TESTS ON)
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND)
     add_test(NAME exporter_compare
@@ -13,8 +15,6 @@ if(NOT TEST exporter_compare)
               $<TARGET_FILE:promlite-exporter> ${PROJECT_SOURCE_DIR}/tests/fixtures/exporter)
     set_tests_properties(exporter_http PROPERTIES TIMEOUT 60)
   endif()
-endif()
-if(NOT TEST exporter_install)
   add_test(NAME exporter_install
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/integration/exporter_install.sh ${CMAKE_BINARY_DIR}
             ${PROJECT_SOURCE_DIR})
@@ -25,10 +25,10 @@ if(NOT TEST exporter_install)
   endif()
   set_tests_properties(exporter_install PROPERTIES TIMEOUT 120
     ENVIRONMENT "EXTRA_CFLAGS=${EXP_INSTALL_CFLAGS}")
-endif()
-if(NOT TEST exporter_prometheus AND Python3_Interpreter_FOUND)
-  add_test(NAME exporter_prometheus
-    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/exporter_prometheus.py
-            $<TARGET_FILE:promlite-exporter> ${PROJECT_SOURCE_DIR}/tests/fixtures/exporter)
-  set_tests_properties(exporter_prometheus PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77)
+  if(Python3_Interpreter_FOUND)
+    add_test(NAME exporter_prometheus
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/exporter_prometheus.py
+              $<TARGET_FILE:promlite-exporter> ${PROJECT_SOURCE_DIR}/tests/fixtures/exporter)
+    set_tests_properties(exporter_prometheus PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77)
+  endif()
 endif()

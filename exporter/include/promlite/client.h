@@ -208,7 +208,9 @@ EXP_API int exp_registry_add_process_collector(struct exp_registry *r, const cha
 /*
  * Starts a family in a collector's output. `name` is the family name
  * (for a counter in OpenMetrics a trailing "_total" is removed from the
- * metadata lines and kept on samples). Returns 0 or a sticky error.
+ * metadata lines and kept on samples). Returns 0 or a sticky error:
+ * EXP_ERR_INVALID (bad name), EXP_ERR_EXISTS (a family of this name was
+ * already written in this scrape: scrapers would reject the exposition).
  */
 EXP_API int exp_writer_family(struct exp_writer *w, const char *name, const char *help,
                               enum exp_type type);

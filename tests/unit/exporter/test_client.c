@@ -315,6 +315,15 @@ static int bad_name_collector(struct exp_writer *w, void *ud)
     return exp_writer_sample(w, 0, NULL, NULL, 1);
 }
 
+static int duplicate_collector(struct exp_writer *w, void *ud)
+{
+    (void)ud;
+    exp_writer_family(w, "twice", "", EXP_GAUGE);
+    exp_writer_sample(w, 0, NULL, NULL, 1);
+    exp_writer_family(w, "twice", "", EXP_GAUGE);
+    return exp_writer_sample(w, 0, NULL, NULL, 2);
+}
+
 static void test_collector_errors_fail_the_render(void **state)
 {
     (void)state;
@@ -329,6 +338,18 @@ static void test_collector_errors_fail_the_render(void **state)
     assert_int_equal(exp_registry_new(&r), 0);
     assert_int_equal(exp_registry_add_collector(r, bad_name_collector, NULL, NULL), 0);
     assert_int_equal(exp_registry_render(r, EXP_FORMAT_TEXT, &out, &len), EXP_ERR_INVALID);
+    exp_registry_free(r);
+    /* The same family twice (also against a registered family) is refused. */
+    struct exp_family *f;
+    assert_int_equal(exp_registry_new(&r), 0);
+    assert_int_equal(exp_registry_add_collector(r, duplicate_collector, NULL, NULL), 0);
+    assert_int_equal(exp_registry_render(r, EXP_FORMAT_TEXT, &out, &len), EXP_ERR_EXISTS);
+    exp_registry_free(r);
+    assert_int_equal(exp_registry_new(&r), 0);
+    assert_int_equal(exp_gauge_new(r, "legacy_value", "", 0, NULL, &f), 0);
+    int calls = 0;
+    assert_int_equal(exp_registry_add_collector(r, untyped_collector, &calls, NULL), 0);
+    assert_int_equal(exp_registry_render(r, EXP_FORMAT_OPENMETRICS, &out, &len), EXP_ERR_EXISTS);
     exp_registry_free(r);
 }
 
