@@ -98,7 +98,8 @@ struct spool {
     size_t npending;
     struct pl_labels **pending_dropped;
     size_t npending_dropped;
-    int gone; /* its job left the config */
+    int gone;     /* its job left the config */
+    int was_gone; /* gone at a previous apply() already */
 };
 
 struct coll_scrape_manager {
@@ -824,16 +825,21 @@ static void pool_free(struct coll_scrape_manager *m, struct spool *p, int write_
 /* Applies what discovery and reloads handed over. */
 static void sync_all(struct coll_scrape_manager *m)
 {
-    for (size_t i = 0; i < m->npools;) {
+    for (size_t i = 0; i < m->npools; i++) {
         struct spool *p = m->pools[i];
         if (p->gone) {
-            pool_free(m, p, 1);
-            m->pools[i] = m->pools[--m->npools];
+            /*
+             * The discovery thread may be walking the pool array (it holds
+             * only disc_lock), so the struct stays listed until the next
+             * apply() removes it; its targets go now, with stale markers.
+             */
+            for (size_t k = 0; k < p->ntargets; k++)
+                target_free(m, p->targets[k], 1);
+            p->ntargets = 0;
             continue;
         }
         if (p->has_pending)
             pool_sync(m, p);
-        i++;
     }
     for (size_t i = 0; i < m->nretired; i++)
         coll_config_free(m->retired[i]);
@@ -1054,7 +1060,7 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
             p = pl_xcalloc(1, sizeof(*p));
             p->job = pl_xstrdup(sc->job_name);
         }
-        p->gone = 0;
+        p->gone = p->was_gone = 0;
         p->sc = sc;
         coll_sd_free(p->sd);
         p->sd = NULL;
@@ -1066,13 +1072,23 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         p->force = 1;
         np[nn++] = p;
     }
-    /* Pools of removed jobs stay listed (gone) until the scrape thread retires them. */
-    for (size_t i = 0; i < m->npools; i++)
-        if (m->pools[i]->gone) {
-            coll_sd_free(m->pools[i]->sd);
-            m->pools[i]->sd = NULL;
-            np[nn++] = m->pools[i];
+    /*
+     * Pools of removed jobs stay listed (gone) until the scrape thread has
+     * written their stale markers; ones it already emptied are freed here.
+     */
+    for (size_t i = 0; i < m->npools; i++) {
+        struct spool *p = m->pools[i];
+        if (!p->gone)
+            continue;
+        if (p->was_gone && p->ntargets == 0) {
+            pool_free(m, p, 0);
+            continue;
         }
+        p->was_gone = 1;
+        coll_sd_free(p->sd);
+        p->sd = NULL;
+        np[nn++] = p;
+    }
     free(m->pools);
     m->pools = np;
     m->npools = nn;
