@@ -149,7 +149,8 @@ static void cache_place(struct centry *v, size_t cap, const struct centry *e)
 
 static struct centry *cache_insert(struct cache *c, const char *k, size_t n, uint64_t h)
 {
-    if ((c->n + 1) * 2 > c->cap) {
+    /* Load factor at most 3/4: lookups stay short, the table stays small. */
+    if ((c->n + 1) * 4 > c->cap * 3) {
         size_t ncap = c->cap ? c->cap * 2 : 64;
         struct centry *nv = pl_xcalloc(ncap, sizeof(*nv));
         for (size_t i = 0; i < c->cap; i++)
@@ -711,12 +712,14 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         m->stats.scrapes_ok++;
     else
         m->stats.scrapes_failed++;
-    if (t->body.cap > (1u << 20) && t->body.len < t->body.cap / 4) {
-        /* A one-off huge body should not pin its memory forever. */
-        size_t lim = t->body.limit;
-        pl_buf_fini(&t->body);
-        pl_buf_init(&t->body, lim);
-    }
+    /*
+     * Give the body back: scrapes are spread over the interval, so the
+     * allocator reuses one target's buffer for the next instead of every
+     * target pinning its largest body.
+     */
+    size_t lim = t->body.limit;
+    pl_buf_fini(&t->body);
+    pl_buf_init(&t->body, lim);
 }
 
 static void start(struct coll_scrape_manager *m, struct starget *t, int64_t now)
