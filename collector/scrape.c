@@ -98,7 +98,8 @@ struct spool {
     size_t npending;
     struct pl_labels **pending_dropped;
     size_t npending_dropped;
-    int gone; /* its job left the config */
+    int gone;     /* its job left the config */
+    int was_gone; /* gone at a previous apply() already */
 };
 
 struct coll_scrape_manager {
@@ -148,7 +149,8 @@ static void cache_place(struct centry *v, size_t cap, const struct centry *e)
 
 static struct centry *cache_insert(struct cache *c, const char *k, size_t n, uint64_t h)
 {
-    if ((c->n + 1) * 2 > c->cap) {
+    /* Load factor at most 3/4: lookups stay short, the table stays small. */
+    if ((c->n + 1) * 4 > c->cap * 3) {
         size_t ncap = c->cap ? c->cap * 2 : 64;
         struct centry *nv = pl_xcalloc(ncap, sizeof(*nv));
         for (size_t i = 0; i < c->cap; i++)
@@ -710,12 +712,14 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         m->stats.scrapes_ok++;
     else
         m->stats.scrapes_failed++;
-    if (t->body.cap > (1u << 20) && t->body.len < t->body.cap / 4) {
-        /* A one-off huge body should not pin its memory forever. */
-        size_t lim = t->body.limit;
-        pl_buf_fini(&t->body);
-        pl_buf_init(&t->body, lim);
-    }
+    /*
+     * Give the body back: scrapes are spread over the interval, so the
+     * allocator reuses one target's buffer for the next instead of every
+     * target pinning its largest body.
+     */
+    size_t lim = t->body.limit;
+    pl_buf_fini(&t->body);
+    pl_buf_init(&t->body, lim);
 }
 
 static void start(struct coll_scrape_manager *m, struct starget *t, int64_t now)
@@ -824,16 +828,21 @@ static void pool_free(struct coll_scrape_manager *m, struct spool *p, int write_
 /* Applies what discovery and reloads handed over. */
 static void sync_all(struct coll_scrape_manager *m)
 {
-    for (size_t i = 0; i < m->npools;) {
+    for (size_t i = 0; i < m->npools; i++) {
         struct spool *p = m->pools[i];
         if (p->gone) {
-            pool_free(m, p, 1);
-            m->pools[i] = m->pools[--m->npools];
+            /*
+             * The discovery thread may be walking the pool array (it holds
+             * only disc_lock), so the struct stays listed until the next
+             * apply() removes it; its targets go now, with stale markers.
+             */
+            for (size_t k = 0; k < p->ntargets; k++)
+                target_free(m, p->targets[k], 1);
+            p->ntargets = 0;
             continue;
         }
         if (p->has_pending)
             pool_sync(m, p);
-        i++;
     }
     for (size_t i = 0; i < m->nretired; i++)
         coll_config_free(m->retired[i]);
@@ -1054,7 +1063,7 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
             p = pl_xcalloc(1, sizeof(*p));
             p->job = pl_xstrdup(sc->job_name);
         }
-        p->gone = 0;
+        p->gone = p->was_gone = 0;
         p->sc = sc;
         coll_sd_free(p->sd);
         p->sd = NULL;
@@ -1066,13 +1075,23 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         p->force = 1;
         np[nn++] = p;
     }
-    /* Pools of removed jobs stay listed (gone) until the scrape thread retires them. */
-    for (size_t i = 0; i < m->npools; i++)
-        if (m->pools[i]->gone) {
-            coll_sd_free(m->pools[i]->sd);
-            m->pools[i]->sd = NULL;
-            np[nn++] = m->pools[i];
+    /*
+     * Pools of removed jobs stay listed (gone) until the scrape thread has
+     * written their stale markers; ones it already emptied are freed here.
+     */
+    for (size_t i = 0; i < m->npools; i++) {
+        struct spool *p = m->pools[i];
+        if (!p->gone)
+            continue;
+        if (p->was_gone && p->ntargets == 0) {
+            pool_free(m, p, 0);
+            continue;
         }
+        p->was_gone = 1;
+        coll_sd_free(p->sd);
+        p->sd = NULL;
+        np[nn++] = p;
+    }
     free(m->pools);
     m->pools = np;
     m->npools = nn;

@@ -33,7 +33,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                size_t *upload_size, void **con_cls)
 {
     (void)cls, (void)url, (void)method, (void)version, (void)upload, (void)upload_size;
-    (void)con_cls;
+    /* Answering on the first call makes libmicrohttpd close the connection;
+     * real exporters keep it alive, so answer on the second. */
+    static int marker;
+    if (!*con_cls) {
+        *con_cls = &marker;
+        return MHD_YES;
+    }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(body_len, body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

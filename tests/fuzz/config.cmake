@@ -2,3 +2,7 @@
 if(TARGET collector)
   fuzz_target(fuzz_config LIBS collector)
 endif()
+# fuzz_sd: file_sd files (JSON and YAML) and DNS answers from dns_sd.
+if(TARGET collector)
+  fuzz_target(fuzz_sd LIBS collector)
+endif()

@@ -454,6 +454,27 @@ static void test_scrape_reload_keeps_targets_and_stales_removed(void **state)
     pl_buf_init(&b, 1 << 20);
     coll_scrape_targets_json(f.m, "any", &b);
     assert_null(strstr(b.data, "\"scrapePool\":\"om\""));
+    /* Reloads that bring the job back and drop it again reuse and free its pool. */
+    char yaml2[1024];
+    snprintf(yaml2, sizeof(yaml2),
+             "scrape_configs:\n"
+             "  - {job_name: om, scrape_interval: 200ms, scrape_timeout: 150ms,\n"
+             "     metrics_path: /openmetrics, static_configs: [{targets: ['127.0.0.1:%d']}]}\n",
+             f.port);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(coll_scrape_manager_apply(f.m, cfg_ok(round == 1 ? yaml : yaml2), &err),
+                         0);
+        int found = -1;
+        for (int i = 0; i < 200; i++) {
+            pl_buf_reset(&b);
+            coll_scrape_targets_json(f.m, "active", &b);
+            found = strstr(b.data, "\"scrapePool\":\"om\"") != NULL;
+            if (found == (round != 1))
+                break;
+            usleep(10000);
+        }
+        assert_int_equal(found, round != 1);
+    }
     pl_buf_fini(&b);
     teardown_all(&f);
 }
