@@ -307,8 +307,9 @@ def main():
                   "(target <= 0.5)" % (math.exp(sum(map(math.log, ratios)) / len(ratios)),
                                        max(ratios)))
         for s in servers:
-            print("%s after the queries: VmRSS %.1f MB, VmHWM %.1f MB" % (
-                s.name, mem_kb(s.p.pid, "VmRSS") / 1024, mem_kb(s.p.pid, "VmHWM") / 1024))
+            print("%s after the queries: VmRSS %.1f MB (anon %.1f, file %.1f), VmHWM %.1f MB" % (
+                s.name, mem_kb(s.p.pid, "VmRSS") / 1024, mem_kb(s.p.pid, "RssAnon") / 1024,
+                mem_kb(s.p.pid, "RssFile") / 1024, mem_kb(s.p.pid, "VmHWM") / 1024))
         print("results: " + ("MISMATCHES (see above)" if failed else
                              ("identical series and values (1e-9 relative)" if both
                               else "not compared (no Prometheus)")))
