@@ -178,7 +178,7 @@ static int interpret(struct srv_flags *f, struct pl_err *err)
         return err->code;
     if (uint_flag(SRV_F_MAX_SAMPLES, t[SRV_F_MAX_SAMPLES], UINT64_MAX, &f->max_samples, err))
         return err->code;
-    uint64_t conc;
+    uint64_t conc = 0;
     if (uint_flag(SRV_F_MAX_CONCURRENCY, t[SRV_F_MAX_CONCURRENCY], 1024, &conc, err))
         return err->code;
     if (conc == 0)

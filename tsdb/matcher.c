@@ -23,6 +23,7 @@
 #include "tsdb/re2_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -392,27 +393,60 @@ void tsdb_regex_free(struct tsdb_regex *re)
     free(re);
 }
 
-/* Per-thread match state: pcre2_match needs a match data block per call site. */
-static _Thread_local pcre2_match_data *tl_md;
-static _Thread_local pcre2_match_context *tl_mctx;
+/*
+ * Per-thread match state: pcre2_match needs a match data block per call. It is
+ * created on a thread's first regex match and freed by a pthread key
+ * destructor when the thread exits (HTTP worker threads come and go).
+ */
+struct match_state {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+};
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct match_state *tl_state;
+
+static void state_free(void *p)
+{
+    struct match_state *st = p;
+    pcre2_match_data_free(st->md);
+    pcre2_match_context_free(st->mctx);
+    free(st);
+}
+
+static void state_key_init(void)
+{
+    if (pthread_key_create(&state_key, state_free) != 0)
+        abort();
+}
+
+static struct match_state *state_get(void)
+{
+    if (tl_state)
+        return tl_state;
+    pthread_once(&state_once, state_key_init);
+    struct match_state *st = pl_xcalloc(1, sizeof(*st));
+    st->md = pcre2_match_data_create(1, NULL);
+    st->mctx = pcre2_match_context_create(NULL);
+    if (!st->md || !st->mctx)
+        abort();
+    /* Backtracking bounds: RE2 is linear, PCRE2 is not; a pathological
+     * pattern must not hang a query. Hitting the limit counts as no match. */
+    pcre2_set_match_limit(st->mctx, 10000000);
+    pcre2_set_depth_limit(st->mctx, 100000);
+    pthread_setspecific(state_key, st);
+    tl_state = st;
+    return st;
+}
 
 static int pcre_match(const struct tsdb_regex *re, const char *s, size_t n)
 {
-    if (!tl_md) {
-        tl_md = pcre2_match_data_create(1, NULL);
-        tl_mctx = pcre2_match_context_create(NULL);
-        /* Backtracking bounds: RE2 is linear, PCRE2 is not; a pathological
-         * pattern must not hang a query. Hitting the limit counts as no match. */
-        pcre2_set_match_limit(tl_mctx, 10000000);
-        pcre2_set_depth_limit(tl_mctx, 100000);
-        if (!tl_md || !tl_mctx)
-            abort();
-    }
+    struct match_state *st = state_get();
     int rc;
     if (re->jit)
-        rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, 0, 0, tl_md, tl_mctx);
+        rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, 0, 0, st->md, st->mctx);
     else
-        rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, tl_md, tl_mctx);
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, st->md, st->mctx);
     return rc >= 0;
 }
 
