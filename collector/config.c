@@ -429,16 +429,35 @@ static int get_duration(struct ctx *c, const yaml_node_t *m, const char *key, in
     return 0;
 }
 
-/* A sequence of scalars. */
-static int get_strs(struct ctx *c, const yaml_node_t *m, const char *key, const char ***out,
-                    size_t *nout, const char *gotype, int *present)
+/*
+ * The sequence under `key` of mapping m. 0 with *seq NULL when the key is
+ * absent or null; a type error naming `gotype` when it is not a sequence.
+ * OUT: *seq, *cnt (items).
+ */
+static int get_seq(struct ctx *c, const yaml_node_t *m, const char *key, const char *gotype,
+                   yaml_node_t **seq, size_t *cnt)
 {
     yaml_node_t *n = map_get(c, m, key);
+    *seq = NULL;
+    *cnt = 0;
     if (!n || is_null(n))
         return 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return type_err(c, n, gotype);
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    *seq = n;
+    *cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return 0;
+}
+
+/* A sequence of scalars. */
+static int get_strs(struct ctx *c, const yaml_node_t *m, const char *key, const char ***out,
+                    size_t *nout, const char *gotype, int *present)
+{
+    yaml_node_t *n;
+    size_t cnt;
+    int seq_rc = get_seq(c, m, key, gotype, &n, &cnt);
+    if (seq_rc || !n)
+        return seq_rc;
     const char **v = acalloc(c, cnt, sizeof(*v));
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *it = node_at(c, n->data.sequence.items.start[i]);
@@ -574,12 +593,11 @@ static int parse_relabel_list(struct ctx *c, const yaml_node_t *m, const char *k
 {
     static const char *const keys[] = {"source_labels", "separator",   "regex",  "modulus",
                                        "target_label",  "replacement", "action", NULL};
-    yaml_node_t *n = map_get(c, m, key);
-    if (!n || is_null(n))
-        return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
-        return type_err(c, n, "[]*relabel.Config");
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    yaml_node_t *n;
+    size_t cnt;
+    int seq_rc = get_seq(c, m, key, "[]*relabel.Config", &n, &cnt);
+    if (seq_rc || !n)
+        return seq_rc;
     struct coll_relabel_rule *v = acalloc(c, cnt, sizeof(*v));
     /* Initialise all first so coll_config_free can release any prefix. */
     for (size_t i = 0; i < cnt; i++)
@@ -644,12 +662,11 @@ static int parse_static_list(struct ctx *c, const yaml_node_t *m, struct coll_st
     static const char *const type =
         "struct { Targets []string \"yaml:\\\"targets\\\"\"; Labels model.LabelSet "
         "\"yaml:\\\"labels\\\"\" }";
-    yaml_node_t *n = map_get(c, m, "static_configs");
-    if (!n || is_null(n))
-        return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
-        return type_err(c, n, "discovery.StaticConfig");
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    yaml_node_t *n;
+    size_t cnt;
+    int seq_rc = get_seq(c, m, "static_configs", "[]*targetgroup.Group", &n, &cnt);
+    if (seq_rc || !n)
+        return seq_rc;
     struct coll_static_config *v = acalloc(c, cnt, sizeof(*v));
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *it = node_at(c, n->data.sequence.items.start[i]);
@@ -673,12 +690,11 @@ static int parse_file_sd_list(struct ctx *c, const yaml_node_t *m, struct coll_f
                               size_t *nout)
 {
     static const char *const keys[] = {"files", "refresh_interval", NULL};
-    yaml_node_t *n = map_get(c, m, "file_sd_configs");
-    if (!n || is_null(n))
-        return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
-        return type_err(c, n, "discovery.Configs");
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    yaml_node_t *n;
+    size_t cnt;
+    int seq_rc = get_seq(c, m, "file_sd_configs", "discovery.Configs", &n, &cnt);
+    if (seq_rc || !n)
+        return seq_rc;
     struct coll_file_sd_config *v = acalloc(c, cnt, sizeof(*v));
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *it = node_at(c, n->data.sequence.items.start[i]);
@@ -708,12 +724,11 @@ static int parse_dns_sd_list(struct ctx *c, const yaml_node_t *m, struct coll_dn
                              size_t *nout)
 {
     static const char *const keys[] = {"names", "type", "port", "refresh_interval", NULL};
-    yaml_node_t *n = map_get(c, m, "dns_sd_configs");
-    if (!n || is_null(n))
-        return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
-        return type_err(c, n, "discovery.Configs");
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    yaml_node_t *n;
+    size_t cnt;
+    int seq_rc = get_seq(c, m, "dns_sd_configs", "discovery.Configs", &n, &cnt);
+    if (seq_rc || !n)
+        return seq_rc;
     struct coll_dns_sd_config *v = acalloc(c, cnt, sizeof(*v));
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *it = node_at(c, n->data.sequence.items.start[i]);

@@ -255,6 +255,8 @@ static void test_config_errors_match_promtool(void **state)
         {"scrape_configs: [{job_name: a, job_name: b}]",
          "t.yml:1: field job_name already set in type config.ScrapeConfig"},
         {"global: {external_labels: {a: x, a: y}}", "t.yml:1: key \"a\" already set in map"},
+        {"scrape_configs: [{job_name: a, static_configs: 5}]",
+         "t.yml:1: cannot unmarshal !!int `5` into []*targetgroup.Group"},
         {"scrape_configs: [{job_name: a, sample_limit: -1}]",
          "t.yml:1: cannot unmarshal !!int `-1` into uint"},
         {"scrape_configs: [{job_name: a, sample_limit: abc}]",
