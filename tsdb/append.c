@@ -166,13 +166,23 @@ static void appender_destroy(struct tsdb_appender *a)
 static void appender_free(struct tsdb_appender *a)
 {
     struct tsdb *db = a->db;
-    /* Clear only the slots this batch used. */
+    /*
+     * Clear only the slots this batch used, in two passes: clearing a slot
+     * while others are still to be found would cut the probe chain of a
+     * series that collided with it, leaving a stale slot behind that a later
+     * batch would read as its own entry. The first pass finds every slot (t
+     * is no longer needed) and releases each series' pending mark once.
+     */
     for (size_t i = 0; i < a->n; i++) {
         size_t j = (a->v[i].s->id * 2654435761u) & (a->hcap - 1);
         while (a->hv[j] && a->hk[j] != a->v[i].s->id)
             j = (j + 1) & (a->hcap - 1);
-        a->hv[j] = 0;
+        if (a->hv[j] == i + 1)
+            __atomic_fetch_sub(&a->v[i].s->pending, 1, __ATOMIC_RELEASE);
+        a->v[i].t = (int64_t)j;
     }
+    for (size_t i = 0; i < a->n; i++)
+        a->hv[a->v[i].t] = 0;
     a->n = 0;
     pthread_mutex_lock(&db->spare_mu);
     if (!db->spare) {
@@ -254,9 +264,16 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
         else
             rc = 0;
     } else {
+        /*
+         * The series' first sample in this batch: mark it pending so that
+         * series GC keeps it until the batch ends; a series forgotten since
+         * it was looked up is reported as not found (tsdb_append looks again).
+         */
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
-        rc = tsdb__head_check(s, t, v);
+        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__head_check(s, t, v);
+        if (rc == 0)
+            __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
         pthread_mutex_unlock(mu);
     }
     if (rc == 1)
@@ -286,12 +303,18 @@ int tsdb_append(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, 
     struct tsdb__series *s;
     if (ls->n == 0)
         return PL_ERR_INVALID;
-    int rc = tsdb__head_get_or_create(a->db, ls, &s);
-    if (rc)
+    /* A series forgotten (GC, delete) between lookup and add is looked up again. */
+    for (int tries = 0;; tries++) {
+        int rc = tsdb__head_get_or_create(a->db, ls, &s);
+        if (rc)
+            return rc;
+        rc = add(a, s, t, v);
+        if (rc == PL_ERR_NOTFOUND && tries < 3)
+            continue;
+        if (ref && rc != PL_ERR_NOTFOUND)
+            *ref = (uint64_t)s->id + 1;
         return rc;
-    if (ref)
-        *ref = (uint64_t)s->id + 1;
-    return add(a, s, t, v);
+    }
 }
 
 int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
@@ -432,7 +455,7 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
     MDB_txn *txn;
     rc = tsdb__wtxn_begin(db, a->n * 64 + nnew * 512 + 4096, &txn);
     if (rc) {
-        tsdb__mdb_err(err, rc, "beginning a write");
+        tsdb__wtxn_err(db, err, rc, "beginning a write");
         goto unlock;
     }
     if ((rc = tsdb__index_add(db, txn, news, nnew))) {

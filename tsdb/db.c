@@ -138,21 +138,20 @@ int tsdb__wtxn_begin(struct tsdb *db, size_t need_bytes, MDB_txn **txn)
      * already changed the head.
      */
     size_t want = used + need_bytes * 3 + ((size_t)8 << 20);
-    /*
-     * With MDB_WRITEMAP the data file is sparse and pages are allocated as
-     * they are written: a full disk would fault (SIGBUS) inside a write, so
-     * refuse the transaction up front, with a clear error, while there is
-     * still room for what it may write.
-     */
-    struct statvfs vfs;
-    if (statvfs(db->path, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)need_bytes * 3 + ((uint64_t)16 << 20))
-        return ENOSPC;
     if (want > db->mapsize - db->mapsize / 8) {
         int rc = tsdb__map_grow(db, want + want / 2);
         if (rc)
             return rc;
     }
+    /*
+     * With MDB_WRITEMAP the data file is sparse and pages get blocks as they
+     * are written: a full disk would fault (SIGBUS) inside a write, so the
+     * blocks the transaction may use are allocated first (space.c), and a
+     * full disk refuses the transaction, with a clear error, up front.
+     */
+    int rc = tsdb__space_reserve(db, want);
+    if (rc)
+        return rc;
     return mdb_txn_begin(db->env, NULL, 0, txn);
 }
 
@@ -368,6 +367,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         pthread_mutex_init(&db->stripes[i], NULL);
     atomic_store(&db->st_max_t, INT64_MIN);
     atomic_store(&db->st_min_t, INT64_MAX);
+    db->gc_cut = db->gc_done = INT64_MIN;
 
     int rc = mdb_env_create(&db->env);
     if (rc) {
@@ -460,6 +460,7 @@ void tsdb_close(struct tsdb *db)
         pthread_mutex_unlock(&db->commit_mu);
         mdb_env_sync(db->env, 1);
     }
+    tsdb__space_release(db);
     db_free(db);
 }
 

@@ -110,7 +110,7 @@ static struct tsdb__tomb *tomb_add(struct tsdb *db, uint32_t id, int64_t mint, i
     return tb;
 }
 
-static void tomb_remove(struct tsdb *db, uint32_t id)
+void tsdb__tomb_remove(struct tsdb *db, uint32_t id)
 {
     const struct tsdb__tomb *f = tsdb__tomb_find(db, id);
     if (!f)
@@ -247,27 +247,32 @@ static void forget_memory(struct tsdb *db, uint32_t id)
     pthread_mutex_t *mu = tsdb__stripe(db, id);
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
-    if (s) {
-        tsdb__smap_remove(&db->map, s);
-        tsdb__head_set(db, id, NULL);
-        /* An appender may still hold the pointer: keep the struct, drop its data. */
-        s->persisted = 2; /* forgotten */
-        tsdb__enc_renew(&s->enc);
-        atomic_fetch_sub(&db->st_head_series, 1);
-    }
+    if (s)
+        tsdb__series_retire(db, s);
     pthread_mutex_unlock(mu);
     pthread_rwlock_unlock(&db->map_lock);
     pthread_rwlock_wrlock(&db->tomb_lock);
-    tomb_remove(db, id);
+    tsdb__tomb_remove(db, id);
     pthread_rwlock_unlock(&db->tomb_lock);
-    if (s) {
-        /* commit_mu is held: it guards the graveyard. */
-        if (db->ngrave == db->capgrave) {
-            db->capgrave = db->capgrave ? db->capgrave * 2 : 64;
-            db->grave = pl_xreallocarray(db->grave, db->capgrave, sizeof(*db->grave));
-        }
-        db->grave[db->ngrave++] = s;
+}
+
+void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s)
+{
+    tsdb__smap_remove(&db->map, s);
+    tsdb__head_set(db, s->id, NULL);
+    /* An appender may still hold the pointer: keep the struct, drop its data. */
+    s->persisted = 2; /* forgotten */
+    tsdb__enc_renew(&s->enc);
+    /* Nobody reads the labels of a series out of the map: give them back now. */
+    pl_labels_free(s->ls);
+    s->ls = NULL;
+    atomic_fetch_sub(&db->st_head_series, 1);
+    /* commit_mu is held: it guards the graveyard. */
+    if (db->ngrave == db->capgrave) {
+        db->capgrave = db->capgrave ? db->capgrave * 2 : 64;
+        db->grave = pl_xreallocarray(db->grave, db->capgrave, sizeof(*db->grave));
     }
+    db->grave[db->ngrave++] = s;
 }
 
 static int64_t mem_or_head_max(struct tsdb *db, MDB_txn *txn, uint32_t id)
@@ -303,7 +308,7 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
     int rc = tsdb__wtxn_begin(db, 1 << 20, &txn);
     if (rc) {
         pthread_mutex_unlock(&db->commit_mu);
-        return tsdb__mdb_err(err, rc, "deleting series");
+        return tsdb__wtxn_err(db, err, rc, "deleting series");
     }
     struct tsdb__pit *it;
     rc = tsdb__postings_for_matchers(db, txn, ms, n, &it, err);
@@ -486,7 +491,7 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err)
     int rc = tsdb__wtxn_begin(db, 16 << 20, &txn);
     if (rc) {
         pthread_mutex_unlock(&db->commit_mu);
-        return tsdb__mdb_err(err, rc, "cleaning tombstones");
+        return tsdb__wtxn_err(db, err, rc, "cleaning tombstones");
     }
     struct tsdb_chunk_enc enc;
     tsdb_chunk_enc_init_kind(&enc, TSDB_HEAD_ENC);
@@ -556,13 +561,37 @@ static int drop_before(struct tsdb *db, MDB_txn *txn, uint32_t below, size_t *bu
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The partition of the oldest chunk left, or UINT32_MAX when none. */
+static int first_partition(struct tsdb *db, MDB_txn *txn, uint32_t *part)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        *part = UINT32_MAX;
+        return 0;
+    }
+    if (rc == 0 && k.mv_size != 16)
+        rc = PL_ERR_CORRUPT;
+    if (rc == 0)
+        *part = tsdb__rd_be32(k.mv_data);
+    return rc;
+}
+
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
 {
     MDB_txn *txn;
-    int rc = tsdb__wtxn_begin(db, 1 << 20, &txn);
+    /* Deleting many chunks copies many B-tree pages: reserve room for them. */
+    int rc = tsdb__wtxn_begin(db, 8 << 20, &txn);
     if (rc)
-        return tsdb__mdb_err(err, rc, "applying retention");
+        return tsdb__wtxn_err(db, err, rc, "applying retention");
     size_t budget = 200000;
+    /* Everything before `cut` is gone once this pass commits (series GC uses it). */
+    int64_t cut = INT64_MIN;
     int64_t newest = atomic_load(&db->st_max_t);
     if (db->opt.retention_ms > 0 && newest != INT64_MIN) {
         int64_t cutoff = newest - db->opt.retention_ms;
@@ -572,6 +601,7 @@ int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
             if (tsdb__partition_start(below + 1) - 1 <= cutoff)
                 below++;
             rc = drop_before(db, txn, below, &budget);
+            cut = tsdb__partition_start(below);
         }
     }
     if (rc == 0 && db->opt.retention_bytes > 0) {
@@ -589,15 +619,34 @@ int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
             if (r1 || r2 || first >= last)
                 break;
             rc = drop_before(db, txn, first + 1, &budget);
+            if (tsdb__partition_start(first + 1) > cut)
+                cut = tsdb__partition_start(first + 1);
         }
     }
     if (rc == 1)
         rc = 0; /* budget spent: the rest goes next time */
+    if (rc == 0 && cut != INT64_MIN) {
+        /* A pass cut short by its budget only cleared what lies before the oldest chunk left. */
+        uint32_t fp;
+        rc = first_partition(db, txn, &fp);
+        if (rc == 0 && fp != UINT32_MAX && tsdb__partition_start(fp) < cut)
+            cut = tsdb__partition_start(fp);
+    }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
     if (rc)
         return tsdb__mdb_err(err, rc, "applying retention");
+    if (cut != INT64_MIN && cut > db->gc_cut) {
+        /* Series that retention left without samples: sweep the index again. */
+        db->gc_cut = cut;
+        db->gc_pos = 0;
+    }
+    if (db->gc_cut > db->gc_done) {
+        rc = tsdb__gc_step(db, 8192, err);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }

@@ -271,7 +271,7 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
     int rc = tsdb__wtxn_begin(db, (size_t)atomic_load(&db->st_head_series) * 64, &txn);
     if (rc) {
         pl_buf_fini(&b);
-        return tsdb__mdb_err(err, rc, "checkpoint");
+        return tsdb__wtxn_err(db, err, rc, "checkpoint");
     }
     for (uint32_t pg = 0; pg < TSDB_ID_PAGES && rc == 0; pg++) {
         struct tsdb__series **page = atomic_load(&db->pages[pg]);

@@ -94,6 +94,12 @@ struct tsdb__series {
     uint32_t id;
     uint8_t persisted; /* 1: index entries committed to LMDB; 2: forgotten (deleted) */
     uint8_t dirty;     /* changed since the last head checkpoint */
+    /*
+     * Appenders holding samples of this series not yet committed (atomic;
+     * set under the stripe lock). Series GC never forgets a series with
+     * pending samples (gc.c). Sits in what was padding.
+     */
+    uint16_t pending;
     int64_t min_t;     /* first sample, INT64_MAX before any */
     int64_t max_t;     /* newest sample, INT64_MIN before any */
     uint64_t last_v;   /* bits of the newest sample's value */
@@ -162,6 +168,15 @@ struct tsdb {
     /* Forgotten series, freed at close (an appender may still point at one). */
     struct tsdb__series **grave;
     size_t ngrave, capgrave;
+    /*
+     * Series GC (gc.c, commit_mu): series with no sample at or after gc_cut
+     * are forgotten, gc_pos is where the sweep resumes, gc_done the cut of
+     * the last complete sweep.
+     */
+    int64_t gc_cut, gc_done;
+    uint32_t gc_pos;
+    /* Free space in bytes reserved in the data file past the last page (space.c). */
+    uint64_t space_end;
     /* Tombstones, sorted by id. */
     pthread_rwlock_t tomb_lock;
     struct tsdb__tomb *tombs;
@@ -388,7 +403,39 @@ int tsdb__tomb_load(struct tsdb *db, MDB_txn *txn);
 void tsdb__tomb_fini(struct tsdb *db);
 /* Forgets series id completely (commit_mu held, inside txn). */
 int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id);
-/* Applies retention (commit_mu held). */
+/* Applies retention (commit_mu held), then a bounded step of series GC. */
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err);
+/* Removes id's in-memory tombstone (tomb_lock held exclusively). */
+void tsdb__tomb_remove(struct tsdb *db, uint32_t id);
+
+/* ---- gc.c: forgetting series that retention left without data ---- */
+/*
+ * Sweeps up to `budget` series of the index (commit_mu held, no txn of this
+ * thread open) and forgets those with no sample at or after db->gc_cut and no
+ * samples pending in an appender: index entries, postings, head record,
+ * tombstones and the in-memory series. Ids are not reused. A sweep resumes
+ * where the last step stopped; 1 if the sweep is complete, 0 if more remains.
+ */
+int tsdb__gc_step(struct tsdb *db, size_t budget, struct pl_err *err);
+/*
+ * Marks an in-memory series forgotten (map_lock held exclusively, stripe lock
+ * held): out of the label map and the id table, data released, kept in the
+ * graveyard until close since appenders and readers may still hold it.
+ * Takes commit_mu's graveyard (commit_mu held).
+ */
+void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s);
+
+/* ---- space.c: disk space for the memory-mapped data file ---- */
+/*
+ * Makes sure the data file's blocks exist up to `end` bytes (capped at the
+ * map size) before a write transaction may touch them: with MDB_WRITEMAP a
+ * store into a hole of a sparse file on a full disk faults (SIGBUS) instead
+ * of failing. Returns 0, -ENOSPC (disk full), or another -errno.
+ */
+int tsdb__space_reserve(struct tsdb *db, uint64_t end);
+/* Gives back the reserved blocks past the last used page (at close). */
+void tsdb__space_release(struct tsdb *db);
+/* Maps a write-transaction error to a pl_err; ENOSPC names the path and the free space. */
+int tsdb__wtxn_err(struct tsdb *db, struct pl_err *err, int rc, const char *what);
 
 #endif

@@ -8,5 +8,7 @@ int main(void)
     failed += test_wal_run();
     failed += test_maint_run();
     failed += test_cli_run();
+    failed += test_gc_run();
+    failed += test_diskfull_run();
     return failed ? 1 : 0;
 }

@@ -18,6 +18,8 @@ int test_head_run(void);
 int test_wal_run(void);
 int test_maint_run(void);
 int test_cli_run(void);
+int test_gc_run(void);
+int test_diskfull_run(void);
 
 /* A temporary database: mkdtemp directory, small map, no fsync. */
 struct fx {
