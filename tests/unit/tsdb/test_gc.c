@@ -194,6 +194,7 @@ static void test_gc_keeps_a_series_with_samples_pending_in_an_appender(void **st
     struct tsdb_appender *slow;
     assert_int_equal(tsdb_appender_begin(f->db, &slow), 0);
     assert_int_equal(tsdb_append(slow, ls, 20 * HOUR, 42, NULL), 0);
+    pl_labels_free(ls);
     for (int h = 1; h < 21; h++)
         fill(f->db, "live{k=\"2\"}", h * HOUR, 60000, 60);
     assert_true(f->db->gc_done >= 12 * HOUR); /* a full sweep ran with the new cut */
