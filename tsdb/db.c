@@ -149,7 +149,7 @@ int tsdb__wtxn_begin(struct tsdb *db, size_t need_bytes, MDB_txn **txn)
      * blocks the transaction may use are allocated first (space.c), and a
      * full disk refuses the transaction, with a clear error, up front.
      */
-    int rc = tsdb__space_reserve(db, want);
+    int rc = tsdb__space_reserve(db, used + need_bytes * 2 + ((size_t)2 << 20));
     if (rc)
         return rc;
     return mdb_txn_begin(db->env, NULL, 0, txn);
@@ -417,6 +417,12 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         pthread_mutex_lock(&db->commit_mu);
         rc = tsdb__head_checkpoint(db, err);
         pthread_mutex_unlock(&db->commit_mu);
+        if (rc == -ENOSPC) {
+            /* The WAL stays and is replayed again: serve reads, refuse writes until there is room.
+             */
+            pl_log(PL_LOG_WARN, "tsdb", "checkpoint at open failed", "err", err->msg, NULL);
+            rc = 0;
+        }
         if (rc) {
             db_free(db);
             return rc;
@@ -426,6 +432,10 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         pthread_mutex_lock(&db->commit_mu);
         rc = tsdb__retention_apply(db, err);
         pthread_mutex_unlock(&db->commit_mu);
+        if (rc == -ENOSPC) {
+            pl_log(PL_LOG_WARN, "tsdb", "retention at open failed", "err", err->msg, NULL);
+            rc = 0;
+        }
         if (rc) {
             db_free(db);
             return rc;

@@ -6,6 +6,7 @@
  */
 #include "tsdb/tsdb_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -585,11 +586,20 @@ static int first_partition(struct tsdb *db, MDB_txn *txn, uint32_t *part)
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
 {
     MDB_txn *txn;
-    /* Deleting many chunks copies many B-tree pages: reserve room for them. */
-    int rc = tsdb__wtxn_begin(db, 8 << 20, &txn);
+    /*
+     * Deleting chunks copies the B-tree leaves they sit in (copy on write),
+     * up to a leaf per ~50 chunks: a pass deletes at most `budget` chunks.
+     * With little disk left, a small pass still makes progress (it is what
+     * frees space when retention by size is set).
+     */
+    size_t budget = 50000;
+    int rc = tsdb__wtxn_begin(db, budget * 80, &txn);
+    if (rc == -ENOSPC) {
+        budget = 1000;
+        rc = tsdb__wtxn_begin(db, budget * 80, &txn);
+    }
     if (rc)
         return tsdb__wtxn_err(db, err, rc, "applying retention");
-    size_t budget = 200000;
     /* Everything before `cut` is gone once this pass commits (series GC uses it). */
     int64_t cut = INT64_MIN;
     int64_t newest = atomic_load(&db->st_max_t);
