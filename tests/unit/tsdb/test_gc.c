@@ -4,6 +4,10 @@
  */
 #include "tests.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
 #include "tsdb/tsdb_int.h"
 
 #define HOUR (3600 * INT64_C(1000))
@@ -268,6 +272,213 @@ static void test_appender_batches_with_colliding_series_stay_independent(void **
         assert_int_equal(tsdb__head_get(f->db, id)->pending, 0);
 }
 
+/*
+ * Appenders racing series GC: a clock thread moves time (and so the retention
+ * cut) forward, churn threads append to randomly chosen series by reference
+ * (falling back to labels when the ref went stale, as the scrape loop does)
+ * and a reader lists and selects. Every acknowledged sample newer than the
+ * cut must be found, and no append may fail for any other reason.
+ */
+#define NCHURN    300
+#define CHURNERS  2
+#define CLOCK_END (60 * HOUR)
+
+struct race {
+    struct tsdb *db;
+    _Atomic int64_t now;
+    atomic_int stop, errors;
+    atomic_long commits; /* by churners: the clock keeps pace with them */
+    pthread_mutex_t mu;
+    int64_t last[NCHURN]; /* newest acknowledged sample per series (mu) */
+    uint64_t ref[CHURNERS][NCHURN];
+    unsigned seed[CHURNERS];
+};
+
+static void race_err(struct race *r, const char *what, int rc, const char *msg)
+{
+    if (atomic_fetch_add(&r->errors, 1) < 5)
+        fprintf(stderr, "race: %s: %d %s\n", what, rc, msg ? msg : "");
+}
+
+static void *race_clock(void *arg)
+{
+    struct race *r = arg;
+    struct pl_labels *ls;
+    struct pl_err err;
+    const char *s = "clock{k=\"1\"}";
+    pl_labels_parse(s, strlen(s), &ls, &err);
+    long tick = 0;
+    for (int64_t t = 0; t <= CLOCK_END; t += 60000) {
+        /* Let the churners do a few commits per minute of simulated time. */
+        while (atomic_load(&r->commits) < tick * 2 && atomic_load(&r->errors) == 0)
+            sched_yield();
+        tick++;
+        struct tsdb_appender *a;
+        tsdb_appender_begin(r->db, &a);
+        int rc = tsdb_append(a, ls, t, 1, NULL);
+        if (rc) {
+            tsdb_appender_rollback(a);
+            race_err(r, "clock append", rc, NULL);
+            continue;
+        }
+        if ((rc = tsdb_appender_commit(a, NULL, &err)))
+            race_err(r, "clock commit", rc, err.msg);
+        atomic_store(&r->now, t);
+    }
+    pl_labels_free(ls);
+    atomic_store(&r->stop, 1);
+    return NULL;
+}
+
+struct churner {
+    struct race *r;
+    int no;
+};
+
+static void *race_churn(void *arg)
+{
+    struct churner *c = arg;
+    struct race *r = c->r;
+    char name[64];
+    while (!atomic_load(&r->stop)) {
+        int i = (int)(rand_r(&r->seed[c->no]) % NCHURN);
+        /* Series i belongs to churner i % CHURNERS: its samples stay in order. */
+        if (i % CHURNERS != c->no)
+            continue;
+        pthread_mutex_lock(&r->mu);
+        int64_t t = atomic_load(&r->now) + 1 + c->no;
+        if (t <= r->last[i])
+            t = r->last[i] + 1;
+        pthread_mutex_unlock(&r->mu);
+        struct tsdb_appender *a;
+        struct pl_err err;
+        tsdb_appender_begin(r->db, &a);
+        int rc =
+            r->ref[c->no][i] ? tsdb_append_ref(a, r->ref[c->no][i], t, (double)t) : PL_ERR_NOTFOUND;
+        if (rc == PL_ERR_NOTFOUND) {
+            snprintf(name, sizeof(name), "churn{i=\"%d\"}", i);
+            struct pl_labels *ls;
+            pl_labels_parse(name, strlen(name), &ls, &err);
+            rc = tsdb_append(a, ls, t, (double)t, &r->ref[c->no][i]);
+            pl_labels_free(ls);
+        }
+        if (rc == PL_ERR_TOO_OLD) {
+            tsdb_appender_rollback(a);
+            continue;
+        }
+        if (rc) {
+            tsdb_appender_rollback(a);
+            race_err(r, "churn append", rc, NULL);
+            continue;
+        }
+        struct tsdb_append_result res;
+        if ((rc = tsdb_appender_commit(a, &res, &err))) {
+            race_err(r, "churn commit", rc, err.msg);
+            continue;
+        }
+        if (res.samples != 1) {
+            race_err(r, "acknowledged sample dropped", (int)res.samples, name);
+            continue;
+        }
+        pthread_mutex_lock(&r->mu);
+        r->last[i] = t;
+        pthread_mutex_unlock(&r->mu);
+        atomic_fetch_add(&r->commits, 1);
+    }
+    return NULL;
+}
+
+static void *race_read(void *arg)
+{
+    struct race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct tsdb_querier *q;
+        struct pl_err err;
+        if (tsdb_querier_open(r->db, INT64_MIN / 2, INT64_MAX / 2, &q, &err)) {
+            race_err(r, "querier", -1, err.msg);
+            continue;
+        }
+        struct tsdb_strings s = {0};
+        if (tsdb_label_values(q, "i", NULL, 0, &s, &err))
+            race_err(r, "label values", -1, err.msg);
+        tsdb_strings_fini(&s);
+        struct tsdb_matcher *m;
+        tsdb_matcher_new(TSDB_MATCH_EQ, "__name__", "churn", &m, &err);
+        struct tsdb_series_set *ss;
+        if (tsdb_select(q, &m, 1, &ss, &err) == 0) {
+            struct tsdb_samples smp;
+            tsdb_samples_init(&smp);
+            const struct pl_labels *ls;
+            while (tsdb_series_set_next(ss, &ls) == 1)
+                if (tsdb_series_set_samples(ss, INT64_MIN / 2, INT64_MAX / 2, &smp, &err))
+                    race_err(r, "samples", -1, err.msg);
+            tsdb_samples_fini(&smp);
+            tsdb_series_set_free(ss);
+        } else {
+            race_err(r, "select", -1, err.msg);
+        }
+        tsdb_matcher_free(m);
+        tsdb_querier_close(q);
+    }
+    return NULL;
+}
+
+static void test_appenders_and_readers_racing_series_gc_lose_nothing(void **state)
+{
+    struct fx *f = *state;
+    f->o.retention_ms = 3 * HOUR;
+    fx_reopen(f);
+    static struct race r;
+    memset(&r, 0, sizeof(r));
+    r.db = f->db;
+    pthread_mutex_init(&r.mu, NULL);
+    for (int i = 0; i < NCHURN; i++)
+        r.last[i] = INT64_MIN;
+    unsigned seed = test_seed();
+    pthread_t th[CHURNERS + 2];
+    struct churner ch[CHURNERS];
+    for (int c = 0; c < CHURNERS; c++) {
+        r.seed[c] = seed + (unsigned)c;
+        ch[c].r = &r;
+        ch[c].no = c;
+        assert_int_equal(pthread_create(&th[c], NULL, race_churn, &ch[c]), 0);
+    }
+    assert_int_equal(pthread_create(&th[CHURNERS], NULL, race_read, &r), 0);
+    assert_int_equal(pthread_create(&th[CHURNERS + 1], NULL, race_clock, &r), 0);
+    for (int c = 0; c < CHURNERS + 2; c++)
+        pthread_join(th[c], NULL);
+    assert_int_equal(atomic_load(&r.errors), 0);
+    /* GC ran, and forgot some series: the churn is faster than the index grows. */
+    assert_true(f->db->gc_cut >= CLOCK_END - 4 * HOUR);
+    int64_t cut = f->db->gc_cut;
+    size_t kept = 0, checked = 0;
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    char name[64];
+    for (int i = 0; i < NCHURN; i++) {
+        if (r.last[i] == INT64_MIN || r.last[i] < cut)
+            continue;
+        snprintf(name, sizeof(name), "churn{i=\"%d\"}", i);
+        assert_int_equal(series_samples(f->db, name, r.last[i], r.last[i], &smp), 1);
+        assert_true(smp.v[0] == (double)r.last[i]);
+        checked++;
+    }
+    kept = (size_t)index_series(f->db);
+    fprintf(stderr, "race: cut %lld h, %zu series checked, %zu in the index, %zu forgotten\n",
+            (long long)(cut / HOUR), checked, kept, f->db->ngrave);
+    assert_true(checked > 0);
+    assert_true(f->db->ngrave > 0);
+    fx_reopen(f);
+    for (int i = 0; i < NCHURN; i++) {
+        if (r.last[i] == INT64_MIN || r.last[i] < cut)
+            continue;
+        snprintf(name, sizeof(name), "churn{i=\"%d\"}", i);
+        assert_int_equal(series_samples(f->db, name, r.last[i], r.last[i], &smp), 1);
+    }
+    tsdb_samples_fini(&smp);
+    pthread_mutex_destroy(&r.mu);
+}
+
 int test_gc_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +490,8 @@ int test_gc_run(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_appender_batches_with_colliding_series_stay_independent, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_appenders_and_readers_racing_series_gc_lose_nothing,
+                                        fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_gc", tests, NULL, NULL);
 }
