@@ -27,6 +27,7 @@
  */
 #include "tsdb/tsdb_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,7 +129,10 @@ int tsdb__gc_step(struct tsdb *db, size_t budget, struct pl_err *err)
         return 1;
     }
     MDB_txn *txn;
-    int rc = tsdb__wtxn_begin(db, budget * 256 + (1 << 20), &txn);
+    /* Forgetting deletes entries (the copied leaves come back as free pages). */
+    int rc = tsdb__wtxn_begin(db, budget * 64 + (256 << 10), &txn);
+    if (rc == -ENOSPC)
+        return 0; /* the disk is full: the writes that hit it report it; try again later */
     if (rc)
         return tsdb__wtxn_err(db, err, rc, "forgetting series without data");
     uint32_t *dead = NULL;

@@ -16,24 +16,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server import FAILURES, Server, check, snappy_literal, write_request  # noqa: E402
+from test_server import (FAILURES, Server, check, free_port, self_scrape_config,  # noqa: E402
+                         snappy_literal, wait_for, write_request)
 
 SKIP = 77
 BATCH = 300  # new series per request
+BASE = (int(time.time()) - 3600) * 1000  # inside the default retention, before the self-scrapes
 
 
-def body(b):
+def body(b, n=BATCH):
     pad = "x" * 200
     series = [({"__name__": "df_fill", "b": str(b), "i": str(i), "pad": "%s-%d-%d" % (pad, b, i)},
-               [(1700000000000 + b * 1000, float(b * 1000 + i))]) for i in range(BATCH)]
+               [(BASE + b * 1000, float(b * 1000 + i))]) for i in range(n)]
     return snappy_literal(write_request(series))
 
 
 def count(srv):
     st, doc = srv.json("GET", "/api/v1/query", {"query": "count(last_over_time(df_fill[1h]))",
-                                                "time": "1700003000"})
+                                                "time": "%d" % (BASE // 1000 + 3000)})
     res = doc.get("data", {}).get("result", []) if st == 200 else None
     if res is None:
         return -1
@@ -45,7 +48,14 @@ def run(binary, mnt):
     with open(filler, "wb") as f:
         f.write(b"\0" * (8 << 20))
     data = os.path.join(mnt, "data")
-    srv = Server(binary, data, ["--web.enable-remote-write-receiver"])
+    port = free_port()
+    srv = Server(binary, data, ["--web.enable-remote-write-receiver"],
+                 config=self_scrape_config(port, "self"), port=port)
+
+    def target():
+        st, doc = srv.json("GET", "/api/v1/targets")
+        act = doc.get("data", {}).get("activeTargets", []) if st == 200 else []
+        return act[0] if act else {}
     try:
         check(srv.wait_ready(), "server on a 40 MiB tmpfs becomes ready")
         acked, b, st, resp = 0, 0, 204, b""
@@ -62,31 +72,47 @@ def run(binary, mnt):
         st, resp = srv.write(None, raw=body(b))
         b += 1
         check(st == 500, "a retry on the full disk is refused again (%d)" % st)
-        imp = "".join('df_import{k="%d",pad="%s"} 1 1700000000000\n' % (i, "y" * 200)
+        imp = "".join('df_import{k="%d",pad="%s"} 1 %d\n' % (i, "y" * 200, BASE)
                       for i in range(BATCH)).encode()
         st, _, resp = srv.request("POST", "/api/v1/import/prometheus", body=imp)
         check(st == 500 and b"disk full" in resp,
               "text import on a full disk: 500 with a clear message (%d %r)" % (st, resp[:200]))
+        # Small writes still fit in what was reserved for the data file: use it up.
+        small = 0
+        while small < 3000:
+            st, resp = srv.write(None, raw=body(b, 5))
+            b += 1
+            if st != 204:
+                break
+            small += 1
+        check(st == 500 and b"disk full" in resp,
+              "small writes fill the reserve, then get 500 too (%d of them)" % small)
+        t = wait_for(lambda: target() if "disk full" in target().get("lastError", "") else None)
+        check(t and t.get("health") == "down",
+              "a scrape on a full disk: target down with the disk-full error (%s)" % (t or target()))
         check(srv.proc.poll() is None, "the server keeps running on a full disk")
         st, _, _ = srv.get("/-/healthy")
         check(st == 200, "healthy on a full disk")
         n = count(srv)
-        check(n == acked * BATCH, "queries answer on a full disk: %d series (want %d)"
-              % (n, acked * BATCH))
+        check(n == acked * BATCH + small * 5, "queries answer on a full disk: %d series (want %d)"
+              % (n, acked * BATCH + small * 5))
         os.unlink(filler)
         st, resp = srv.write(None, raw=body(b))
         b += 1
         check(st == 204, "remote write succeeds once space is freed (%d %r)" % (st, resp[:200]))
         if st == 204:
             acked += 1
+        t = wait_for(lambda: target() if target().get("health") == "up" else None)
+        check(t is not None, "scraping resumes once space is freed (%s)" % target())
         took = srv.stop()
         check(srv.proc.returncode == 0 and took < 10, "clean shutdown after a full disk")
         srv2 = Server(binary, data, ["--web.enable-remote-write-receiver"])
         try:
             check(srv2.wait_ready(), "restart after a full disk")
             n = count(srv2)
-            check(n == acked * BATCH, "every acknowledged series is there after a restart: %d (want %d)"
-                  % (n, acked * BATCH))
+            check(n == acked * BATCH + small * 5,
+                  "every acknowledged series is there after a restart: %d (want %d)"
+                  % (n, acked * BATCH + small * 5))
             st, resp = srv2.write(None, raw=body(b))
             check(st == 204, "writes continue after the restart (%d)" % st)
             srv2.stop()

@@ -287,7 +287,7 @@ struct race {
     struct tsdb *db;
     _Atomic int64_t now;
     atomic_int stop, errors;
-    atomic_long commits; /* by churners: the clock keeps pace with them */
+    atomic_long commits, ticks; /* churners and the clock keep pace with each other */
     pthread_mutex_t mu;
     int64_t last[NCHURN]; /* newest acknowledged sample per series (mu) */
     uint64_t ref[CHURNERS][NCHURN];
@@ -313,6 +313,7 @@ static void *race_clock(void *arg)
         while (atomic_load(&r->commits) < tick * 2 && atomic_load(&r->errors) == 0)
             sched_yield();
         tick++;
+        atomic_store(&r->ticks, tick);
         struct tsdb_appender *a;
         tsdb_appender_begin(r->db, &a);
         int rc = tsdb_append(a, ls, t, 1, NULL);
@@ -341,6 +342,10 @@ static void *race_churn(void *arg)
     struct race *r = c->r;
     char name[64];
     while (!atomic_load(&r->stop)) {
+        if (atomic_load(&r->commits) >= (atomic_load(&r->ticks) + 1) * 2) {
+            sched_yield(); /* ahead of the clock */
+            continue;
+        }
         int i = (int)(rand_r(&r->seed[c->no]) % NCHURN);
         /* Series i belongs to churner i % CHURNERS: its samples stay in order. */
         if (i % CHURNERS != c->no)
