@@ -654,7 +654,7 @@ int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
         db->gc_pos = 0;
     }
     if (db->gc_cut > db->gc_done) {
-        rc = tsdb__gc_step(db, 8192, err);
+        rc = tsdb__gc_step(db, 4096, err);
         if (rc < 0)
             return rc;
     }
