@@ -183,6 +183,37 @@ static void test_retention_at_open_forgets_series_not_in_memory(void **state)
     assert_int_equal(hs.ms_entries, 1);
 }
 
+static void test_retention_by_size_forgets_series_of_dropped_partitions(void **state)
+{
+    struct fx *f = *state;
+    char name[64];
+    for (int s = 0; s < 40; s++) {
+        snprintf(name, sizeof(name), "early{s=\"%d\"}", s);
+        fill(f->db, name, 0, 15000, 240);
+    }
+    for (int h = 0; h < 12; h++)
+        for (int s = 0; s < 40; s++) {
+            snprintf(name, sizeof(name), "late{s=\"%d\"}", s);
+            fill(f->db, name, h * HOUR, 15000, 240);
+        }
+    assert_int_equal(index_series(f->db), 80);
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(f->db, &txn), 0);
+    uint64_t full = tsdb__used_bytes(f->db, txn);
+    tsdb__rtxn_end(f->db, txn);
+    f->o.retention_bytes = full / 2;
+    fx_reopen(f);
+    /* The first partitions went, and the series that only had data there. */
+    assert_int_equal(index_series(f->db), 40);
+    char buf[256];
+    values(f->db, "__name__", buf, sizeof(buf));
+    assert_string_equal(buf, "late");
+    const char *m[] = {"__name__=early"};
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
+    fill(f->db, "early{s=\"1\"}", 12 * HOUR, 15000, 10);
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 10);
+}
+
 static void test_gc_keeps_a_series_with_samples_pending_in_an_appender(void **state)
 {
     struct fx *f = *state;
@@ -490,6 +521,8 @@ int test_gc_run(void)
         cmocka_unit_test_setup_teardown(test_retention_forgets_series_left_without_data, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_retention_at_open_forgets_series_not_in_memory,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_size_forgets_series_of_dropped_partitions,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gc_keeps_a_series_with_samples_pending_in_an_appender,
                                         fx_setup, fx_teardown),
