@@ -35,7 +35,8 @@ enum tsdb_sync {
 
 struct tsdb_options {
     const char *path;         /* data directory, created if missing */
-    int64_t retention_ms;     /* drop partitions older than this; default 15d */
+    /* Drop partitions older than this (and forget series left without samples); default 15d. */
+    int64_t retention_ms;
     uint64_t retention_bytes; /* drop oldest partitions beyond this size; 0 = no limit */
     enum tsdb_sync sync;
     int64_t sync_interval_ms; /* for TSDB_SYNC_INTERVAL; default 1000 */
@@ -77,8 +78,12 @@ int tsdb_appender_begin(struct tsdb *db, struct tsdb_appender **out);
 
 /*
  * Adds a sample to the batch for the series `ls` (borrowed; copied if the
- * series is new). OUT: *ref (may be NULL), a series reference that stays
- * valid while the database is open, for tsdb_append_ref.
+ * series is new). OUT: *ref (may be NULL), a series reference for
+ * tsdb_append_ref, valid while the series exists: a delete over its whole
+ * range or retention leaving it without samples forgets it (series ids are
+ * not reused), and tsdb_append_ref then returns PL_ERR_NOTFOUND (append by
+ * labels again). tsdb_append itself looks up again a series forgotten between
+ * its lookup and its check.
  * Per-sample errors leave the batch usable: PL_ERR_OUT_OF_ORDER (older than
  * the series' newest sample), PL_ERR_DUPLICATE (same timestamp, different
  * value), PL_ERR_TOO_OLD (outside retention). A duplicate timestamp with the
