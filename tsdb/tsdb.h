@@ -35,8 +35,7 @@ enum tsdb_sync {
 
 struct tsdb_options {
     const char *path;         /* data directory, created if missing */
-    /* Drop partitions older than this (and forget series left without samples); default 15d. */
-    int64_t retention_ms;
+    int64_t retention_ms;     /* drop partitions older than this; default 15d */
     uint64_t retention_bytes; /* drop oldest partitions beyond this size; 0 = no limit */
     enum tsdb_sync sync;
     int64_t sync_interval_ms; /* for TSDB_SYNC_INTERVAL; default 1000 */
