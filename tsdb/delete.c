@@ -135,8 +135,11 @@ static int tomb_put(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *tb)
     return 0;
 }
 
-/* Calls fn for each chunk of series id, in all partitions (fn must not move the cursor). */
-static int for_each_chunk(struct tsdb *db, MDB_txn *txn, uint32_t id,
+/*
+ * Calls fn for each chunk of series id in partitions below plim (fn must not
+ * move the cursor).
+ */
+static int for_each_chunk(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim,
                           int (*fn)(void *ctx, MDB_cursor *c, MDB_val *k, MDB_val *v), void *ctx)
 {
     MDB_cursor *c;
@@ -167,6 +170,8 @@ static int for_each_chunk(struct tsdb *db, MDB_txn *txn, uint32_t id,
         }
         uint32_t kpart = tsdb__rd_be32(key.mv_data);
         uint32_t kid = tsdb__rd_be32((uint8_t *)key.mv_data + 4);
+        if ((uint64_t)kpart >= plim)
+            break;
         if (kid != id) {
             /* Jump to the next partition that may hold the series. */
             if (kid > id && kpart == UINT32_MAX)
@@ -200,13 +205,19 @@ static int collect_key(void *ctx, MDB_cursor *c, MDB_val *k, MDB_val *v)
     return 0;
 }
 
-static int chunk_keys(struct tsdb *db, MDB_txn *txn, uint32_t id, struct collect_keys *ck)
+static int chunk_keys(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim,
+                      struct collect_keys *ck)
 {
     memset(ck, 0, sizeof(*ck));
-    return for_each_chunk(db, txn, id, collect_key, ck);
+    return for_each_chunk(db, txn, id, plim, collect_key, ck);
 }
 
 int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id)
+{
+    return tsdb__series_forget_before(db, txn, id, (uint64_t)UINT32_MAX + 1);
+}
+
+int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim)
 {
     struct pl_labels *ls;
     int rc = tsdb__series_read(db, txn, id, &ls, NULL);
@@ -218,7 +229,7 @@ int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id)
     pl_labels_free(ls);
     struct collect_keys ck;
     if (rc == 0)
-        rc = chunk_keys(db, txn, id, &ck);
+        rc = chunk_keys(db, txn, id, plim, &ck);
     for (size_t i = 0; rc == 0 && i < ck.n; i++) {
         MDB_val key = {16, ck.keys[i]};
         rc = mdb_del(txn, db->dbi_chunks, &key, NULL);
@@ -399,7 +410,7 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
                         struct tsdb_chunk_enc *enc, struct pl_buf *sb)
 {
     struct collect_keys ck;
-    int rc = chunk_keys(db, txn, tb->id, &ck);
+    int rc = chunk_keys(db, txn, tb->id, (uint64_t)UINT32_MAX + 1, &ck);
     for (size_t i = 0; rc == 0 && i < ck.n; i++) {
         MDB_val key = {16, ck.keys[i]}, val;
         if ((rc = mdb_get(txn, db->dbi_chunks, &key, &val)))

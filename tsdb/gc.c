@@ -208,8 +208,10 @@ int tsdb__gc_step(struct tsdb *db, size_t budget, struct pl_err *err)
             dead[w++] = id;
     }
     ndead = w;
+    /* A dead series' samples are all before the cut: so are its chunks, if any are left. */
+    uint64_t plim = (uint64_t)tsdb__partition(cut - 1) + 1;
     for (size_t i = 0; i < ndead && rc == 0; i++)
-        rc = tsdb__series_forget(db, txn, dead[i]);
+        rc = tsdb__series_forget_before(db, txn, dead[i], plim);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else

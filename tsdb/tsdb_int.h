@@ -403,6 +403,12 @@ int tsdb__tomb_load(struct tsdb *db, MDB_txn *txn);
 void tsdb__tomb_fini(struct tsdb *db);
 /* Forgets series id completely (commit_mu held, inside txn). */
 int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id);
+/*
+ * Like tsdb__series_forget, looking for its chunks only in partitions below
+ * plim (series GC: retention left no chunk of them further back, and a dead
+ * series has none at or after the cut; one seek instead of one per partition).
+ */
+int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim);
 /* Applies retention (commit_mu held), then a bounded step of series GC. */
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err);
 /* Removes id's in-memory tombstone (tomb_lock held exclusively). */
