@@ -41,7 +41,7 @@ for ex in ex_shared ex_static; do
     pid=$!
     port=
     for i in $(seq 100); do
-        port=$(sed -n 's|.*127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$prefix/$ex.out")
+        port=$(sed -n 's|.*127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$prefix/$ex.out" 2>/dev/null || true)
         [ -n "$port" ] && break
         sleep 0.05
     done
