@@ -27,6 +27,7 @@ promlite-only checks still run. Each target counts scrapes per scraper
 
 usage: test_vs_prometheus.py PATH/TO/promlite
 """
+import gzip
 import http.server
 import json
 import os
@@ -82,6 +83,17 @@ def body_for(path, n):
             'lat_seconds_bucket{le="+Inf"} %d' % (n + 1),
             "lat_seconds_sum %g" % (0.05 * n),
             "lat_seconds_count %d" % (n + 1),
+            'empty_label{a="",b="x"} 1',
+            'escaped{v="q\\"uote\\\\ \\n"} 1',
+            'utf8_value{v="h\u00e9llo \u2713"} 1',
+            "dup_series 1",
+            "dup_series 2",
+            "nan_gauge NaN",
+            "inf_gauge +Inf",
+            "# TYPE rpc_seconds summary",
+            'rpc_seconds{quantile="0.5"} 0.25',
+            "rpc_seconds_sum %d" % n,
+            "rpc_seconds_count %d" % n,
         ]
         if n <= 3:
             lines.append('early_only{k="v"} 1')
@@ -93,6 +105,33 @@ def body_for(path, n):
                 'plain_metric{env="e"} 5\n')
     if path == "/plain":
         return "extra_metric 1\n"
+    if path == "/ts":
+        # Exposed timestamps: honoured or not per job (5 s in the past, ms).
+        return "ts_metric %d %d\n" % (n, int(time.time() * 1000) - 5000)
+    if path == "/om":
+        sec = time.time() - 5
+        return """# TYPE om_requests counter
+# HELP om_requests Requests.
+om_requests_total %d
+om_requests_created 1700000000.5
+# TYPE om_build info
+om_build_info{version="1.2"} 1
+# TYPE om_state stateset
+om_state{om_state="a"} 1
+om_state{om_state="b"} 0
+# TYPE om_gh gaugehistogram
+om_gh_bucket{le="1"} 2
+om_gh_bucket{le="+Inf"} 3
+om_gh_gcount 3
+om_gh_gsum 1.5
+# TYPE om_sum summary
+om_sum{quantile="0.5"} 1
+om_sum_sum 10
+om_sum_count 4
+# TYPE om_ts gauge
+om_ts 3 %.3f
+# EOF
+""" % (n, sec)
     return None
 
 
@@ -114,7 +153,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         data = body.encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        if path == "/om":
+            self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        else:
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        if "gzip" in self.headers.get("Accept-Encoding", "") and path == "/metrics":
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -282,6 +327,16 @@ scrape_configs:
     static_configs: [{targets: ['%(c)s'], labels: {env: static}}]
   - job_name: hang
     static_configs: [{targets: ['%(hang)s']}]
+  - job_name: om
+    metrics_path: /om
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: ts_honored
+    metrics_path: /ts
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: ts_ignored
+    metrics_path: /ts
+    honor_timestamps: false
+    static_configs: [{targets: ['%(c)s']}]
 """ % {"tmp": tmp, "c": c, "hang": hang}
     if extra:
         text += """  - job_name: extra
@@ -441,17 +496,63 @@ def compare(binary, tmp):
             up_l = {dict(k).get("job"): v for k, v in nl.items() if dict(k).get("__name__") == "up"}
             up_p = {dict(k).get("job"): v for k, v in np_.items() if dict(k).get("__name__") == "up"}
             check(up_l == up_p, "up per job agrees (%s vs %s)" % (up_l, up_p))
+        took = lite.stop()
+        check(lite.proc.returncode == 0 and took < 10, "promlite stops cleanly in %.2f s" % took)
+        if prom:
+            prom.stop()
+            compare_dumps(binary, tmp)
     finally:
         for p in procs:
-            took = p.stop()
-            if p is lite:
-                check(p.proc.returncode == 0 and took < 10, "promlite stops cleanly in %.2f s" % took)
+            p.stop()
         if FAILURES:
             for p in procs:
                 print("---- %s log ----" % p.name)
                 print(p.tail())
         for t in (a, b, c, d, hang):
             t.close()
+
+
+def parse_dump(text):
+    """`series value ts` lines of promlite/promtool tsdb dump as {labels: [value, ...]}."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        ser, v, _ = line.rsplit(" ", 2)
+        # promtool writes {__name__="x", a="b"}, promlite x{a="b"}: compare label lists.
+        name, _, rest = ser.partition("{")
+        labels = rest.rstrip("}")
+        if name:
+            labels = '__name__="%s", ' % name + labels if labels else '__name__="%s"' % name
+        out.setdefault(labels, []).append(v)
+    return out
+
+
+def compare_dumps(binary, tmp):
+    """Stale markers per series from both stores (NaN in a dump; no exposed value is NaN except nan_gauge)."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        print("note: promtool not installed; stale markers compared through queries only")
+        return
+    r1 = subprocess.run([promtool, "tsdb", "dump", os.path.join(tmp, "prom")], capture_output=True,
+                        text=True, timeout=60)
+    r2 = subprocess.run([binary, "tsdb", "dump", "--storage.tsdb.path=" + os.path.join(tmp, "lite")],
+                        capture_output=True, text=True, timeout=60)
+    check(r1.returncode == 0 and r2.returncode == 0, "both stores dump (%s %s)" % (r1.stderr[-200:], r2.stderr[-200:]))
+    p, l = parse_dump(r1.stdout), parse_dump(r2.stdout)
+    check(set(p) == set(l) and len(p) > 30, "dumped series sets are identical (%d, %d)" % (len(p), len(l)))
+    diff = []
+    stale_series = 0
+    for k in sorted(set(p) & set(l)):
+        if "nan_gauge" in k:
+            continue
+        np_, nl = p[k].count("NaN"), l[k].count("NaN")
+        stale_series += np_ > 0
+        if np_ != nl or (p[k][-1] == "NaN") != (l[k][-1] == "NaN"):
+            diff.append("%s: Prometheus %d markers (last %s), promlite %d (last %s)" % (
+                k[:100], np_, p[k][-1], nl, l[k][-1]))
+    check(not diff and stale_series >= 10,
+          "stale markers per series agree (%d series with markers; differ: %s)" % (stale_series, diff[:5]))
 
 
 def sigterm_while_hanging(binary, tmp):
@@ -489,7 +590,10 @@ def main():
         compare(binary, tmp)
         sigterm_while_hanging(binary, tmp)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("KEEP_TMP"):
+            print("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     print("%d failed" % len(FAILURES))
     return 1 if FAILURES else 0
 
