@@ -84,7 +84,8 @@ struct starget {
     double last_duration;
     struct cache cache;
     uint32_t iter, last_ok_iter;
-    int keep; /* sync bookkeeping */
+    size_t ok_cache_n; /* cache entries after the last successful scrape */
+    int keep;          /* sync bookkeeping */
 };
 
 /*
@@ -244,6 +245,11 @@ static void cache_fini(struct cache *c)
 static int keep_seen(const struct centry *e, uint32_t iter)
 {
     return e->seen == iter;
+}
+
+static int keep_live(const struct centry *e, uint32_t iter)
+{
+    return e->last_ok == iter;
 }
 
 static int keep_none(const struct centry *e, uint32_t iter)
@@ -751,25 +757,27 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
         int kept = coll_relabel_apply(sc->metric_relabel, sc->nmetric_relabel, &m->lb, &m->scratch);
         if (!ce)
             ce = cache_find(&t->cache, s->series.p, s->series.n, h);
-        if (!ce) {
+        if (!ce)
             ce = cache_insert(&t->cache, s->series.p, s->series.n, h);
-            r->added_series++;
-        }
+        /* As Prometheus's scrape cache: a series is new until a sample of it was appended. */
+        int is_new = ce->ref == 0;
         ce->seen = t->iter;
         if (!kept || m->lb.n == 0) {
             ce->dropped = 1;
             continue;
         }
         ce->dropped = 0;
-        r->post_relabel++;
-        if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
-            limit_hit = 1;
-            continue;
-        }
+        /* Label limits are checked before the sample counts (scrape.go's append loop). */
         struct pl_labels *ls = pl_lb_labels(&m->lb);
         if (check_label_limits(sc, ls, err, errlen) != 0) {
             pl_labels_free(ls);
             return -1;
+        }
+        r->post_relabel++;
+        if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
+            limit_hit = 1;
+            pl_labels_free(ls);
+            continue;
         }
         uint64_t ref = 0;
         int arc = tsdb_append(a, ls, st, s->value, &ref);
@@ -777,6 +785,9 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
         if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
             arc == PL_ERR_TOO_OLD)
             ce->ref = ref;
+        /* New series appended before the sample limit broke count, even in a rejected scrape. */
+        if (arc == 0 && is_new && !limit_hit)
+            r->added_series++;
         pl_labels_free(ls);
     }
     if (rc < 0) {
@@ -862,14 +873,31 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
                          sizeof(err)) == 0;
     }
     if (!ok) {
-        /* The whole scrape is rejected; previous series become stale. */
+        /*
+         * The whole scrape is rejected. As Prometheus's scrape cache, series
+         * refs stay cached (a target that recovers adds no series), and the
+         * live series this scrape did not reach get stale markers: all of
+         * them when the request failed; those absent from a rejected body,
+         * or after the point where it was rejected. Live series the body
+         * did show stay live until the next scrape.
+         */
+        uint32_t prev = t->last_ok_iter;
         tsdb_appender_rollback(a);
         if (tsdb_appender_begin(m->db, &a) != 0)
             return;
-        append_stale(a, t, ts, 1, 0, m);
-        cache_filter(&t->cache, keep_none, 0);
-        r.added_series = 0;
-        t->last_ok_iter = 0;
+        append_stale(a, t, ts, 0, 0, m);
+        int live = 0;
+        for (size_t i = 0; prev && i < t->cache.cap; i++) {
+            struct centry *e = &t->cache.v[i];
+            if (e->key && !e->dropped && e->last_ok == prev && e->seen == t->iter) {
+                e->last_ok = t->iter;
+                live = 1;
+            }
+        }
+        t->last_ok_iter = live ? t->iter : 0;
+        /* Failing scrapes with changing series must not grow the cache without bound. */
+        if (t->cache.n > 2 * t->ok_cache_n + 1000)
+            cache_filter(&t->cache, live ? keep_live : keep_none, t->iter);
     } else {
         append_stale(a, t, ts, 0, 0, m);
         cache_filter(&t->cache, keep_seen, t->iter);
@@ -877,6 +905,7 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
             if (t->cache.v[i].key)
                 t->cache.v[i].last_ok = t->iter;
         t->last_ok_iter = t->iter;
+        t->ok_cache_n = t->cache.n;
     }
     append_report(a, t, ts, ok, dur, &r);
     struct tsdb_append_result res = {0};

@@ -105,6 +105,18 @@ def body_for(path, n):
                 'plain_metric{env="e"} 5\n')
     if path == "/plain":
         return "extra_metric 1\n"
+    # Scrapes 4 to 6 fail in four ways, then the target recovers.
+    bad = 4 <= n <= 6
+    if path == "/flaky":
+        return None if bad else 'flaky_value{k="1"} %d\nflaky_const 1\n' % n
+    if path == "/grow":  # sample_limit: 3
+        return "g1 %d\ng2 1\n" % n + ("g3 1\ng4 1\n" if bad else "")
+    if path == "/limited":  # sample_limit: 2, always over
+        return "s1 1\ns2 %d\ns3 1\n" % n
+    if path == "/labels":  # label_limit: 4
+        return 'l0 1\nl1{a="1"} %d\n' % n + ('l2{a="1",b="2",c="3"} 1\nl3 1\n' if bad else "")
+    if path == "/big":  # body_size_limit: 1KB
+        return "big1 %d\n" % n + ("# " + "x" * 2000 + "\n" if bad else "")
     if path == "/ts":
         # Exposed timestamps: honoured or not per job (5 s in the past, ms).
         return "ts_metric %d %d\n" % (n, int(time.time() * 1000) - 5000)
@@ -147,7 +159,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = COUNTS[key]
         body = body_for(path, n)
         if body is None:
-            self.send_response(404)
+            self.send_response(500 if path == "/flaky" else 404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -333,6 +345,25 @@ scrape_configs:
   - job_name: ts_honored
     metrics_path: /ts
     static_configs: [{targets: ['%(c)s']}]
+  - job_name: flaky
+    metrics_path: /flaky
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: grow
+    metrics_path: /grow
+    sample_limit: 3
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: limited
+    metrics_path: /limited
+    sample_limit: 2
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: labels
+    metrics_path: /labels
+    label_limit: 4
+    static_configs: [{targets: ['%(c)s']}]
+  - job_name: big
+    metrics_path: /big
+    body_size_limit: 1KB
+    static_configs: [{targets: ['%(c)s']}]
   - job_name: ts_ignored
     metrics_path: /ts
     honor_timestamps: false
@@ -478,7 +509,9 @@ def compare(binary, tmp):
                       len(lp_) if lp_ else None, len(pp_) if pp_ else None))
             if lp_ is not None and pp_ is not None:
                 only_l = sorted(fmt(s) for s in lp_ - pp_)
-                only_p = sorted(fmt(s) for s in pp_ - lp_)
+                # g3/g4 of job grow: the stale-only quirk (compare_dumps).
+                only_p = sorted(fmt(s) for s in pp_ - lp_ if dict(s).get("job") != "grow" or
+                                dict(s).get("__name__") not in ("g3", "g4"))
                 check(not only_l and not only_p,
                       "stored series sets are identical (%d series; only promlite: %s; only Prometheus: %s)"
                       % (len(pp_), only_l[:10], only_p[:10]))
@@ -524,7 +557,23 @@ def parse_dump(text):
         labels = rest.rstrip("}")
         if name:
             labels = '__name__="%s", ' % name + labels if labels else '__name__="%s"' % name
-        out.setdefault(labels, []).append(v)
+        out.setdefault(labels, []).append("NaN" if v == "NaN" else repr(float(v)))
+    return out
+
+
+def stale_only(dump):
+    """Series whose only samples are stale markers (see compare_dumps)."""
+    return {k for k, vals in dump.items() if all(v == "NaN" for v in vals) and "nan_gauge" not in k}
+
+
+def runs(vals):
+    """Consecutive equal values collapsed, trailing stale markers dropped."""
+    out = []
+    for v in vals:
+        if not out or out[-1] != v:
+            out.append(v)
+    while out and out[-1] == "NaN":
+        out.pop()
     return out
 
 
@@ -540,7 +589,17 @@ def compare_dumps(binary, tmp):
                         capture_output=True, text=True, timeout=60)
     check(r1.returncode == 0 and r2.returncode == 0, "both stores dump (%s %s)" % (r1.stderr[-200:], r2.stderr[-200:]))
     p, l = parse_dump(r1.stdout), parse_dump(r2.stdout)
-    check(set(p) == set(l) and len(p) > 30, "dumped series sets are identical (%d, %d)" % (len(p), len(l)))
+    # Deliberate divergence: after a scrape rejected for its sample limit,
+    # Prometheus 2.42 writes stale markers for the series that existed only in
+    # the rejected body (they never had a sample); promlite does not create
+    # such series. Listed, then left out of the comparison.
+    quirk = stale_only(p) - set(l)
+    if quirk:
+        print("note: stale-marker-only series in Prometheus only: %s" % sorted(quirk))
+    for k in quirk:
+        del p[k]
+    check(set(p) == set(l) and len(p) > 30, "dumped series sets are identical (%d, %d; only Prometheus: %s; only promlite: %s)"
+          % (len(p), len(l), sorted(set(p) - set(l))[:5], sorted(set(l) - set(p))[:5]))
     diff = []
     stale_series = 0
     for k in sorted(set(p) & set(l)):
@@ -553,6 +612,19 @@ def compare_dumps(binary, tmp):
                 k[:100], np_, p[k][-1], nl, l[k][-1]))
     check(not diff and stale_series >= 10,
           "stale markers per series agree (%d series with markers; differ: %s)" % (stale_series, diff[:5]))
+    # Values follow the scrape count of each scraper, so the sequences of
+    # distinct values agree: one is a prefix of the other (Prometheus starts
+    # scraping about 5 s later), trailing stale markers aside.
+    skip = ("scrape_duration_seconds", "ts_metric", "om_ts", "nan_gauge")
+    diff = []
+    for k in sorted(set(p) & set(l)):
+        if any('__name__="%s"' % n in k for n in skip):
+            continue
+        rp, rl = runs(p[k]), runs(l[k])
+        short, long_ = (rp, rl) if len(rp) <= len(rl) else (rl, rp)
+        if long_[:len(short)] != short:
+            diff.append("%s: Prometheus %s, promlite %s" % (k[:90], rp[:12], rl[:12]))
+    check(not diff, "value sequences agree for every series (differ: %s)" % diff[:6])
 
 
 def sigterm_while_hanging(binary, tmp):
