@@ -105,6 +105,8 @@ def body_for(path, n):
                 'plain_metric{env="e"} 5\n')
     if path == "/plain":
         return "extra_metric 1\n"
+    if path == "/iv":  # its job's scrape_interval changes on reload
+        return "iv_metric %d\n" % n
     # Scrapes 4 to 6 fail in four ways, then the target recovers.
     bad = 4 <= n <= 6
     if path == "/flaky":
@@ -316,6 +318,16 @@ scrape_configs:
       - regex: 'team'
         action: labelmap
         replacement: 'owner'
+      - source_labels: [team]
+        target_label: owner
+        action: keepequal
+      - source_labels: [__address__]
+        modulus: 8
+        target_label: shard
+        action: hashmod
+      - source_labels: [team]
+        target_label: team_upper
+        action: uppercase
     metric_relabel_configs:
       - source_labels: [__name__]
         regex: 'drop_me_.*'
@@ -330,6 +342,9 @@ scrape_configs:
         regex: '(\\d)\\d\\d'
         target_label: code_class
         replacement: '${1}xx'
+      - source_labels: [path]
+        target_label: path_upper
+        action: uppercase
   - job_name: honor
     honor_labels: true
     metrics_path: /conflict
@@ -364,11 +379,16 @@ scrape_configs:
     metrics_path: /big
     body_size_limit: 1KB
     static_configs: [{targets: ['%(c)s']}]
+  - job_name: ivchange
+    metrics_path: /iv
+    scrape_interval: %(iv)s
+    params: {module: [m1]}
+    static_configs: [{targets: ['%(c)s']}]
   - job_name: ts_ignored
     metrics_path: /ts
     honor_timestamps: false
     static_configs: [{targets: ['%(c)s']}]
-""" % {"tmp": tmp, "c": c, "hang": hang}
+""" % {"tmp": tmp, "c": c, "hang": hang, "iv": "2s" if extra else "1s"}
     if extra:
         text += """  - job_name: extra
     metrics_path: /plain
@@ -533,7 +553,7 @@ def compare(binary, tmp):
         check(lite.proc.returncode == 0 and took < 10, "promlite stops cleanly in %.2f s" % took)
         if prom:
             prom.stop()
-            compare_dumps(binary, tmp)
+            compare_dumps(binary, tmp, end)
     finally:
         for p in procs:
             p.stop()
@@ -577,15 +597,18 @@ def runs(vals):
     return out
 
 
-def compare_dumps(binary, tmp):
+def compare_dumps(binary, tmp, end):
     """Stale markers per series from both stores (NaN in a dump; no exposed value is NaN except nan_gauge)."""
     promtool = shutil.which("promtool")
     if not promtool:
         print("note: promtool not installed; stale markers compared through queries only")
         return
-    r1 = subprocess.run([promtool, "tsdb", "dump", os.path.join(tmp, "prom")], capture_output=True,
+    # Up to `end`, taken before the stop: Prometheus fails a scrape in flight
+    # at shutdown (up 0 and stale markers), promlite abandons it.
+    maxt = "--max-time=%d" % int(end * 1000)
+    r1 = subprocess.run([promtool, "tsdb", "dump", maxt, os.path.join(tmp, "prom")], capture_output=True,
                         text=True, timeout=60)
-    r2 = subprocess.run([binary, "tsdb", "dump", "--storage.tsdb.path=" + os.path.join(tmp, "lite")],
+    r2 = subprocess.run([binary, "tsdb", "dump", maxt, "--storage.tsdb.path=" + os.path.join(tmp, "lite")],
                         capture_output=True, text=True, timeout=60)
     check(r1.returncode == 0 and r2.returncode == 0, "both stores dump (%s %s)" % (r1.stderr[-200:], r2.stderr[-200:]))
     p, l = parse_dump(r1.stdout), parse_dump(r2.stdout)
@@ -600,6 +623,18 @@ def compare_dumps(binary, tmp):
         del p[k]
     check(set(p) == set(l) and len(p) > 30, "dumped series sets are identical (%d, %d; only Prometheus: %s; only promlite: %s)"
           % (len(p), len(l), sorted(set(p) - set(l))[:5], sorted(set(l) - set(p))[:5]))
+    # Job ivchange changes its scrape_interval on reload, so its target is
+    # replaced by one with the same labels. Both servers defer the old
+    # target's end-of-run stale markers past its next scrape; whether the
+    # marker lands before the replacement's first sample depends on the
+    # replacement's scrape offset, in Prometheus as in promlite. Its markers
+    # are not compared, its values are (markers left out).
+    timing = 'job="ivchange"'
+    for k in list(p):
+        if timing in k:
+            p[k] = [v for v in p[k] if v != "NaN"]
+            if k in l:
+                l[k] = [v for v in l[k] if v != "NaN"]
     diff = []
     stale_series = 0
     for k in sorted(set(p) & set(l)):
