@@ -1310,10 +1310,6 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->npools; i++)
         m->pools[i]->gone = 1;
-    pthread_mutex_lock(&m->stats_lock);
-    for (size_t i = 0; i < m->npstats; i++)
-        atomic_store(&m->pstats[i]->configured, 0);
-    pthread_mutex_unlock(&m->stats_lock);
     struct spool **np = pl_xcalloc(cfg->nscrape + m->npools + 1, sizeof(*np));
     size_t nn = 0;
     for (size_t i = 0; i < cfg->nscrape; i++) {
@@ -1329,7 +1325,6 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         } else {
             atomic_fetch_add_explicit(&m->reloads, 1, RELAXED);
         }
-        atomic_store(&p->st->configured, 1);
         p->gone = p->was_gone = 0;
         p->sc = sc;
         coll_sd_free(p->sd);
@@ -1362,6 +1357,14 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
     free(m->pools);
     m->pools = np;
     m->npools = nn;
+    /* Readers of the counters see the jobs of one configuration or the other, never a mix. */
+    pthread_mutex_lock(&m->stats_lock);
+    for (size_t i = 0; i < m->npstats; i++)
+        atomic_store(&m->pstats[i]->configured, 0);
+    for (size_t i = 0; i < nn; i++)
+        if (!np[i]->gone)
+            atomic_store(&np[i]->st->configured, 1);
+    pthread_mutex_unlock(&m->stats_lock);
     if (m->cfg) {
         m->retired = pl_xreallocarray(m->retired, m->nretired + 1, sizeof(*m->retired));
         m->retired[m->nretired++] = m->cfg;
