@@ -828,7 +828,8 @@ static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
     if (r->oob)
         atomic_fetch_add_explicit(&ps->oob, r->oob, RELAXED);
     atomic_fetch_add_explicit(&ps->samples, res->samples, RELAXED);
-    atomic_fetch_add_explicit(&ps->series_added, res->series_new, RELAXED);
+    if (r->added_series)
+        atomic_fetch_add_explicit(&ps->series_added, r->added_series, RELAXED);
 }
 
 static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code)

@@ -90,7 +90,8 @@ int coll_scrape_targets_json(struct coll_scrape_manager *m, const char *state, s
 
 struct coll_scrape_stats {
     uint64_t scrapes_ok, scrapes_failed;
-    uint64_t samples_appended, series_added;
+    uint64_t samples_appended; /* stored, report series included */
+    uint64_t series_added;     /* the sum of scrape_series_added */
     uint64_t targets_active, targets_dropped;
 };
 void coll_scrape_stats_get(struct coll_scrape_manager *m, struct coll_scrape_stats *out);
@@ -123,8 +124,9 @@ struct coll_pool_stats {
     /* Scrapes by duration: buckets[i] counts durations <= bounds[i] and > bounds[i-1]
      * (not cumulative); buckets[NBOUNDS] counts the rest. */
     uint64_t duration_buckets[COLL_SCRAPE_DURATION_NBOUNDS + 1];
-    double duration_sum; /* seconds */
-    uint64_t samples_appended, series_added;
+    double duration_sum;       /* seconds */
+    uint64_t samples_appended; /* stored, report series included */
+    uint64_t series_added;     /* the sum of scrape_series_added */
     /* Samples refused by storage in scrapes (the scrape itself succeeds). */
     uint64_t out_of_order, duplicate_timestamp, out_of_bounds;
     uint64_t targets;    /* active targets now */

@@ -116,7 +116,7 @@ static int scrape_collect(struct exp_writer *w, struct coll_scrape_manager *m)
                      FIELD(samples_appended), NULL, NULL);
     if (!rc)
         rc = per_job(w, &pr, "promlite_scrape_series_added_total",
-                     "Series created in storage by scrapes, by job.", EXP_COUNTER, "scrape_job",
+                     "New series in scrapes (the sum of scrape_series_added), by job.", EXP_COUNTER, "scrape_job",
                      FIELD(series_added), NULL, NULL);
     if (!rc)
         rc = per_job(w, &pr, "prometheus_target_scrape_pool_targets",
