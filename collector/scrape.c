@@ -575,13 +575,13 @@ static void target_retire(struct coll_scrape_manager *m, struct starget *t)
     m->dying[m->ndying++] = t;
 }
 
-/* Writes the due end-of-run stale markers (all of them when `all`). */
-static void reap_dying(struct coll_scrape_manager *m, int64_t now, int all)
+/* Writes the end-of-run stale markers that are due, freeing their targets. */
+static void reap_dying(struct coll_scrape_manager *m, int64_t now)
 {
     size_t keep = 0;
     for (size_t i = 0; i < m->ndying; i++) {
         struct starget *t = m->dying[i];
-        if (all || now >= t->next_ms + t->t.interval_ms)
+        if (now >= t->next_ms + t->t.interval_ms)
             target_free(m, t, 1);
         else
             m->dying[keep++] = t;
@@ -1083,7 +1083,7 @@ static void sync_all(struct coll_scrape_manager *m)
         coll_config_free(m->retired[i]);
     m->nretired = 0;
     if (m->ndying)
-        reap_dying(m, pl_time_now_ms(), 0);
+        reap_dying(m, pl_time_now_ms());
     uint64_t active = 0, dropped = 0;
     for (size_t i = 0; i < m->npools; i++) {
         active += m->pools[i]->ntargets;
