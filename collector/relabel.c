@@ -12,6 +12,7 @@
 #include "collector/relabel.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -187,15 +188,23 @@ void coll_relabel_scratch_fini(struct coll_relabel_scratch *s)
 
 /* ---- case mapping as Go's strings.ToLower / ToUpper ---- */
 
+/*
+ * One process-wide C.UTF-8 locale: a locale_t is only read by the *_l
+ * functions, so threads share it. (A per-thread copy leaked when the scrape
+ * and discovery threads exited.) Lives until exit.
+ */
+static locale_t utf8_loc;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_init(void)
+{
+    utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
 static locale_t utf8_locale(void)
 {
-    static _Thread_local locale_t loc;
-    static _Thread_local int tried;
-    if (!tried) {
-        tried = 1;
-        loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    }
-    return loc;
+    pthread_once(&utf8_once, utf8_locale_init);
+    return utf8_loc;
 }
 
 /* Decodes one UTF-8 rune; invalid input yields U+FFFD with length 1, as Go. */

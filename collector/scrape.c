@@ -74,17 +74,38 @@ struct starget {
     int in_flight, body_over;
     int64_t start_ms, start_ns;
     char errbuf[CURL_ERROR_SIZE];
+    int64_t prev_start_ns; /* start of the previous scrape, for the interval summary */
+    char *tls_name;        /* tls_config.server_name the URL and connect_to were built for */
+    char *tls_url;         /* t.url with the host replaced by tls_name */
+    struct curl_slist *connect_to;
     enum health health;
     char last_error[512];
     int64_t last_scrape_ms;
     double last_duration;
     struct cache cache;
     uint32_t iter, last_ok_iter;
-    int keep; /* sync bookkeeping */
+    size_t ok_cache_n; /* cache entries after the last successful scrape */
+    int keep;          /* sync bookkeeping */
+};
+
+/*
+ * Counters of one job (coll_pool_stats), shared by the job's successive
+ * pools and freed with the manager. Updated with relaxed atomics by the
+ * scrape thread; read under stats_lock only, never the scrape lock.
+ */
+struct pstat {
+    char *job;
+    atomic_int configured;
+    atomic_uint_least64_t scrapes[COLL_SCRAPE_NOUTCOMES];
+    atomic_uint_least64_t dur[COLL_SCRAPE_DURATION_NBOUNDS + 1];
+    atomic_uint_least64_t dur_sum_ns;
+    atomic_uint_least64_t samples, series_added, ooo, dup, oob;
+    atomic_uint_least64_t targets, discovered, syncs;
 };
 
 struct spool {
     char *job;
+    struct pstat *st;                    /* owned by the manager */
     const struct coll_scrape_config *sc; /* in the manager's current config */
     struct coll_sd *sd;                  /* discovery side (disc_lock) */
     int force;                           /* rebuild targets at the next discovery pass */
@@ -122,7 +143,27 @@ struct coll_scrape_manager {
     struct pl_labels_builder lb;
     struct coll_expfmt_parser *parser[2];
     struct coll_scrape_stats stats;
+    /* Targets that went away, waiting for their end-of-run stale markers (target_retire). */
+    struct starget **dying;
+    size_t ndying;
+    /* Per-job counters (coll_scrape_pools_foreach). */
+    pthread_mutex_t stats_lock;
+    struct pstat **pstats;
+    size_t npstats;
+    atomic_uint_least64_t reloads;
+    void (*observe)(void *ud, enum coll_scrape_obs kind, const char *job, int64_t interval_ms,
+                    double seconds);
+    void *observe_ud;
 };
+
+const char *const coll_scrape_outcome_names[COLL_SCRAPE_NOUTCOMES] = {
+    "success", "error", "timeout", "sample_limit", "body_size_limit"};
+
+/* client_golang's DefBuckets plus 30 s and 60 s for long scrape timeouts. */
+const double coll_scrape_duration_bounds[COLL_SCRAPE_DURATION_NBOUNDS] = {
+    .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60};
+
+#define RELAXED memory_order_relaxed
 
 /* ---- the series cache (open addressing, rebuilt when entries leave) ---- */
 
@@ -204,6 +245,11 @@ static void cache_fini(struct cache *c)
 static int keep_seen(const struct centry *e, uint32_t iter)
 {
     return e->seen == iter;
+}
+
+static int keep_live(const struct centry *e, uint32_t iter)
+{
+    return e->last_ok == iter;
 }
 
 static int keep_none(const struct centry *e, uint32_t iter)
@@ -335,6 +381,76 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     return t;
 }
 
+/*
+ * tls_config.server_name: Go's tls.Config.ServerName is the name sent in SNI
+ * and checked against the certificate while the connection still goes to
+ * __address__. libcurl takes both from the URL's host, so the URL gets the
+ * server name as its host, CURLOPT_CONNECT_TO sends the connection to the
+ * target's real host and port, and a Host header keeps __address__ in the
+ * request as Prometheus sends it. Rebuilt only when the name changes (a
+ * reload). Returns 0, or -1 once when the URL cannot be rewritten (err
+ * set; the target is then scraped by its address, so verification fails
+ * unless the certificate names it).
+ */
+static int tls_name_apply(struct starget *t, const char *name, struct curl_slist **hdrs, char *err,
+                          size_t errlen)
+{
+    int https = !strncmp(t->t.url, "https://", 8);
+    if (!https || !*name) {
+        if (t->tls_name) {
+            curl_easy_setopt(t->easy, CURLOPT_URL, t->t.url);
+            curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, NULL);
+            curl_slist_free_all(t->connect_to);
+            t->connect_to = NULL;
+            free(t->tls_name);
+            free(t->tls_url);
+            t->tls_name = t->tls_url = NULL;
+        }
+        return 0;
+    }
+    if (!t->tls_name || strcmp(t->tls_name, name) != 0) {
+        CURLU *u = curl_url();
+        char *host = NULL, *port = NULL, *url = NULL;
+        int ok = u && curl_url_set(u, CURLUPART_URL, t->t.url, 0) == CURLUE_OK &&
+                 curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+                 curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+                 curl_url_set(u, CURLUPART_HOST, name, 0) == CURLUE_OK &&
+                 curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK;
+        char line[1200];
+        free(t->tls_name);
+        free(t->tls_url);
+        t->tls_name = pl_xstrdup(name);
+        t->tls_url = NULL;
+        curl_slist_free_all(t->connect_to);
+        t->connect_to = NULL;
+        if (ok) {
+            /* The name's port is the target's: HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT. */
+            snprintf(line, sizeof(line), "%s:%s:%s:%s", name, port, host, port);
+            t->connect_to = curl_slist_append(NULL, line);
+            t->tls_url = pl_xstrdup(url);
+        }
+        curl_easy_setopt(t->easy, CURLOPT_URL, ok ? t->tls_url : t->t.url);
+        curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, t->connect_to);
+        curl_free(host);
+        curl_free(port);
+        curl_free(url);
+        curl_url_cleanup(u);
+        if (!ok) {
+            snprintf(err, errlen, "tls_config.server_name %.100s cannot be used with %.100s", name,
+                     t->t.url);
+            return -1;
+        }
+    }
+    if (!t->tls_url)
+        return 0;
+    /* The authority of the original URL (__address__, as Go sends it). */
+    const char *a = t->t.url + 8, *e = a + strcspn(a, "/?#");
+    char line[1200];
+    snprintf(line, sizeof(line), "Host: %.*s", (int)(e - a), a);
+    *hdrs = curl_slist_append(*hdrs, line);
+    return 0;
+}
+
 /* Per-scrape request options that depend on the pool's (possibly reloaded) config. */
 static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
 {
@@ -361,6 +477,9 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
         snprintf(line, sizeof(line), "Authorization: %s %s", h->auth_type, cred);
         t->hdrs = curl_slist_append(t->hdrs, line);
     }
+    if (tls_name_apply(t, h->tls_server_name, &t->hdrs, t->errbuf, sizeof(t->errbuf)) != 0)
+        pl_log(PL_LOG_WARN, "scrape", "Ignoring tls_config.server_name", "target", t->t.url, "err",
+               t->errbuf, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
     if (h->has_basic_auth) {
         const char *pw = h->basic_password;
@@ -422,6 +541,9 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
     }
     curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->hdrs);
+    curl_slist_free_all(t->connect_to);
+    free(t->tls_name);
+    free(t->tls_url);
     pl_buf_fini(&t->body);
     cache_fini(&t->cache);
     for (int i = 0; i < 5; i++)
@@ -429,6 +551,42 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
     pl_labels_free(t->pub);
     coll_target_fini(&t->t);
     free(t);
+}
+
+/*
+ * A target that went away (discovery change, reload, removed job) stops
+ * scraping now; its stale markers wait, as Prometheus's end-of-run
+ * staleness does, until one interval after its would-be next scrape, and are
+ * stamped with that next-scrape time. A replacement target with the same
+ * labels (say, a new scrape_interval) has appended newer samples by then, so
+ * the markers are refused as out of order instead of hiding the new samples.
+ */
+static void target_retire(struct coll_scrape_manager *m, struct starget *t)
+{
+    if (t->in_flight) {
+        curl_multi_remove_handle(m->multi, t->easy);
+        t->in_flight = 0;
+    }
+    if (t->health == HEALTH_UNKNOWN) {
+        target_free(m, t, 0);
+        return;
+    }
+    m->dying = pl_xreallocarray(m->dying, m->ndying + 1, sizeof(*m->dying));
+    m->dying[m->ndying++] = t;
+}
+
+/* Writes the end-of-run stale markers that are due, freeing their targets. */
+static void reap_dying(struct coll_scrape_manager *m, int64_t now)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < m->ndying; i++) {
+        struct starget *t = m->dying[i];
+        if (now >= t->next_ms + t->t.interval_ms)
+            target_free(m, t, 1);
+        else
+            m->dying[keep++] = t;
+    }
+    m->ndying = keep;
 }
 
 /* ---- processing a scrape ---- */
@@ -542,7 +700,16 @@ static int check_label_limits(const struct coll_scrape_config *sc, const struct 
 
 struct scrape_result {
     uint64_t scraped, post_relabel, added_series;
+    uint64_t ooo, dup, oob; /* samples storage refused */
+    int limit_hit;          /* sample_limit exceeded */
 };
+
+static inline void count_refused(struct scrape_result *r, int arc)
+{
+    r->ooo += arc == PL_ERR_OUT_OF_ORDER;
+    r->dup += arc == PL_ERR_DUPLICATE;
+    r->oob += arc == PL_ERR_TOO_OLD;
+}
 
 /*
  * Appends the samples of body into a. Returns 0, or -1 with err set when the
@@ -578,8 +745,10 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
                 continue;
             }
             int arc = tsdb_append_ref(a, ce->ref, st, s->value);
-            if (arc != PL_ERR_NOTFOUND)
+            if (arc != PL_ERR_NOTFOUND) {
+                count_refused(r, arc);
                 continue;
+            }
             /* The series was deleted: build its labels again below. */
             r->post_relabel--;
         }
@@ -588,31 +757,37 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
         int kept = coll_relabel_apply(sc->metric_relabel, sc->nmetric_relabel, &m->lb, &m->scratch);
         if (!ce)
             ce = cache_find(&t->cache, s->series.p, s->series.n, h);
-        if (!ce) {
+        if (!ce)
             ce = cache_insert(&t->cache, s->series.p, s->series.n, h);
-            r->added_series++;
-        }
+        /* As Prometheus's scrape cache: a series is new until a sample of it was appended. */
+        int is_new = ce->ref == 0;
         ce->seen = t->iter;
         if (!kept || m->lb.n == 0) {
             ce->dropped = 1;
             continue;
         }
         ce->dropped = 0;
-        r->post_relabel++;
-        if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
-            limit_hit = 1;
-            continue;
-        }
+        /* Label limits are checked before the sample counts (scrape.go's append loop). */
         struct pl_labels *ls = pl_lb_labels(&m->lb);
         if (check_label_limits(sc, ls, err, errlen) != 0) {
             pl_labels_free(ls);
             return -1;
         }
+        r->post_relabel++;
+        if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
+            limit_hit = 1;
+            pl_labels_free(ls);
+            continue;
+        }
         uint64_t ref = 0;
         int arc = tsdb_append(a, ls, st, s->value, &ref);
+        count_refused(r, arc);
         if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
             arc == PL_ERR_TOO_OLD)
             ce->ref = ref;
+        /* New series appended before the sample limit broke count, even in a rejected scrape. */
+        if (arc == 0 && is_new && !limit_hit)
+            r->added_series++;
         pl_labels_free(ls);
     }
     if (rc < 0) {
@@ -620,6 +795,7 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
         return -1;
     }
     if (limit_hit) {
+        r->limit_hit = 1;
         snprintf(err, errlen, "sample limit exceeded");
         return -1;
     }
@@ -635,11 +811,36 @@ static void append_report(struct tsdb_appender *a, struct starget *t, int64_t ts
         tsdb_append(a, t->report_ls[i], ts, v[i], NULL);
 }
 
+/* Counts one finished scrape in its pool's counters (lock-free). */
+static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
+                       const struct scrape_result *r, const struct tsdb_append_result *res)
+{
+    atomic_fetch_add_explicit(&ps->scrapes[o], 1, RELAXED);
+    size_t b = 0;
+    while (b < COLL_SCRAPE_DURATION_NBOUNDS && dur > coll_scrape_duration_bounds[b])
+        b++;
+    atomic_fetch_add_explicit(&ps->dur[b], 1, RELAXED);
+    atomic_fetch_add_explicit(&ps->dur_sum_ns, (uint64_t)(dur * 1e9), RELAXED);
+    if (r->ooo)
+        atomic_fetch_add_explicit(&ps->ooo, r->ooo, RELAXED);
+    if (r->dup)
+        atomic_fetch_add_explicit(&ps->dup, r->dup, RELAXED);
+    if (r->oob)
+        atomic_fetch_add_explicit(&ps->oob, r->oob, RELAXED);
+    atomic_fetch_add_explicit(&ps->samples, res->samples, RELAXED);
+    if (r->added_series)
+        atomic_fetch_add_explicit(&ps->series_added, r->added_series, RELAXED);
+}
+
 static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code)
 {
     curl_multi_remove_handle(m->multi, t->easy);
     t->in_flight = 0;
     double dur = (double)(pl_mono_ns() - t->start_ns) / 1e9;
+    if (m->observe && t->prev_start_ns)
+        m->observe(m->observe_ud, COLL_SCRAPE_OBS_INTERVAL, t->pool->job, t->t.interval_ms,
+                   (double)(t->start_ns - t->prev_start_ns) / 1e9);
+    t->prev_start_ns = t->start_ns;
     char err[512] = "";
     if (code != CURLE_OK) {
         if (t->body_over)
@@ -673,14 +874,31 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
                          sizeof(err)) == 0;
     }
     if (!ok) {
-        /* The whole scrape is rejected; previous series become stale. */
+        /*
+         * The whole scrape is rejected. As Prometheus's scrape cache, series
+         * refs stay cached (a target that recovers adds no series), and the
+         * live series this scrape did not reach get stale markers: all of
+         * them when the request failed; those absent from a rejected body,
+         * or after the point where it was rejected. Live series the body
+         * did show stay live until the next scrape.
+         */
+        uint32_t prev = t->last_ok_iter;
         tsdb_appender_rollback(a);
         if (tsdb_appender_begin(m->db, &a) != 0)
             return;
-        append_stale(a, t, ts, 1, 0, m);
-        cache_filter(&t->cache, keep_none, 0);
-        r.added_series = 0;
-        t->last_ok_iter = 0;
+        append_stale(a, t, ts, 0, 0, m);
+        int live = 0;
+        for (size_t i = 0; prev && i < t->cache.cap; i++) {
+            struct centry *e = &t->cache.v[i];
+            if (e->key && !e->dropped && e->last_ok == prev && e->seen == t->iter) {
+                e->last_ok = t->iter;
+                live = 1;
+            }
+        }
+        t->last_ok_iter = live ? t->iter : 0;
+        /* Failing scrapes with changing series must not grow the cache without bound. */
+        if (t->cache.n > 2 * t->ok_cache_n + 1000)
+            cache_filter(&t->cache, live ? keep_live : keep_none, t->iter);
     } else {
         append_stale(a, t, ts, 0, 0, m);
         cache_filter(&t->cache, keep_seen, t->iter);
@@ -688,9 +906,10 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
             if (t->cache.v[i].key)
                 t->cache.v[i].last_ok = t->iter;
         t->last_ok_iter = t->iter;
+        t->ok_cache_n = t->cache.n;
     }
     append_report(a, t, ts, ok, dur, &r);
-    struct tsdb_append_result res;
+    struct tsdb_append_result res = {0};
     struct pl_err cerr;
     if (tsdb_appender_commit(a, &res, &cerr) != 0) {
         pl_log(PL_LOG_ERROR, "scrape", "Appending scrape failed", "target", t->t.url, "err",
@@ -704,6 +923,12 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         m->stats.samples_appended += res.samples;
         m->stats.series_added += res.series_new;
     }
+    enum coll_scrape_outcome outcome = ok             ? COLL_SCRAPE_SUCCESS
+                                       : t->body_over ? COLL_SCRAPE_BODY_SIZE_LIMIT
+                                       : code == CURLE_OPERATION_TIMEDOUT ? COLL_SCRAPE_TIMEOUT
+                                       : r.limit_hit                      ? COLL_SCRAPE_SAMPLE_LIMIT
+                                                                          : COLL_SCRAPE_ERROR;
+    pool_count(t->pool->st, outcome, dur, &r, &res);
     t->health = ok ? HEALTH_UP : HEALTH_DOWN;
     snprintf(t->last_error, sizeof(t->last_error), "%s", ok ? "" : err);
     t->last_scrape_ms = ts;
@@ -761,6 +986,7 @@ static void pool_free_dropped(struct pl_labels **d, size_t n)
 
 static void pool_sync(struct coll_scrape_manager *m, struct spool *p)
 {
+    uint64_t ndisc = p->npending + p->npending_dropped;
     if (p->ntargets)
         qsort(p->targets, p->ntargets, sizeof(*p->targets), cmp_target_hash);
     for (size_t i = 0; i < p->ntargets; i++)
@@ -794,7 +1020,7 @@ static void pool_sync(struct coll_scrape_manager *m, struct spool *p)
     }
     for (size_t i = 0; i < p->ntargets; i++)
         if (!p->targets[i]->keep)
-            target_free(m, p->targets[i], 1);
+            target_retire(m, p->targets[i]);
     free(p->targets);
     p->targets = nt;
     p->ntargets = nn;
@@ -808,6 +1034,9 @@ static void pool_sync(struct coll_scrape_manager *m, struct spool *p)
     p->pending_dropped = NULL;
     p->npending_dropped = 0;
     p->has_pending = 0;
+    atomic_store_explicit(&p->st->targets, nn, RELAXED);
+    atomic_store_explicit(&p->st->discovered, ndisc, RELAXED);
+    atomic_fetch_add_explicit(&p->st->syncs, 1, RELAXED);
 }
 
 static void pool_free(struct coll_scrape_manager *m, struct spool *p, int write_stale)
@@ -837,16 +1066,24 @@ static void sync_all(struct coll_scrape_manager *m)
              * apply() removes it; its targets go now, with stale markers.
              */
             for (size_t k = 0; k < p->ntargets; k++)
-                target_free(m, p->targets[k], 1);
+                target_retire(m, p->targets[k]);
             p->ntargets = 0;
+            atomic_store_explicit(&p->st->targets, 0, RELAXED);
             continue;
         }
-        if (p->has_pending)
+        if (p->has_pending) {
+            int64_t t0 = pl_mono_ns();
             pool_sync(m, p);
+            if (m->observe)
+                m->observe(m->observe_ud, COLL_SCRAPE_OBS_SYNC, p->job, 0,
+                           (double)(pl_mono_ns() - t0) / 1e9);
+        }
     }
     for (size_t i = 0; i < m->nretired; i++)
         coll_config_free(m->retired[i]);
     m->nretired = 0;
+    if (m->ndying)
+        reap_dying(m, pl_time_now_ms());
     uint64_t active = 0, dropped = 0;
     for (size_t i = 0; i < m->npools; i++) {
         active += m->pools[i]->ntargets;
@@ -1018,6 +1255,11 @@ int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *o
     m->immediate = opt ? opt->scrape_immediately : 0;
     pthread_mutex_init(&m->lock, NULL);
     pthread_mutex_init(&m->disc_lock, NULL);
+    pthread_mutex_init(&m->stats_lock, NULL);
+    if (opt) {
+        m->observe = opt->observe;
+        m->observe_ud = opt->observe_ud;
+    }
     m->multi = curl_multi_init();
     if (!m->multi || pipe(m->wake) != 0) {
         if (m->multi)
@@ -1035,6 +1277,24 @@ int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *o
     m->parser[COLL_EXPFMT_OPENMETRICS] = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
     *out = m;
     return 0;
+}
+
+/* The counters of `job`, created on first use (stats_lock). */
+static struct pstat *pstat_get(struct coll_scrape_manager *m, const char *job)
+{
+    pthread_mutex_lock(&m->stats_lock);
+    struct pstat *ps = NULL;
+    for (size_t i = 0; i < m->npstats && !ps; i++)
+        if (!strcmp(m->pstats[i]->job, job))
+            ps = m->pstats[i];
+    if (!ps) {
+        ps = pl_xcalloc(1, sizeof(*ps));
+        ps->job = pl_xstrdup(job);
+        m->pstats = pl_xreallocarray(m->pstats, m->npstats + 1, sizeof(*m->pstats));
+        m->pstats[m->npstats++] = ps;
+    }
+    pthread_mutex_unlock(&m->stats_lock);
+    return ps;
 }
 
 static void wake_discovery(struct coll_scrape_manager *m)
@@ -1062,6 +1322,9 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         if (!p) {
             p = pl_xcalloc(1, sizeof(*p));
             p->job = pl_xstrdup(sc->job_name);
+            p->st = pstat_get(m, sc->job_name);
+        } else {
+            atomic_fetch_add_explicit(&m->reloads, 1, RELAXED);
         }
         p->gone = p->was_gone = 0;
         p->sc = sc;
@@ -1095,6 +1358,14 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
     free(m->pools);
     m->pools = np;
     m->npools = nn;
+    /* Readers of the counters see the jobs of one configuration or the other, never a mix. */
+    pthread_mutex_lock(&m->stats_lock);
+    for (size_t i = 0; i < m->npstats; i++)
+        atomic_store(&m->pstats[i]->configured, 0);
+    for (size_t i = 0; i < nn; i++)
+        if (!np[i]->gone)
+            atomic_store(&np[i]->st->configured, 1);
+    pthread_mutex_unlock(&m->stats_lock);
     if (m->cfg) {
         m->retired = pl_xreallocarray(m->retired, m->nretired + 1, sizeof(*m->retired));
         m->retired[m->nretired++] = m->cfg;
@@ -1137,6 +1408,9 @@ void coll_scrape_manager_free(struct coll_scrape_manager *m)
     /* Shutdown is not a target going away: no stale markers (as Prometheus). */
     for (size_t i = 0; i < m->npools; i++)
         pool_free(m, m->pools[i], 0);
+    for (size_t i = 0; i < m->ndying; i++)
+        target_free(m, m->dying[i], 0);
+    free(m->dying);
     free(m->pools);
     for (size_t i = 0; i < m->nretired; i++)
         coll_config_free(m->retired[i]);
@@ -1151,6 +1425,12 @@ void coll_scrape_manager_free(struct coll_scrape_manager *m)
     coll_expfmt_parser_free(m->parser[1]);
     pthread_mutex_destroy(&m->lock);
     pthread_mutex_destroy(&m->disc_lock);
+    for (size_t i = 0; i < m->npstats; i++) {
+        free(m->pstats[i]->job);
+        free(m->pstats[i]);
+    }
+    free(m->pstats);
+    pthread_mutex_destroy(&m->stats_lock);
     free(m->user_agent);
     free(m);
 }
@@ -1222,4 +1502,32 @@ void coll_scrape_stats_get(struct coll_scrape_manager *m, struct coll_scrape_sta
     pthread_mutex_lock(&m->lock);
     *out = m->stats;
     pthread_mutex_unlock(&m->lock);
+}
+
+void coll_scrape_pools_foreach(struct coll_scrape_manager *m,
+                               void (*fn)(const struct coll_pool_stats *ps, void *ud), void *ud,
+                               uint64_t *reloads)
+{
+    pthread_mutex_lock(&m->stats_lock);
+    for (size_t i = 0; i < m->npstats; i++) {
+        struct pstat *p = m->pstats[i];
+        struct coll_pool_stats o = {.job = p->job, .configured = atomic_load(&p->configured)};
+        for (int k = 0; k < COLL_SCRAPE_NOUTCOMES; k++)
+            o.scrapes[k] = atomic_load_explicit(&p->scrapes[k], RELAXED);
+        for (int k = 0; k <= COLL_SCRAPE_DURATION_NBOUNDS; k++)
+            o.duration_buckets[k] = atomic_load_explicit(&p->dur[k], RELAXED);
+        o.duration_sum = (double)atomic_load_explicit(&p->dur_sum_ns, RELAXED) / 1e9;
+        o.samples_appended = atomic_load_explicit(&p->samples, RELAXED);
+        o.series_added = atomic_load_explicit(&p->series_added, RELAXED);
+        o.out_of_order = atomic_load_explicit(&p->ooo, RELAXED);
+        o.duplicate_timestamp = atomic_load_explicit(&p->dup, RELAXED);
+        o.out_of_bounds = atomic_load_explicit(&p->oob, RELAXED);
+        o.targets = atomic_load_explicit(&p->targets, RELAXED);
+        o.discovered = atomic_load_explicit(&p->discovered, RELAXED);
+        o.syncs = atomic_load_explicit(&p->syncs, RELAXED);
+        fn(&o, ud);
+    }
+    pthread_mutex_unlock(&m->stats_lock);
+    if (reloads)
+        *reloads = atomic_load_explicit(&m->reloads, RELAXED);
 }

@@ -33,10 +33,27 @@
 
 struct coll_scrape_manager;
 
+/* What coll_scrape_options.observe reports. */
+enum coll_scrape_obs {
+    /* Seconds between the starts of two consecutive scrapes of one target (`interval_ms` set). */
+    COLL_SCRAPE_OBS_INTERVAL,
+    /* Seconds one pool took to apply a new target list (`job` set). */
+    COLL_SCRAPE_OBS_SYNC,
+};
+
 struct coll_scrape_options {
     const char *user_agent; /* default "promlite" */
     /* Test hook: 0 scrapes on the stable offset; >0 scrapes every target right away. */
     int scrape_immediately;
+    /*
+     * Optional observer for figures that need a distribution (a summary in
+     * the self-metrics): called once per scrape and once per pool sync on
+     * the scrape thread, with the manager's lock held; it must not call back
+     * into the manager. `job` is borrowed for the call.
+     */
+    void (*observe)(void *ud, enum coll_scrape_obs kind, const char *job, int64_t interval_ms,
+                    double seconds);
+    void *observe_ud;
 };
 
 /*
@@ -73,10 +90,60 @@ int coll_scrape_targets_json(struct coll_scrape_manager *m, const char *state, s
 
 struct coll_scrape_stats {
     uint64_t scrapes_ok, scrapes_failed;
-    uint64_t samples_appended, series_added;
+    uint64_t samples_appended; /* stored, report series included */
+    uint64_t series_added;     /* the sum of scrape_series_added */
     uint64_t targets_active, targets_dropped;
 };
 void coll_scrape_stats_get(struct coll_scrape_manager *m, struct coll_scrape_stats *out);
+
+/* How a scrape ended, for the per-pool counters. */
+enum coll_scrape_outcome {
+    COLL_SCRAPE_SUCCESS,
+    COLL_SCRAPE_ERROR,           /* connection, HTTP status, parse, label limits, storage */
+    COLL_SCRAPE_TIMEOUT,         /* scrape_timeout reached */
+    COLL_SCRAPE_SAMPLE_LIMIT,    /* sample_limit exceeded: the scrape was rejected */
+    COLL_SCRAPE_BODY_SIZE_LIMIT, /* body_size_limit exceeded */
+    COLL_SCRAPE_NOUTCOMES
+};
+
+/* Label values of enum coll_scrape_outcome: "success", "error", ... */
+extern const char *const coll_scrape_outcome_names[COLL_SCRAPE_NOUTCOMES];
+
+/* Upper bounds of the scrape duration histogram (seconds); +Inf is implicit. */
+#define COLL_SCRAPE_DURATION_NBOUNDS 13
+extern const double coll_scrape_duration_bounds[COLL_SCRAPE_DURATION_NBOUNDS];
+
+/*
+ * Counters of one scrape pool (job) since the manager started. A job that
+ * leaves the configuration and comes back continues its counters.
+ */
+struct coll_pool_stats {
+    const char *job; /* borrowed for the callback */
+    int configured;  /* the job is in the current configuration */
+    uint64_t scrapes[COLL_SCRAPE_NOUTCOMES];
+    /* Scrapes by duration: buckets[i] counts durations <= bounds[i] and > bounds[i-1]
+     * (not cumulative); buckets[NBOUNDS] counts the rest. */
+    uint64_t duration_buckets[COLL_SCRAPE_DURATION_NBOUNDS + 1];
+    double duration_sum;       /* seconds */
+    uint64_t samples_appended; /* stored, report series included */
+    uint64_t series_added;     /* the sum of scrape_series_added */
+    /* Samples refused by storage in scrapes (the scrape itself succeeds). */
+    uint64_t out_of_order, duplicate_timestamp, out_of_bounds;
+    uint64_t targets;    /* active targets now */
+    uint64_t discovered; /* targets discovery produced (active + dropped) at the last sync */
+    uint64_t syncs;      /* target list updates applied */
+};
+
+/*
+ * Calls fn once per job ever configured, in the order jobs first appeared,
+ * with a snapshot of its counters. Takes only the statistics lock (never the
+ * scrape lock), so it does not wait for a scrape being processed.
+ * `reloads` (may be NULL) gets the number of times a pool was kept across a
+ * configuration apply (prometheus_target_scrape_pool_reloads_total).
+ */
+void coll_scrape_pools_foreach(struct coll_scrape_manager *m,
+                               void (*fn)(const struct coll_pool_stats *ps, void *ud), void *ud,
+                               uint64_t *reloads);
 
 /* The Accept header Prometheus 2.42 sends. */
 #define COLL_SCRAPE_ACCEPT                                                                         \

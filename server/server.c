@@ -97,7 +97,9 @@ static void *open_tsdb(void *arg)
     /* Start scraping with the configuration loaded at start (or by a reload since). */
     pthread_mutex_lock(&s->reload_mu);
     struct coll_scrape_manager *m = NULL;
-    rc = coll_scrape_manager_new(db, NULL, &m, &err);
+    struct coll_scrape_options so = {0};
+    srv__metrics_scrape_options(s, &so);
+    rc = coll_scrape_manager_new(db, &so, &m, &err);
     if (rc == 0) {
         struct coll_config *cfg = s->pending_config;
         s->pending_config = NULL;

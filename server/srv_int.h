@@ -28,6 +28,7 @@ struct exp_registry;
 struct exp_family;
 struct coll_config;
 struct coll_scrape_manager;
+struct coll_scrape_options;
 
 struct srv {
     struct srv_flags flags;
@@ -47,6 +48,7 @@ struct srv {
     /* Self-metrics (metrics.c); NULL registry when they could not be set up. */
     struct exp_registry *reg;
     struct exp_family *http_requests, *http_duration;
+    struct exp_family *interval_length, *sync_length; /* summaries fed by the scrape manager */
     char cwd[1024];
 };
 
@@ -158,6 +160,10 @@ void srv__metrics_observe(struct srv *s, const char *handler, int code, double s
 /* Serves /metrics on c; returns the MHD_queue_response result. */
 int srv__metrics_respond(struct srv *s, struct MHD_Connection *c);
 void srv__metrics_free(struct srv *s);
+/* Sets the scrape manager's observer so its summaries reach the self-metrics. */
+void srv__metrics_scrape_options(struct srv *s, struct coll_scrape_options *o);
+/* Go's time.Duration.String() for whole milliseconds (OUT: out). */
+void srv__go_duration(int64_t ms, char *out, size_t n);
 
 /* ---- write.c ---- */
 void srv__api_remote_write(struct srv *s, struct srv_req *req, struct srv_resp *resp);

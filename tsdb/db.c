@@ -505,6 +505,13 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
         MDB_stat st;
         if (mdb_stat(txn, db->dbi_series, &st) == 0)
             out->series = st.ms_entries;
+        /* Map size and pages in use, read while the reader pins the environment. */
+        MDB_envinfo info;
+        MDB_stat est;
+        if (mdb_env_info(db->env, &info) == 0 && mdb_env_stat(db->env, &est) == 0) {
+            out->map_bytes = info.me_mapsize;
+            out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
+        }
         tsdb__rtxn_end(db, txn);
     }
     char file[4096];

@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "tsdb/re2_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -201,9 +202,30 @@ int tsdb_regex_capture_group_index(const struct tsdb_regex_capture *re, const ch
     return -1;
 }
 
-/* Per-thread match state, sized for the most groups we report. */
+/*
+ * Per-thread match state, sized for the most groups we report; freed by a
+ * pthread key destructor when the thread exits (the scrape and discovery
+ * threads stop at shutdown and reload-free restarts, as matcher.c does).
+ */
 static _Thread_local pcre2_match_data *tl_md;
 static _Thread_local pcre2_match_context *tl_mctx;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_state_free(void *p)
+{
+    (void)p;
+    pcre2_match_data_free(tl_md);
+    pcre2_match_context_free(tl_mctx);
+    tl_md = NULL;
+    tl_mctx = NULL;
+}
+
+static void tl_key_init(void)
+{
+    if (pthread_key_create(&tl_key, tl_state_free) != 0)
+        abort();
+}
 
 int tsdb_regex_capture_match(const struct tsdb_regex_capture *re, const char *s, size_t n,
                              size_t *ovec)
@@ -237,6 +259,9 @@ int tsdb_regex_capture_match(const struct tsdb_regex_capture *re, const char *s,
         /* RE2 is linear and PCRE2 is not: bound backtracking; the limit is a miss. */
         pcre2_set_match_limit(tl_mctx, 10000000);
         pcre2_set_depth_limit(tl_mctx, 100000);
+        /* A non-NULL value makes the destructor run at thread exit. */
+        pthread_once(&tl_once, tl_key_init);
+        pthread_setspecific(tl_key, tl_md);
     }
     int rc;
     if (re->jit)

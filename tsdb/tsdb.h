@@ -194,6 +194,8 @@ struct tsdb_stats {
     uint64_t wal_bytes;         /* since open */
     uint64_t sealed_chunks;     /* written since open */
     uint64_t disk_bytes;        /* size of the LMDB data file in use */
+    uint64_t map_bytes;         /* LMDB map size (grows on demand) */
+    uint64_t used_bytes;        /* LMDB pages in use (up to the last page) */
     int64_t min_time, max_time; /* of stored samples; INT64_MAX/INT64_MIN when empty */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);

@@ -529,6 +529,68 @@ def wait_for(fn, timeout=20):
     return None
 
 
+def metrics_of(srv):
+    """GET /metrics as {series text: value}."""
+    st, _, body = srv.get("/metrics")
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def self_metrics_test(srv, port):
+    """Figures of GET /metrics move with scrapes: a failing target counts errors."""
+    dead = free_port()  # nothing listens there
+    srv.set_config(self_scrape_config(port, "self") +
+                   "  - job_name: dead\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % dead)
+    st, _, body = srv.request("POST", "/-/reload")
+    check(st == 200, "reload adding a failing target (got %d %r)" % (st, body[:200]))
+    err = 'promlite_scrapes_total{scrape_job="dead",result="error"}'
+    ok = 'promlite_scrapes_total{scrape_job="self",result="success"}'
+    first = wait_for(lambda: (lambda m: m if m.get(err, 0) >= 1 else None)(metrics_of(srv)))
+    check(first is not None, "a failing target counts result=\"error\" in promlite_scrapes_total")
+    if first is None:
+        return
+    later = wait_for(lambda: (lambda m: m if m.get(err, 0) >= first[err] + 2 and m.get(ok, 0) >= first[ok] + 2 else None)(metrics_of(srv)), timeout=10)
+    check(later is not None, "error and success counts grow with each scrape")
+    m = later or {}
+    check(m.get('promlite_scrapes_total{scrape_job="dead",result="success"}') == 0 and
+          m.get('promlite_scrapes_total{scrape_job="dead",result="timeout"}') == 0,
+          "the failing target has no successes or timeouts")
+    check(m.get('prometheus_target_scrape_pool_targets{scrape_job="dead"}') == 1 and
+          m.get('prometheus_target_scrape_pool_targets{scrape_job="self"}') == 1,
+          "prometheus_target_scrape_pool_targets per job")
+    check(m.get('prometheus_sd_discovered_targets{config="dead",name="scrape"}') == 1,
+          "prometheus_sd_discovered_targets per job")
+    check(m.get('promlite_scrape_duration_seconds_count{scrape_job="self"}', 0) >= m.get(ok, 1) and
+          m.get('promlite_scrape_duration_seconds_bucket{scrape_job="self",le="+Inf"}') ==
+          m.get('promlite_scrape_duration_seconds_count{scrape_job="self"}'),
+          "scrape duration histogram per job")
+    check(m.get('prometheus_target_interval_length_seconds_count{interval="1s"}', 0) >= 2 and
+          0.5 < m.get('prometheus_target_interval_length_seconds{interval="1s",quantile="0.5"}', 0) < 1.5,
+          "prometheus_target_interval_length_seconds{interval=\"1s\"} near 1 s")
+    check(m.get('prometheus_target_scrape_pool_reloads_total', 0) >= 1, "pool reloads counted")
+    # Samples appended by scrapes reach the TSDB figures.
+    app = m.get('promlite_scrape_samples_appended_total{scrape_job="self"}', 0)
+    check(app > 0 and m.get('prometheus_tsdb_head_samples_appended_total', 0) >= app and
+          m.get('promlite_scrape_samples_appended_total{scrape_job="dead"}', 0) >= 5,
+          "samples appended by job (a failed scrape still stores up and its report series)")
+    check(m.get('promlite_tsdb_lmdb_map_bytes', 0) >= m.get('promlite_tsdb_lmdb_used_bytes', 1) > 0 and
+          m.get('promlite_tsdb_wal_records_total', 0) > 0 and m.get('prometheus_tsdb_head_series', 0) > 0,
+          "LMDB map/used bytes, WAL records and head series are reported")
+    check(any(k.startswith('prometheus_http_requests_total{code="200",handler="/metrics"}') for k in m) and
+          m.get('prometheus_http_request_duration_seconds_count{handler="/metrics"}', 0) >= 1,
+          "HTTP requests by handler and code with a duration histogram")
+    check(m.get('process_resident_memory_bytes', 0) > 0, "process metrics")
+    # The job leaves: its per-job series go, the totals stay.
+    srv.set_config(self_scrape_config(port, "self"))
+    srv.request("POST", "/-/reload")
+    m = wait_for(lambda: (lambda m: m if err not in m else None)(metrics_of(srv)), timeout=10) or {}
+    check(err not in m and ok in m, "a removed job leaves promlite_scrapes_total")
+
+
 def scrape_test(binary, data):
     port = free_port()
     srv = Server(binary, data, ["--web.enable-lifecycle"], config=self_scrape_config(port, "self"), port=port)
@@ -542,8 +604,9 @@ def scrape_test(binary, data):
         check(wait_for(lambda: up_of("self")) == "1", "the server scrapes itself: up{job=\"self\"} is 1")
         st, doc = srv.json("GET", "/api/v1/query", {"query": 'prometheus_http_requests_total{job="self"}'})
         check(st == 200 and len(doc["data"]["result"]) > 0, "its own /metrics series are stored")
-        check(wait_for(lambda: srv.json("GET", "/api/v1/query", {"query": 'promlite_scrapes_total{job="self",result="ok"} > 0'})[1].get("data", {}).get("result")),
+        check(wait_for(lambda: srv.json("GET", "/api/v1/query", {"query": 'promlite_scrapes_total{job="self",scrape_job="self",result="success"} > 0'})[1].get("data", {}).get("result")),
               "scrape counts are in the self-metrics")
+        self_metrics_test(srv, port)
         st, doc = srv.json("GET", "/api/v1/targets")
         act = doc.get("data", {}).get("activeTargets", [])
         check(len(act) == 1 and act[0]["labels"]["job"] == "self" and act[0]["health"] == "up",

@@ -22,7 +22,7 @@
 #include "common/timeutil.h"
 #include "tsdb/tsdb.h"
 
-static atomic_int n_metrics, n_gzip_seen, n_grow;
+static atomic_int n_metrics, n_gzip_seen, n_grow, n_ooo;
 static atomic_llong om_ts_ms;
 static char seen_accept[512], seen_timeout[64], seen_ua[128];
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -72,8 +72,27 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return reply(c, 200, body, strlen(body), text, NULL);
     }
     if (!strcmp(url, "/grow")) {
-        /* One sample first, then over the sample limit of 2. */
-        const char *body = atomic_fetch_add(&n_grow, 1) == 0 ? "g1 1\n" : "g1 1\ng2 2\ng3 3\n";
+        /* Two samples first, then over the sample limit of 2 (k1 gone). */
+        const char *body =
+            atomic_fetch_add(&n_grow, 1) == 0 ? "g1 1\nk1 1\n" : "g1 1\ng2 2\ng3 3\n";
+        return reply(c, 200, body, strlen(body), text, NULL);
+    }
+    if (!strcmp(url, "/dup")) {
+        /* One series twice with different values: the second is a duplicate timestamp. */
+        const char *body = "d 1\nd 2\n";
+        return reply(c, 200, body, strlen(body), text, NULL);
+    }
+    if (!strcmp(url, "/ooo")) {
+        /* An exposed timestamp going back a minute after the first scrape. */
+        int64_t ts = pl_time_now_ms() - (atomic_fetch_add(&n_ooo, 1) == 0 ? 0 : 60000);
+        char body[64];
+        snprintf(body, sizeof(body), "o 1 %lld\n", (long long)ts);
+        return reply(c, 200, body, strlen(body), text, NULL);
+    }
+    if (!strcmp(url, "/host")) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+        char body[256];
+        snprintf(body, sizeof(body), "host_seen{host=\"%.200s\"} 1\n", h ? h : "");
         return reply(c, 200, body, strlen(body), text, NULL);
     }
     if (!strcmp(url, "/honor")) {
@@ -373,7 +392,11 @@ static void test_scrape_limits_timeouts_gzip_auth_honor(void **state)
     assert_true(samples(&f, sel, v, NULL, 16) >= 1 && v[0] == 3);
     snprintf(sel, sizeof(sel), "scrape_series_added{job=\"limited\", instance=\"127.0.0.1:%d\"}",
              f.port);
-    assert_true(samples(&f, sel, v, NULL, 16) >= 1 && v[0] == 0);
+    /* Prometheus 2.42 counts the new series appended before the limit broke, once. */
+    size_t nl = samples(&f, sel, v, NULL, 16);
+    assert_true(nl >= 1 && v[0] == 2);
+    for (size_t i = 1; i < nl; i++)
+        assert_true(v[i] == 0);
     assert_int_equal(samples(&f, "{__name__=\"s1\"}", v, NULL, 16), 0);
     expect_up(&f, "slow", 0, "context deadline exceeded");
     expect_up(&f, "gz", 1, NULL);
@@ -394,8 +417,13 @@ static void test_scrape_limits_timeouts_gzip_auth_honor(void **state)
         usleep(20000);
     assert_true(samples(&f, "demo_total{instance=\"x\", job=\"fromtarget\"}", v, NULL, 16) >= 1);
     expect_up(&f, "big", 0, "body size limit exceeded");
-    /* A scrape rejected for its sample limit makes the previous series stale. */
-    snprintf(sel, sizeof(sel), "g1{job=\"grow\", instance=\"127.0.0.1:%d\"}", f.port);
+    /*
+     * A scrape rejected for its sample limit, as Prometheus 2.42: series it
+     * no longer shows (k1) go stale, series it still shows (g1) do not, and
+     * scrape_series_added counts the new series appended before the limit
+     * broke (g2), while the rejected samples are not stored.
+     */
+    snprintf(sel, sizeof(sel), "k1{job=\"grow\", instance=\"127.0.0.1:%d\"}", f.port);
     for (int i = 0; i < 100 && samples(&f, sel, v, NULL, 16) < 2; i++)
         usleep(20000);
     if (samples(&f, sel, v, NULL, 16) != 2) {
@@ -403,9 +431,20 @@ static void test_scrape_limits_timeouts_gzip_auth_honor(void **state)
         pl_buf_init(&b, 1 << 20);
         coll_scrape_targets_json(f.m, NULL, &b);
         fprintf(stderr, "TARGETS %s\n", b.data);
-        fail_msg("g1: want 2 samples");
+        fail_msg("k1: want 2 samples");
     }
     assert_true(v[0] == 1 && tsdb_is_stale_nan(v[1]));
+    snprintf(sel, sizeof(sel), "g1{job=\"grow\", instance=\"127.0.0.1:%d\"}", f.port);
+    assert_int_equal(samples(&f, sel, v, NULL, 16), 1);
+    assert_true(v[0] == 1);
+    assert_int_equal(samples(&f, "g2{job=\"grow\"}", v, NULL, 16), 0);
+    snprintf(sel, sizeof(sel), "scrape_series_added{job=\"grow\", instance=\"127.0.0.1:%d\"}",
+             f.port);
+    size_t na = 0;
+    for (int i = 0; i < 100 && (na = samples(&f, sel, v, NULL, 16)) < 3; i++)
+        usleep(20000);
+    if (!(na >= 3 && v[0] == 2 && v[1] == 1 && v[2] == 0))
+        fail_msg("scrape_series_added of grow: n=%zu %g %g %g", na, v[0], v[1], v[2]);
     teardown_all(&f);
     tmpdir_rm(dir);
 }
@@ -479,6 +518,164 @@ static void test_scrape_reload_keeps_targets_and_stales_removed(void **state)
     teardown_all(&f);
 }
 
+struct observed {
+    atomic_int interval, sync;
+};
+
+static void observe(void *ud, enum coll_scrape_obs kind, const char *job, int64_t interval_ms,
+                    double seconds)
+{
+    struct observed *o = ud;
+    if (kind == COLL_SCRAPE_OBS_INTERVAL && !strcmp(job, "ok") && interval_ms == 300 &&
+        seconds > 0.1 && seconds < 2)
+        atomic_fetch_add(&o->interval, 1);
+    if (kind == COLL_SCRAPE_OBS_SYNC && seconds >= 0)
+        atomic_fetch_add(&o->sync, 1);
+}
+
+struct pool_snap {
+    struct coll_pool_stats v[16];
+    char jobs[16][32];
+    size_t n;
+};
+
+static void snap_pool(const struct coll_pool_stats *ps, void *ud)
+{
+    struct pool_snap *s = ud;
+    assert_true(s->n < 16);
+    s->v[s->n] = *ps;
+    snprintf(s->jobs[s->n], sizeof(s->jobs[0]), "%s", ps->job);
+    s->v[s->n].job = s->jobs[s->n];
+    s->n++;
+}
+
+static const struct coll_pool_stats *snap_job(struct pool_snap *s, const char *job)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i].job, job))
+            return &s->v[i];
+    fail_msg("no counters for job %s", job);
+    return NULL;
+}
+
+static uint64_t total_scrapes(const struct coll_pool_stats *p)
+{
+    uint64_t n = 0;
+    for (int k = 0; k < COLL_SCRAPE_NOUTCOMES; k++)
+        n += p->scrapes[k];
+    return n;
+}
+
+/* Per-job counters: each way a scrape ends, refused samples, durations, targets, reloads. */
+static void test_scrape_pool_stats_count_outcomes_and_refused_samples(void **state)
+{
+    (void)state;
+    struct fixture f;
+    memset(&f, 0, sizeof(f));
+    atomic_store(&n_ooo, 0);
+    start_target(&f);
+    f.dir = tmpdir_new();
+    struct tsdb_options o;
+    tsdb_options_init(&o);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/data", f.dir);
+    o.path = path;
+    o.sync = TSDB_SYNC_NONE;
+    struct pl_err err;
+    if (tsdb_open(&o, &f.db, &err) != 0)
+        fail_msg("tsdb_open: %s", err.msg);
+    struct observed obs = {0};
+    struct coll_scrape_options so = {
+        .scrape_immediately = 1, .observe = observe, .observe_ud = &obs};
+    assert_int_equal(coll_scrape_manager_new(f.db, &so, &f.m, &err), 0);
+    char yaml[4096];
+    snprintf(yaml, sizeof(yaml),
+             "global: {scrape_interval: 300ms, scrape_timeout: 200ms}\n"
+             "scrape_configs:\n"
+             "  - {job_name: ok, static_configs: [{targets: ['127.0.0.1:%d']}]}\n"
+             "  - {job_name: dead, static_configs: [{targets: ['127.0.0.1:1']}]}\n"
+             "  - {job_name: limited, metrics_path: /limited, sample_limit: 2,\n"
+             "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n"
+             "  - {job_name: slow, metrics_path: /slow, static_configs: [{targets: "
+             "['127.0.0.1:%d']}]}\n"
+             "  - {job_name: big, metrics_path: /big, body_size_limit: 1KB,\n"
+             "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n"
+             "  - {job_name: dup, metrics_path: /dup, static_configs: [{targets: "
+             "['127.0.0.1:%d']}]}\n"
+             "  - {job_name: ooo, metrics_path: /ooo, static_configs: [{targets: "
+             "['127.0.0.1:%d']}]}\n",
+             f.port, f.port, f.port, f.port, f.port, f.port);
+    assert_int_equal(coll_scrape_manager_apply(f.m, cfg_ok(yaml), &err), 0);
+    /* Every job scraped at least twice. */
+    struct pool_snap s;
+    for (int i = 0; i < 500; i++) {
+        memset(&s, 0, sizeof(s));
+        coll_scrape_pools_foreach(f.m, snap_pool, &s, NULL);
+        int all = s.n == 7;
+        for (size_t k = 0; all && k < s.n; k++)
+            all = total_scrapes(&s.v[k]) >= 2;
+        if (all)
+            break;
+        usleep(20000);
+    }
+    assert_int_equal(s.n, 7);
+    static const struct {
+        const char *job;
+        enum coll_scrape_outcome o;
+    } want[] = {{"ok", COLL_SCRAPE_SUCCESS},           {"dead", COLL_SCRAPE_ERROR},
+                {"limited", COLL_SCRAPE_SAMPLE_LIMIT}, {"slow", COLL_SCRAPE_TIMEOUT},
+                {"big", COLL_SCRAPE_BODY_SIZE_LIMIT},  {"dup", COLL_SCRAPE_SUCCESS},
+                {"ooo", COLL_SCRAPE_SUCCESS}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct coll_pool_stats *p = snap_job(&s, want[i].job);
+        uint64_t n = total_scrapes(p);
+        if (n < 2 || p->scrapes[want[i].o] != n)
+            fail_msg("%s: %llu of %llu scrapes ended as %s", want[i].job,
+                     (unsigned long long)p->scrapes[want[i].o], (unsigned long long)n,
+                     coll_scrape_outcome_names[want[i].o]);
+        uint64_t hist = 0;
+        for (int b = 0; b <= COLL_SCRAPE_DURATION_NBOUNDS; b++)
+            hist += p->duration_buckets[b];
+        assert_true(hist == n);
+        assert_true(p->configured && p->targets == 1 && p->discovered == 1 && p->syncs >= 1);
+        /* Failed scrapes still store up and the other report series. */
+        assert_true(p->samples_appended >= 5 * (n - 1)); /* the last may await its group commit */
+    }
+    const struct coll_pool_stats *ok = snap_job(&s, "ok");
+    assert_true(ok->series_added == 2); /* a_total and b: scrape_series_added summed */
+    assert_true(ok->duration_sum > 0 && ok->duration_sum < 0.2 * (double)total_scrapes(ok));
+    /* The slow target's scrapes last about the timeout. */
+    const struct coll_pool_stats *slow = snap_job(&s, "slow");
+    assert_true(slow->duration_sum >= 0.15 * (double)total_scrapes(slow));
+    /* Each scrape of /dup refuses its second sample. */
+    const struct coll_pool_stats *dup = snap_job(&s, "dup");
+    assert_true(dup->duplicate_timestamp >= total_scrapes(dup) - 1 &&
+                dup->duplicate_timestamp <= total_scrapes(dup));
+    assert_true(snap_job(&s, "ooo")->out_of_order >= 1);
+    assert_true(snap_job(&s, "ok")->out_of_order == 0 && ok->duplicate_timestamp == 0);
+    assert_true(atomic_load(&obs.interval) >= 1);
+    assert_true(atomic_load(&obs.sync) >= 7);
+    /* A reload without `dead`: its counters stay but it is no longer configured. */
+    uint64_t dead_err = snap_job(&s, "dead")->scrapes[COLL_SCRAPE_ERROR];
+    snprintf(yaml, sizeof(yaml),
+             "scrape_configs:\n"
+             "  - {job_name: ok, scrape_interval: 300ms, scrape_timeout: 200ms,\n"
+             "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n",
+             f.port);
+    assert_int_equal(coll_scrape_manager_apply(f.m, cfg_ok(yaml), &err), 0);
+    uint64_t reloads = 0;
+    memset(&s, 0, sizeof(s));
+    coll_scrape_pools_foreach(f.m, snap_pool, &s, &reloads);
+    assert_true(reloads == 1); /* `ok` was kept */
+    assert_false(snap_job(&s, "dead")->configured);
+    assert_true(snap_job(&s, "ok")->configured);
+    assert_true(snap_job(&s, "dead")->scrapes[COLL_SCRAPE_ERROR] >= dead_err);
+    teardown_all(&f);
+}
+
+/* tls_config.server_name: SNI and verification use the name, the connection the address. */
+static void test_scrape_tls_server_name_verifies_against_the_name(void **state);
+
 static char *read_all(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -546,6 +743,101 @@ static void test_scrape_tls_with_ca_file_and_skip_verify(void **state)
     assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 0);
     snprintf(sel, sizeof(sel), "a_total{job=\"ca\", instance=\"127.0.0.1:%d\"}", port);
     assert_true(samples(&f, sel, v, NULL, 8) >= 1);
+    teardown_all(&f);
+    MHD_stop_daemon(tls);
+    free(key);
+    free(cert);
+    tmpdir_rm(dir);
+}
+
+static void test_scrape_tls_server_name_verifies_against_the_name(void **state)
+{
+    (void)state;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        skip();
+    char *dir = tmpdir_new();
+    char cmd[2048];
+    /* A self-signed certificate for a DNS name only: 127.0.0.1 does not match it. */
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 1 -subj /CN=metrics.promlite.test "
+             "-addext subjectAltName=DNS:metrics.promlite.test >/dev/null 2>&1",
+             dir, dir);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make a certificate");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    char *key = read_all(path);
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    char *cert = read_all(path);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *tls = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS, 0, NULL,
+        NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+    assert_non_null(tls);
+    int port = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "global: {scrape_interval: 1s, scrape_timeout: 900ms}\n"
+             "scrape_configs:\n"
+             "  - {job_name: named, scheme: https, metrics_path: /host,\n"
+             "     tls_config: {ca_file: %s/cert.pem, server_name: metrics.promlite.test},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
+             "  - {job_name: unnamed, scheme: https, tls_config: {ca_file: %s/cert.pem},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n"
+             "  - {job_name: wrong, scheme: https,\n"
+             "     tls_config: {ca_file: %s/cert.pem, server_name: other.promlite.test},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%%d']}]}\n",
+             dir, dir, dir);
+    char yaml2[2048];
+    snprintf(yaml2, sizeof(yaml2), yaml, port, port, port);
+    struct fixture f;
+    setup_all(&f, yaml2);
+    wait_scrapes(&f, 3);
+    double v[8];
+    char sel[160];
+    snprintf(sel, sizeof(sel), "up{job=\"named\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 1);
+    /* The request still names the target's address in Host, as Prometheus sends it. */
+    snprintf(sel, sizeof(sel), "host_seen{job=\"named\", host=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 1);
+    snprintf(sel, sizeof(sel), "up{job=\"unnamed\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 0);
+    snprintf(sel, sizeof(sel), "up{job=\"wrong\", instance=\"127.0.0.1:%d\"}", port);
+    assert_true(samples(&f, sel, v, NULL, 8) >= 1 && v[0] == 0);
+    /* The error names the target's URL, not the rewritten one. */
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    assert_int_equal(coll_scrape_targets_json(f.m, NULL, &b), 0);
+    char url[96];
+    snprintf(url, sizeof(url), "Get \\\"https://127.0.0.1:%d/metrics\\\"", port);
+    if (!strstr(b.data, url))
+        fail_msg("no %s in %s", url, b.data);
+    pl_buf_fini(&b);
+    /* A reload dropping server_name goes back to verifying the address. */
+    snprintf(yaml, sizeof(yaml),
+             "scrape_configs:\n"
+             "  - {job_name: named, scheme: https, metrics_path: /host, scrape_interval: 300ms,\n"
+             "     scrape_timeout: 250ms, tls_config: {ca_file: %s/cert.pem},\n"
+             "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n",
+             dir, port);
+    struct pl_err err;
+    assert_int_equal(coll_scrape_manager_apply(f.m, cfg_ok(yaml), &err), 0);
+    struct coll_scrape_stats st;
+    coll_scrape_stats_get(f.m, &st);
+    wait_scrapes(&f, st.scrapes_ok + st.scrapes_failed + 3);
+    snprintf(sel, sizeof(sel), "up{job=\"named\", instance=\"127.0.0.1:%d\"}", port);
+    double all[64];
+    size_t n = samples(&f, sel, all, NULL, 64);
+    assert_true(n < 64);
+    memcpy(v, all, sizeof(v));
+    v[1] = all[n - 1];
+    if (!(n >= 2 && v[0] == 1 && v[1] == 0))
+        fail_msg("named after reload: n=%zu first=%g last=%g", n, v[0], v[1]);
     teardown_all(&f);
     MHD_stop_daemon(tls);
     free(key);
@@ -637,6 +929,8 @@ int test_scrape_run(void)
         cmocka_unit_test(test_scrape_limits_timeouts_gzip_auth_honor),
         cmocka_unit_test(test_scrape_reload_keeps_targets_and_stales_removed),
         cmocka_unit_test(test_scrape_tls_with_ca_file_and_skip_verify),
+        cmocka_unit_test(test_scrape_tls_server_name_verifies_against_the_name),
+        cmocka_unit_test(test_scrape_pool_stats_count_outcomes_and_refused_samples),
         cmocka_unit_test(test_scrape_node_exporter_series_all_stored),
     };
     return cmocka_run_group_tests_name("scrape", tests, NULL, NULL);

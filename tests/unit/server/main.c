@@ -7,5 +7,6 @@ int main(void)
     failed += test_params_run();
     failed += test_remote_run();
     failed += test_flags_run();
+    failed += test_metrics_run();
     return failed ? 1 : 0;
 }

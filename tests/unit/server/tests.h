@@ -15,5 +15,6 @@ int test_json_run(void);
 int test_params_run(void);
 int test_remote_run(void);
 int test_flags_run(void);
+int test_metrics_run(void);
 
 #endif
