@@ -502,6 +502,12 @@ int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
  * `out`, or PL_ERR_UNSUPPORTED when no packed form applies.
  */
 int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out);
+/*
+ * Encodes n samples (timestamps non-decreasing, values as bit patterns) with
+ * the smallest codec, appending to out: what tsdb_chunk_seal does after
+ * decoding its input (compaction and backfill call it directly).
+ */
+int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out);
 
 /*
  * Gorilla's XOR value code for x = bits(v_i) ^ bits(v_{i-1}) (buffer rules
