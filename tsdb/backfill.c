@@ -220,31 +220,44 @@ static void merge_reserve(struct tsdb_backfill *b, size_t n)
     b->mcap = c;
 }
 
-/* Writes ts/vs[0..n) of series id as chunks of at most TSDB_CHUNK_MAX_SAMPLES. */
+/*
+ * Writes ts/vs[0..n) of series id as one chunk, or as several of equal
+ * sample counts when the encoding exceeds TSDB_CHUNK_TARGET_BYTES: a value
+ * larger than about half a page goes to LMDB overflow pages (whole pages per
+ * value), and big nodes leave the end of leaf pages empty.
+ */
 static int put_chunks(struct tsdb_backfill *b, MDB_txn *txn, uint32_t id, const int64_t *ts,
                       const uint64_t *vs, size_t n, unsigned flags)
 {
-    size_t nchunks = (n + TSDB_CHUNK_MAX_SAMPLES - 1) / TSDB_CHUNK_MAX_SAMPLES;
-    size_t per = (n + nchunks - 1) / nchunks;
-    for (size_t off = 0; off < n; off += per) {
-        size_t m = n - off < per ? n - off : per;
+    size_t k = (n + TSDB_CHUNK_MAX_SAMPLES - 1) / TSDB_CHUNK_MAX_SAMPLES;
+    int rc;
+    if (k <= 1) {
         pl_buf_reset(&b->out);
-        int rc = tsdb__chunk_seal_samples(ts + off, vs + off, m, &b->out);
-        if (rc)
+        if ((rc = tsdb__chunk_seal_samples(ts, vs, n, &b->out)))
             return rc;
-        uint8_t k[16];
-        tsdb__be32(k, tsdb__partition(ts[off]));
-        tsdb__be32(k + 4, id);
-        tsdb__be64(k + 8, (uint64_t)ts[off] ^ (UINT64_C(1) << 63));
-        MDB_val key = {16, k}, val = {b->out.len + 8, NULL};
-        if ((rc = mdb_put(txn, b->db->dbi_chunks, &key, &val, MDB_RESERVE | flags)))
-            return rc;
-        tsdb__le64(val.mv_data, (uint64_t)ts[off + m - 1]);
-        memcpy((uint8_t *)val.mv_data + 8, b->out.data, b->out.len);
-        b->res.chunks++;
-        b->res.chunk_bytes += b->out.len;
-        atomic_fetch_add(&b->db->st_sealed, 1);
+        if (b->out.len > TSDB_CHUNK_TARGET_BYTES && n > 1)
+            k = (b->out.len + TSDB_CHUNK_TARGET_BYTES - 1) / TSDB_CHUNK_TARGET_BYTES;
     }
+    if (k > 1) {
+        size_t per = (n + k - 1) / k;
+        for (size_t off = 0; off < n; off += per)
+            if ((rc = put_chunks(b, txn, id, ts + off, vs + off, n - off < per ? n - off : per,
+                                 flags)))
+                return rc;
+        return 0;
+    }
+    uint8_t key8[16];
+    tsdb__be32(key8, tsdb__partition(ts[0]));
+    tsdb__be32(key8 + 4, id);
+    tsdb__be64(key8 + 8, (uint64_t)ts[0] ^ (UINT64_C(1) << 63));
+    MDB_val key = {16, key8}, val = {b->out.len + 8, NULL};
+    if ((rc = mdb_put(txn, b->db->dbi_chunks, &key, &val, MDB_RESERVE | flags)))
+        return rc;
+    tsdb__le64(val.mv_data, (uint64_t)ts[n - 1]);
+    memcpy((uint8_t *)val.mv_data + 8, b->out.data, b->out.len);
+    b->res.chunks++;
+    b->res.chunk_bytes += b->out.len;
+    atomic_fetch_add(&b->db->st_sealed, 1);
     return 0;
 }
 
