@@ -32,6 +32,7 @@
 #include "common/mem.h"
 #include "common/timeutil.h"
 #include "tsdb/backfill.h"
+#include "tsdb/inspect.h"
 #include "tsdb/tsdb.h"
 
 #define IMPORT_BLOCK   ((size_t)32 << 20)
@@ -546,6 +547,25 @@ int srv_cmd_tsdb_stats(int argc, char **argv)
            s.samples ? (double)s.disk_bytes / (double)s.samples : 0.0,
            s.samples ? (double)s.used_bytes / (double)s.samples : 0.0,
            s.samples ? (double)s.sealed_bytes / (double)s.samples : 0.0);
+    struct tsdb_space sp;
+    if (tsdb_space_get(db, &sp, &err) == 0 && s.samples) {
+        printf("\nspace by database (%u-byte pages; bytes per sample):\n", sp.page_size);
+        for (size_t i = 0; i < sp.ndbs; i++)
+            if (sp.dbs[i].pages)
+                printf("  %-12s %8llu pages %6.3f  (%llu entries, %llu overflow pages)\n",
+                       sp.dbs[i].name, (unsigned long long)sp.dbs[i].pages,
+                       (double)(sp.dbs[i].pages * sp.page_size) / (double)s.samples,
+                       (unsigned long long)sp.dbs[i].entries,
+                       (unsigned long long)sp.dbs[i].overflow_pages);
+        printf("  %-12s %8llu pages %6.3f  (meta pages and the free list's tree)\n", "lmdb",
+               (unsigned long long)sp.meta_pages,
+               (double)(sp.meta_pages * sp.page_size) / (double)s.samples);
+        printf("  %-12s %8llu pages %6.3f  (freed, reused by later writes)\n", "free",
+               (unsigned long long)sp.free_pages,
+               (double)(sp.free_pages * sp.page_size) / (double)s.samples);
+        printf("  %-12s %8llu pages %6.3f\n", "file extent", (unsigned long long)sp.file_pages,
+               (double)(sp.file_pages * sp.page_size) / (double)s.samples);
+    }
     printf("\nlabel names by series count (values):\n");
     for (size_t i = 0; i < s.nnames && (long)i < limit; i++)
         printf("  %-30s %10llu series %10llu values\n", s.names[i].name,
