@@ -66,6 +66,9 @@ struct tsdb_backfill {
     struct pl_buf out, rec;
     uint8_t (*keys)[16];
     size_t capkeys;
+    /* (partition << 32 | id) written unmerged, merged at finish. */
+    uint64_t *pending;
+    size_t npending, cappending;
 };
 
 int tsdb_backfill_new(struct tsdb *db, size_t max_samples, struct tsdb_backfill **out,
@@ -112,6 +115,7 @@ void tsdb_backfill_free(struct tsdb_backfill *b)
     free(b->mt);
     free(b->mv);
     free(b->keys);
+    free(b->pending);
     pl_buf_fini(&b->out);
     pl_buf_fini(&b->rec);
     free(b);
@@ -262,41 +266,83 @@ static int put_chunks(struct tsdb_backfill *b, MDB_txn *txn, uint32_t id, const 
 }
 
 /*
- * Writes one group, merged with the chunks already stored for its series and
- * partition (stored samples win on equal timestamps).
+ * Merging a group into the chunks stored for its series and partition costs
+ * a decode and an encode of all of them. When they hold more than this many
+ * times the group's samples (input interleaved in time over more series than
+ * a flush holds), the group is written as a chunk of its own instead and the
+ * partition is merged once at tsdb_backfill_finish: the work stays linear.
  */
-static int write_group(struct tsdb_backfill *b, MDB_txn *txn, MDB_cursor *c,
-                       const struct bf_group *g)
+#define BF_MERGE_RATIO 4
+
+/* Remembers (part, id) for the merge at finish. */
+static void pending_add(struct tsdb_backfill *b, uint32_t part, uint32_t id)
 {
-    const struct bf_ent *en = &b->ents[g->ent];
-    const int64_t *nt = en->t + g->lo;
-    const uint64_t *nv = en->v + g->lo;
-    size_t nn = g->hi - g->lo;
+    if (b->npending && b->pending[b->npending - 1] == (((uint64_t)part << 32) | id))
+        return;
+    if (b->npending == b->cappending) {
+        b->cappending = b->cappending ? b->cappending * 2 : 256;
+        b->pending = pl_xreallocarray(b->pending, b->cappending, sizeof(*b->pending));
+    }
+    b->pending[b->npending++] = ((uint64_t)part << 32) | id;
+}
+
+/*
+ * Writes nt/nv[0..nn) of series id in partition part, merged with the chunks
+ * stored there (stored samples win on equal timestamps). With nn == 0
+ * (finish), merges the stored chunks when that makes fewer of them.
+ */
+static int write_group(struct tsdb_backfill *b, MDB_txn *txn, MDB_cursor *c, uint32_t part,
+                       uint32_t id, const int64_t *nt, const uint64_t *nv, size_t nn)
+{
     uint8_t k[16];
-    tsdb__be32(k, g->part);
-    tsdb__be32(k + 4, g->id);
+    tsdb__be32(k, part);
+    tsdb__be32(k + 4, id);
     memset(k + 8, 0, 8);
     MDB_val key = {16, k}, val;
     int r = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
     if (r == MDB_NOTFOUND) /* sorts after every stored key */
-        return put_chunks(b, txn, g->id, nt, nv, nn, MDB_APPEND);
+        return nn ? put_chunks(b, txn, id, nt, nv, nn, MDB_APPEND) : 0;
     if (r)
         return r;
-    /* Stored chunks of this series and partition, decoded in key (time) order. */
-    size_t nkeys = 0, nold = 0;
+    /* The stored chunks of this series and partition: keys, samples, bytes. */
+    size_t nkeys = 0, nold = 0, bytes = 0;
     while (r == 0 && key.mv_size == 16 && memcmp(key.mv_data, k, 8) == 0) {
         if (val.mv_size < 8)
             return PL_ERR_CORRUPT;
+        struct tsdb_chunk_dec d;
+        int rc = tsdb_chunk_dec_init(&d, (const uint8_t *)val.mv_data + 8, val.mv_size - 8);
+        if (rc)
+            return rc;
         if (nkeys == b->capkeys) {
             b->capkeys = b->capkeys ? b->capkeys * 2 : 16;
             b->keys = pl_xreallocarray(b->keys, b->capkeys, sizeof(*b->keys));
         }
         memcpy(b->keys[nkeys++], key.mv_data, 16);
-        struct tsdb_chunk_dec d;
-        int rc = tsdb_chunk_dec_init(&d, (const uint8_t *)val.mv_data + 8, val.mv_size - 8);
+        nold += tsdb_chunk_dec_count(&d);
+        bytes += val.mv_size - 8;
+        r = mdb_cursor_get(c, &key, &val, MDB_NEXT);
+    }
+    if (r && r != MDB_NOTFOUND)
+        return r;
+    if (nkeys == 0)
+        return nn ? put_chunks(b, txn, id, nt, nv, nn, 0) : 0;
+    if (nn == 0 && nkeys <= (bytes + TSDB_CHUNK_TARGET_BYTES - 1) / TSDB_CHUNK_TARGET_BYTES)
+        return 0; /* already as few chunks as merging would make */
+    if (nn && nold > BF_MERGE_RATIO * nn) {
+        pending_add(b, part, id);
+        return put_chunks(b, txn, id, nt, nv, nn, 0);
+    }
+    /* Decode the stored samples in key (time) order. */
+    merge_reserve(b, nold + nn);
+    nold = 0;
+    for (size_t q = 0; q < nkeys; q++) {
+        MDB_val dk = {16, b->keys[q]}, dv;
+        int rc = mdb_get(txn, b->db->dbi_chunks, &dk, &dv);
         if (rc)
             return rc;
-        merge_reserve(b, nold + tsdb_chunk_dec_count(&d) + nn);
+        struct tsdb_chunk_dec d;
+        if ((rc = tsdb_chunk_dec_init(&d, (const uint8_t *)dv.mv_data + 8, dv.mv_size - 8)))
+            return rc;
         int64_t t;
         double v;
         while ((rc = tsdb_chunk_dec_next(&d, &t, &v)) == 1) {
@@ -308,14 +354,8 @@ static int write_group(struct tsdb_backfill *b, MDB_txn *txn, MDB_cursor *c,
         }
         if (rc)
             return rc;
-        r = mdb_cursor_get(c, &key, &val, MDB_NEXT);
     }
-    if (r && r != MDB_NOTFOUND)
-        return r;
-    if (nkeys == 0)
-        return put_chunks(b, txn, g->id, nt, nv, nn, 0);
     /* Merge new samples into mt/mv[0..nold) in place, from the back. */
-    merge_reserve(b, nold + nn);
     size_t i = nold, j = nn, w = nold + nn;
     while (j > 0) {
         if (i > 0 && b->mt[i - 1] >= nt[j - 1]) {
@@ -344,7 +384,7 @@ static int write_group(struct tsdb_backfill *b, MDB_txn *txn, MDB_cursor *c,
         if (rc)
             return rc;
     }
-    return put_chunks(b, txn, g->id, b->mt, b->mv, total, 0);
+    return put_chunks(b, txn, id, b->mt, b->mv, total, 0);
 }
 
 int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
@@ -422,7 +462,10 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         what = "writing chunks";
         rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
         for (size_t i = 0; i < ng && rc == 0; i++)
-            rc = write_group(b, txn, c, &b->groups[i]);
+            rc = write_group(b, txn, c, b->groups[i].part, b->groups[i].id,
+                             b->ents[b->groups[i].ent].t + b->groups[i].lo,
+                             b->ents[b->groups[i].ent].v + b->groups[i].lo,
+                             b->groups[i].hi - b->groups[i].lo);
         if (c)
             mdb_cursor_close(c);
     }
@@ -501,10 +544,55 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     return 0;
 }
 
+static int u64_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
+    return a < c ? -1 : a > c;
+}
+
+/* Merges the partitions written unmerged, in transactions of bounded size. */
+static int merge_pending(struct tsdb_backfill *b, struct pl_err *err)
+{
+    struct tsdb *db = b->db;
+    qsort(b->pending, b->npending, sizeof(*b->pending), u64_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < b->npending && rc == 0;) {
+        pthread_mutex_lock(&db->commit_mu);
+        MDB_txn *txn = NULL;
+        MDB_cursor *c = NULL;
+        if (db->failed) {
+            pthread_mutex_unlock(&db->commit_mu);
+            return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
+        }
+        rc = tsdb__wtxn_begin(db, (size_t)64 << 20, &txn);
+        if (rc == 0)
+            rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
+        size_t end = i + 4096 < b->npending ? i + 4096 : b->npending;
+        for (; rc == 0 && i < end; i++) {
+            if (i > 0 && b->pending[i] == b->pending[i - 1])
+                continue;
+            rc = write_group(b, txn, c, (uint32_t)(b->pending[i] >> 32), (uint32_t)b->pending[i],
+                             NULL, NULL, 0);
+        }
+        if (c)
+            mdb_cursor_close(c);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else if (txn)
+            mdb_txn_abort(txn);
+        pthread_mutex_unlock(&db->commit_mu);
+    }
+    b->npending = 0;
+    /* A failure here leaves more chunks than needed, never wrong ones. */
+    return rc ? tsdb__mdb_err(err, rc, "merging partitions") : 0;
+}
+
 int tsdb_backfill_finish(struct tsdb_backfill *b, struct tsdb_backfill_result *res,
                          struct pl_err *err)
 {
     int rc = tsdb_backfill_flush(b, err);
+    if (rc == 0 && b->npending)
+        rc = merge_pending(b, err);
     if (rc == 0 && res)
         *res = b->res;
     tsdb_backfill_free(b);

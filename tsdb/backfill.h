@@ -27,7 +27,7 @@
 struct tsdb_backfill;
 
 /* Default memory bound: samples buffered before a flush (16 bytes each). */
-#define TSDB_BACKFILL_DEFAULT_SAMPLES ((size_t)4 << 20)
+#define TSDB_BACKFILL_DEFAULT_SAMPLES ((size_t)1 << 20)
 
 /*
  * Starts a backfill into `db` (not read-only), buffering at most
@@ -57,8 +57,8 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err);
 struct tsdb_backfill_result {
     uint64_t samples;      /* samples written */
     uint64_t series_new;   /* series created */
-    uint64_t chunks;       /* chunks written (merged ones count once) */
-    uint64_t chunk_bytes;  /* encoded bytes of those chunks */
+    uint64_t chunks;       /* chunks written (a rewrite by a merge counts again) */
+    uint64_t chunk_bytes;  /* encoded bytes written */
     uint64_t out_of_order; /* samples rejected as out of order */
     uint64_t duplicates;   /* samples rejected as duplicates */
     uint64_t flushes;      /* write transactions */
