@@ -259,7 +259,12 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     return rc;
 }
 
-int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t cnt, struct pl_buf *out)
+/*
+ * The smallest encoding of ts/vs[0..cnt). gorilla_len: the size of the same
+ * samples Gorilla-encoded when the caller has them (SIZE_MAX otherwise).
+ */
+static int seal_impl(const int64_t *ts, const uint64_t *vs, size_t cnt, size_t gorilla_len,
+                     struct pl_buf *out)
 {
     if (cnt > TSDB_CHUNK_MAX_SAMPLES)
         return PL_ERR_LIMIT;
@@ -275,13 +280,19 @@ int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t cnt, 
     if (cnt > 0 && tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 &&
         decodes_to((uint8_t *)scratch.data, scratch.len, ts, vs, cnt))
         best_len = scratch.len;
+    /*
+     * A Gorilla input is at least as small as its re-encoding (our encoder
+     * is deterministic), so only re-encode when Gorilla might win.
+     */
     size_t off = scratch.len;
-    rc = stream_encode(ts, vs, cnt, TSDB_ENC_GORILLA, &scratch);
-    if (rc < 0)
-        goto done;
-    if (scratch.len - off < best_len) {
-        best_off = off;
-        best_len = scratch.len - off;
+    if (gorilla_len <= best_len) {
+        rc = stream_encode(ts, vs, cnt, TSDB_ENC_GORILLA, &scratch);
+        if (rc < 0)
+            goto done;
+        if (scratch.len - off < best_len) {
+            best_off = off;
+            best_len = scratch.len - off;
+        }
     }
     if (TSDB__CHUNK_HDR + 16 * cnt < best_len) {
         off = scratch.len;
@@ -295,6 +306,11 @@ int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t cnt, 
 done:
     pl_buf_fini(&scratch);
     return rc;
+}
+
+int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t cnt, struct pl_buf *out)
+{
+    return seal_impl(ts, vs, cnt, SIZE_MAX, out);
 }
 
 int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
@@ -315,7 +331,7 @@ int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
         }
         vs[i] = tsdb__f2u(v);
     }
-    rc = tsdb__chunk_seal_samples(ts, vs, cnt, out);
+    rc = seal_impl(ts, vs, cnt, p[0] == TSDB_ENC_GORILLA ? n : SIZE_MAX, out);
 out:
     free(ts);
     free(vs);
