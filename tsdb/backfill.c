@@ -439,7 +439,13 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     }
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
-    rc = tsdb__wtxn_begin(db, b->buffered * 12 + nnew * 1024 + b->nents * 128 + (1u << 20), &txn);
+    /*
+     * Room for the chunks, stored chunks rewritten by merges (at most
+     * BF_MERGE_RATIO times the new samples) and about one copied page per
+     * group and series (copy-on-write of the leaves touched).
+     */
+    size_t need = b->buffered * 16 + (ng + b->nents) * 1536 + nnew * 1024 + ((size_t)1 << 20);
+    rc = tsdb__wtxn_begin(db, need, &txn);
     if (rc == 0) {
         what = "writing the series index";
         rc = tsdb__index_add(db, txn, b->news, nnew);

@@ -447,6 +447,76 @@ static void test_repack_reports_a_missing_database(void **state)
     rmdir(d);
 }
 
+/* Runs a shell command; returns its exit status and its output (stdout and stderr) in out. */
+static int sh(const char *cmd, char *out, size_t n)
+{
+    char full[4200];
+    snprintf(full, sizeof(full), "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_import_command_repacks_and_stops_on_bad_lines(void **state)
+{
+    struct fx *f = *state;
+    const char *bin = getenv("PROMLITE_BIN");
+    char exe[1024];
+    snprintf(exe, sizeof(exe), "%s/promlite", bin ? bin : "");
+    if (!bin || access(exe, X_OK) != 0) {
+        skip();
+        return;
+    }
+    tsdb_close(f->db);
+    f->db = NULL;
+    char file[600], bad[600], cmd[4096], out[4096];
+    snprintf(file, sizeof(file), "%s/in.om", f->dir);
+    snprintf(bad, sizeof(bad), "%s/bad.om", f->dir);
+    FILE *o = fopen(file, "w");
+    /* Series 0 and 1 (text has no stale marker). */
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 720; j++)
+            fprintf(o, "m{s=\"%d\"} %.17g %lld.%03d\n", i, ref_v(i, j),
+                    (long long)(ref_t(j) / 1000), (int)(ref_t(j) % 1000));
+    fprintf(o, "# EOF\n");
+    fclose(o);
+    o = fopen(bad, "w");
+    fprintf(o, "m{s=\"9\"} 1 1700000000\nm{s=\"9\" 2 1700000015\n# EOF\n");
+    fclose(o);
+    char db2[600];
+    snprintf(db2, sizeof(db2), "%s/second", f->dir);
+    /* A new directory: imported, then repacked. */
+    snprintf(cmd, sizeof(cmd), "%s import --storage.tsdb.path=%s %s", exe, db2, file);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "imported 1440 samples, 2 new series"));
+    assert_non_null(strstr(out, "repacked"));
+    /* Again: everything is already there (out of order), nothing to repack. */
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "imported 0 samples, 0 new series"));
+    assert_null(strstr(out, "repacked"));
+    /* --no-repack, and a malformed line: status 1, what was stored is said. */
+    snprintf(cmd, sizeof(cmd), "%s import --no-repack --storage.tsdb.path=%s %s", exe, f->dir, bad);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "line 2"));
+    assert_non_null(strstr(out, "0 samples were stored before the error"));
+    snprintf(cmd, sizeof(cmd), "%s import --no-repack --storage.tsdb.path=%s %s", exe, f->dir,
+             file);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_null(strstr(out, "repacked"));
+    /* Both directories hold the reference data. */
+    reopen(f);
+    for (int i = 0; i < 2; i++)
+        check_series(f->db, i, 0, 720);
+    f->o.path = db2;
+    reopen(f);
+    for (int i = 0; i < 2; i++)
+        check_series(f->db, i, 0, 720);
+    f->o.path = f->dir;
+}
+
 int test_backfill_run(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -460,6 +530,7 @@ int test_backfill_run(void)
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
         T(test_repack_reports_a_missing_database),
+        T(test_import_command_repacks_and_stops_on_bad_lines),
     };
     return cmocka_run_group_tests_name("backfill", tests, NULL, NULL);
 }
