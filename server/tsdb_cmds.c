@@ -9,8 +9,13 @@
  *   promlite tsdb dump [--storage.tsdb.path=DIR] [--match=SELECTOR] [--min-time=MS] [--max-time=MS]
  *   promlite tsdb snapshot [--storage.tsdb.path=DIR] DIR
  *
- * Import streams: the input is read in blocks cut at line ends, each parsed
- * and committed in batches, so files larger than memory load in bounded space.
+ * Import streams: the input is read in blocks cut at line ends and parsed
+ * into a backfill (tsdb/backfill.h), which writes one chunk per series and
+ * 2 h partition every TSDB_BACKFILL_DEFAULT_SAMPLES samples, so files larger
+ * than memory load in bounded space. A crash leaves the database as of the
+ * last flush; running the import again completes it. When the import wrote
+ * most of the database, the file is then rewritten with full pages
+ * (tsdb_repack); --no-repack skips that.
  */
 #include "server/cli.h"
 
@@ -19,16 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "collector/expfmt.h"
 #include "common/buf.h"
 #include "common/labels.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
+#include "tsdb/backfill.h"
+#include "tsdb/inspect.h"
 #include "tsdb/tsdb.h"
 
 #define IMPORT_BLOCK   ((size_t)32 << 20)
-#define IMPORT_BATCH   50000
 #define SELECTOR_MAX_M 64
 
 /* Matches --name=value or --name value; advances *i. Returns the value or NULL. */
@@ -67,29 +74,10 @@ static int open_db(const char *path, int read_only, struct tsdb **db)
 
 struct importer {
     struct tsdb *db;
-    struct tsdb_appender *app;
+    struct tsdb_backfill *bf;
     struct pl_labels_builder lb;
-    size_t in_batch;
-    uint64_t samples, series_new, rejected_order, rejected_dup, errors;
+    uint64_t errors;
 };
-
-static int import_commit(struct importer *im)
-{
-    if (!im->app)
-        return 0;
-    struct tsdb_append_result res;
-    struct pl_err err;
-    int rc = tsdb_appender_commit(im->app, &res, &err);
-    im->app = NULL;
-    im->in_batch = 0;
-    if (rc) {
-        fprintf(stderr, "promlite: import: %s\n", err.msg);
-        return -1;
-    }
-    im->samples += res.samples;
-    im->series_new += res.series_new;
-    return 0;
-}
 
 /* Parses one block (which holds whole lines) and appends its samples. */
 static int import_block(struct importer *im, struct coll_expfmt_parser *p, const char *buf,
@@ -107,22 +95,23 @@ static int import_block(struct importer *im, struct coll_expfmt_parser *p, const
                     (unsigned long long)(line_base + e.line));
             return -1;
         }
-        if (!im->app && tsdb_appender_begin(im->db, &im->app) != 0)
-            return -1;
         struct pl_labels *ls = coll_expfmt_sample_labels(&e.sample, &im->lb);
-        int arc = tsdb_append(im->app, ls, e.sample.ts_ms, e.sample.value, NULL);
+        struct pl_err err;
+        err.code = 0;
+        int arc = tsdb_backfill_add(im->bf, ls, e.sample.ts_ms, e.sample.value, &err);
         pl_labels_free(ls);
-        if (arc == PL_ERR_OUT_OF_ORDER)
-            im->rejected_order++;
-        else if (arc == PL_ERR_DUPLICATE)
-            im->rejected_dup++;
-        else if (arc) {
+        if (arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE)
+            continue; /* counted by the backfill */
+        if (arc && err.code) {
+            /* The flush failed: nothing more can be written. */
+            fprintf(stderr, "promlite: import: %s\n", err.msg);
+            return -1;
+        }
+        if (arc) {
             fprintf(stderr, "promlite: import: line %llu: %s\n",
                     (unsigned long long)(line_base + e.line), pl_err_str(arc));
             im->errors++;
         }
-        if (++im->in_batch >= IMPORT_BATCH && import_commit(im) != 0)
-            return -1;
     }
     if (rc < 0) {
         fprintf(stderr, "promlite: import: line %llu:%u: %s\n",
@@ -143,9 +132,12 @@ static int count_lines(const char *p, size_t n)
 int srv_cmd_import(int argc, char **argv)
 {
     const char *path = "data/", *file = NULL, *fmt = "auto", *v;
+    int repack = 1;
     for (int i = 1; i < argc; i++) {
         if ((v = flag_value(argc, argv, &i, "--storage.tsdb.path")))
             path = v;
+        else if (strcmp(argv[i], "--no-repack") == 0)
+            repack = 0;
         else if ((v = flag_value(argc, argv, &i, "--format")))
             fmt = v;
         else if (argv[i][0] == '-' && argv[i][1] != 0) {
@@ -160,7 +152,7 @@ int srv_cmd_import(int argc, char **argv)
     }
     if (!file) {
         fprintf(stderr, "usage: promlite import [--storage.tsdb.path=DIR] "
-                        "[--format=auto|openmetrics|prometheus] FILE|-\n");
+                        "[--format=auto|openmetrics|prometheus] [--no-repack] FILE|-\n");
         return 2;
     }
     FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
@@ -191,7 +183,19 @@ int srv_cmd_import(int argc, char **argv)
         return 2;
     }
     struct importer im = {0};
+    char datafile[4096];
+    snprintf(datafile, sizeof(datafile), "%s/data.mdb", path);
+    struct stat sb;
+    uint64_t size_before = stat(datafile, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
+    struct pl_err err;
     if (open_db(path, 0, &im.db) != 0) {
+        if (in != stdin)
+            fclose(in);
+        return 1;
+    }
+    if (tsdb_backfill_new(im.db, 0, &im.bf, &err) != 0) {
+        fprintf(stderr, "promlite import: %s\n", err.msg);
+        tsdb_close(im.db);
         if (in != stdin)
             fclose(in);
         return 1;
@@ -247,23 +251,43 @@ int srv_cmd_import(int argc, char **argv)
         memmove(buf, buf + cut, have - cut);
         have -= cut;
     }
-    if (status == 0 && import_commit(&im) != 0)
-        status = 1;
-
-    if (im.app)
-        tsdb_appender_rollback(im.app);
+    struct tsdb_backfill_result res;
+    tsdb_backfill_result_get(im.bf, &res);
+    if (status == 0) {
+        if (tsdb_backfill_finish(im.bf, &res, &err) != 0) {
+            fprintf(stderr, "promlite: import: %s\n", err.msg);
+            status = 1;
+        }
+    } else {
+        /* Samples of earlier flushes stay; the rest is dropped: say so. */
+        tsdb_backfill_free(im.bf);
+        fprintf(stderr, "promlite: import: stopped; %llu samples were stored before the error\n",
+                (unsigned long long)res.samples);
+    }
     double secs = (double)(pl_mono_ns() - t0) / 1e9;
     printf("imported %llu samples, %llu new series in %.2fs (%.0f samples/s); rejected: %llu out "
            "of order, %llu duplicates, %llu other\n",
-           (unsigned long long)im.samples, (unsigned long long)im.series_new, secs,
-           secs > 0 ? (double)im.samples / secs : 0.0, (unsigned long long)im.rejected_order,
-           (unsigned long long)im.rejected_dup, (unsigned long long)im.errors);
+           (unsigned long long)res.samples, (unsigned long long)res.series_new, secs,
+           secs > 0 ? (double)res.samples / secs : 0.0, (unsigned long long)res.out_of_order,
+           (unsigned long long)res.duplicates, (unsigned long long)im.errors);
     free(buf);
     coll_expfmt_parser_free(p);
     pl_lb_fini(&im.lb);
     tsdb_close(im.db);
     if (in != stdin)
         fclose(in);
+    /*
+     * Rewrite the file with full pages when this import wrote most of it
+     * (the cost is a copy of the whole database).
+     */
+    if (status == 0 && repack && res.chunk_bytes > 0 && size_before <= res.chunk_bytes) {
+        uint64_t before, after;
+        if (tsdb_repack(path, &before, &after, &err) != 0)
+            fprintf(stderr, "promlite: import: not repacked: %s\n", err.msg);
+        else
+            printf("repacked %s: %llu -> %llu bytes\n", path, (unsigned long long)before,
+                   (unsigned long long)after);
+    }
     return status;
 }
 
@@ -523,6 +547,25 @@ int srv_cmd_tsdb_stats(int argc, char **argv)
            s.samples ? (double)s.disk_bytes / (double)s.samples : 0.0,
            s.samples ? (double)s.used_bytes / (double)s.samples : 0.0,
            s.samples ? (double)s.sealed_bytes / (double)s.samples : 0.0);
+    struct tsdb_space sp;
+    if (tsdb_space_get(db, &sp, &err) == 0 && s.samples) {
+        printf("\nspace by database (%u-byte pages; bytes per sample):\n", sp.page_size);
+        for (size_t i = 0; i < sp.ndbs; i++)
+            if (sp.dbs[i].pages)
+                printf("  %-12s %8llu pages %6.3f  (%llu entries, %llu overflow pages)\n",
+                       sp.dbs[i].name, (unsigned long long)sp.dbs[i].pages,
+                       (double)(sp.dbs[i].pages * sp.page_size) / (double)s.samples,
+                       (unsigned long long)sp.dbs[i].entries,
+                       (unsigned long long)sp.dbs[i].overflow_pages);
+        printf("  %-12s %8llu pages %6.3f  (meta pages and the free list's tree)\n", "lmdb",
+               (unsigned long long)sp.meta_pages,
+               (double)(sp.meta_pages * sp.page_size) / (double)s.samples);
+        printf("  %-12s %8llu pages %6.3f  (freed, reused by later writes)\n", "free",
+               (unsigned long long)sp.free_pages,
+               (double)(sp.free_pages * sp.page_size) / (double)s.samples);
+        printf("  %-12s %8llu pages %6.3f\n", "file extent", (unsigned long long)sp.file_pages,
+               (double)(sp.file_pages * sp.page_size) / (double)s.samples);
+    }
     printf("\nlabel names by series count (values):\n");
     for (size_t i = 0; i < s.nnames && (long)i < limit; i++)
         printf("  %-30s %10llu series %10llu values\n", s.names[i].name,

@@ -259,6 +259,60 @@ int tsdb_chunk_encode_samples(const int64_t *ts, const double *vs, size_t n, uin
     return rc;
 }
 
+/*
+ * The smallest encoding of ts/vs[0..cnt). gorilla_len: the size of the same
+ * samples Gorilla-encoded when the caller has them (SIZE_MAX otherwise).
+ */
+static int seal_impl(const int64_t *ts, const uint64_t *vs, size_t cnt, size_t gorilla_len,
+                     struct pl_buf *out)
+{
+    if (cnt > TSDB_CHUNK_MAX_SAMPLES)
+        return PL_ERR_LIMIT;
+    /*
+     * Encode with every codec into one scratch buffer and keep the smallest.
+     * Packed output is verified by decoding it: a bug there must cost bytes,
+     * never data.
+     */
+    struct pl_buf scratch;
+    pl_buf_init(&scratch, (size_t)-1 / 2);
+    size_t best_off = 0, best_len = SIZE_MAX;
+    int rc = 0;
+    if (cnt > 0 && tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 &&
+        decodes_to((uint8_t *)scratch.data, scratch.len, ts, vs, cnt))
+        best_len = scratch.len;
+    /*
+     * A Gorilla input is at least as small as its re-encoding (our encoder
+     * is deterministic), so only re-encode when Gorilla might win.
+     */
+    size_t off = scratch.len;
+    if (gorilla_len <= best_len) {
+        rc = stream_encode(ts, vs, cnt, TSDB_ENC_GORILLA, &scratch);
+        if (rc < 0)
+            goto done;
+        if (scratch.len - off < best_len) {
+            best_off = off;
+            best_len = scratch.len - off;
+        }
+    }
+    if (TSDB__CHUNK_HDR + 16 * cnt < best_len) {
+        off = scratch.len;
+        rc = raw_encode(ts, vs, cnt, &scratch);
+        if (rc < 0)
+            goto done;
+        best_off = off;
+        best_len = scratch.len - off;
+    }
+    rc = pl_buf_append(out, scratch.data + best_off, best_len);
+done:
+    pl_buf_fini(&scratch);
+    return rc;
+}
+
+int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t cnt, struct pl_buf *out)
+{
+    return seal_impl(ts, vs, cnt, SIZE_MAX, out);
+}
+
 int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
 {
     struct tsdb_chunk_dec d;
@@ -277,43 +331,7 @@ int tsdb_chunk_seal(const uint8_t *p, size_t n, struct pl_buf *out)
         }
         vs[i] = tsdb__f2u(v);
     }
-
-    /*
-     * Encode with every codec into one scratch buffer and keep the smallest.
-     * Packed output is verified by decoding it: a bug there must cost bytes,
-     * never data.
-     */
-    struct pl_buf scratch;
-    pl_buf_init(&scratch, (size_t)-1 / 2);
-    size_t best_off = 0, best_len = SIZE_MAX;
-    if (cnt > 0 && tsdb__chunk_packed_encode(ts, vs, cnt, &scratch) == 0 &&
-        decodes_to((uint8_t *)scratch.data, scratch.len, ts, vs, cnt))
-        best_len = scratch.len;
-    /*
-     * A Gorilla input is at least as small as its re-encoding (our encoder
-     * is deterministic), so only re-encode when Gorilla might win.
-     */
-    if (p[0] != TSDB_ENC_GORILLA || n <= best_len) {
-        size_t off = scratch.len;
-        rc = stream_encode(ts, vs, cnt, TSDB_ENC_GORILLA, &scratch);
-        if (rc < 0)
-            goto done;
-        if (scratch.len - off < best_len) {
-            best_off = off;
-            best_len = scratch.len - off;
-        }
-    }
-    if (TSDB__CHUNK_HDR + 16 * cnt < best_len) {
-        size_t off = scratch.len;
-        rc = raw_encode(ts, vs, cnt, &scratch);
-        if (rc < 0)
-            goto done;
-        best_off = off;
-        best_len = scratch.len - off;
-    }
-    rc = pl_buf_append(out, scratch.data + best_off, best_len);
-done:
-    pl_buf_fini(&scratch);
+    rc = seal_impl(ts, vs, cnt, p[0] == TSDB_ENC_GORILLA ? n : SIZE_MAX, out);
 out:
     free(ts);
     free(vs);

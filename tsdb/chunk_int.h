@@ -502,6 +502,21 @@ int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
  * `out`, or PL_ERR_UNSUPPORTED when no packed form applies.
  */
 int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out);
+/*
+ * Sealed chunks written whole (backfill, compaction) are split into pieces of
+ * about this many encoded bytes: LMDB stores a value over about half a page
+ * (2 KiB) in overflow pages of its own, and large nodes leave leaf pages
+ * partly empty. Measured on the bench/tsdb mix (see tsdb/README.md).
+ */
+#ifndef TSDB_CHUNK_TARGET_BYTES
+#define TSDB_CHUNK_TARGET_BYTES 1000
+#endif
+/*
+ * Encodes n samples (timestamps non-decreasing, values as bit patterns) with
+ * the smallest codec, appending to out: what tsdb_chunk_seal does after
+ * decoding its input (compaction and backfill call it directly).
+ */
+int tsdb__chunk_seal_samples(const int64_t *ts, const uint64_t *vs, size_t n, struct pl_buf *out);
 
 /*
  * Gorilla's XOR value code for x = bits(v_i) ^ bits(v_{i-1}) (buffer rules

@@ -5,7 +5,10 @@
  * Fewer, longer chunks compress better and cost fewer B-tree entries (the
  * idea of Prometheus's block compaction, at chunk granularity). Work is
  * bounded per call; readers see the old chunks or the merged one, never a
- * mix (one write transaction per step).
+ * mix (one write transaction per step). A merged series whose encoding
+ * exceeds TSDB_CHUNK_TARGET_BYTES is cut into equal pieces under it (LMDB
+ * keeps values over half a page in overflow pages of their own), and runs
+ * that merging would not shorten are left alone.
  */
 #include "tsdb/tsdb_int.h"
 
@@ -14,12 +17,34 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "tsdb/chunk_int.h"
 
 struct ckey {
     uint8_t k[16];
 };
 
-/* Merges the chunks keys[0..n) of one series (ascending) into one. */
+/* Writes s->t/v[lo, hi) as one chunk, or as equal pieces of at most about TSDB_CHUNK_TARGET_BYTES.
+ */
+static int put_split(struct tsdb *db, MDB_txn *txn, uint32_t id, const struct tsdb_samples *s,
+                     const uint64_t *vb, size_t lo, size_t hi, struct pl_buf *out)
+{
+    pl_buf_reset(out);
+    int rc = tsdb__chunk_seal_samples(s->t + lo, vb + lo, hi - lo, out);
+    if (rc)
+        return rc;
+    if (out->len > TSDB_CHUNK_TARGET_BYTES && hi - lo > 1) {
+        size_t k = (out->len + TSDB_CHUNK_TARGET_BYTES - 1) / TSDB_CHUNK_TARGET_BYTES;
+        size_t per = (hi - lo + k - 1) / k;
+        for (size_t a = lo; a < hi; a += per)
+            if ((rc = put_split(db, txn, id, s, vb, a, hi - a < per ? hi : a + per, out)))
+                return rc;
+        return 0;
+    }
+    return tsdb__chunk_put(db, txn, id, s->t[lo], s->t[hi - 1], (const uint8_t *)out->data,
+                           out->len);
+}
+
+/* Merges the chunks keys[0..n) of one series (ascending) into one (or pieces, see put_split). */
 static int merge_series(struct tsdb *db, MDB_txn *txn, const struct ckey *keys, size_t n,
                         struct tsdb_samples *s, struct pl_buf *raw, struct pl_buf *out)
 {
@@ -56,20 +81,19 @@ static int merge_series(struct tsdb *db, MDB_txn *txn, const struct ckey *keys, 
         return rc;
     if (s->n == 0 || s->n > TSDB_CHUNK_MAX_SAMPLES)
         return 0; /* nothing to merge, or too much for one chunk: leave as is */
-    pl_buf_reset(raw);
-    pl_buf_reset(out);
-    if ((rc = tsdb_chunk_encode_samples(s->t, s->v, s->n, TSDB_ENC_RAW, raw)))
-        return rc;
-    if ((rc = tsdb_chunk_seal((const uint8_t *)raw->data, raw->len, out)))
-        return rc;
     for (size_t i = 0; i < n; i++) {
         MDB_val key = {16, (void *)keys[i].k};
         if ((rc = mdb_del(txn, db->dbi_chunks, &key, NULL)))
             return rc;
     }
+    /* The values as bit patterns (the codecs' input), in raw's storage. */
+    pl_buf_reset(raw);
+    if ((rc = pl_buf_reserve(raw, s->n * sizeof(uint64_t))))
+        return rc;
+    uint64_t *vb = (uint64_t *)(void *)raw->data;
+    memcpy(vb, s->v, s->n * sizeof(uint64_t));
     uint32_t id = tsdb__rd_be32(keys[0].k + 4);
-    return tsdb__chunk_put(db, txn, id, s->t[0], s->t[s->n - 1], (const uint8_t *)out->data,
-                           out->len);
+    return put_split(db, txn, id, s, vb, 0, s->n, out);
 }
 
 int tsdb__compact_step(struct tsdb *db, size_t budget)
@@ -105,7 +129,7 @@ int tsdb__compact_step(struct tsdb *db, size_t budget)
     struct pl_buf raw, out;
     pl_buf_init(&raw, (size_t)TSDB_CHUNK_MAX_SAMPLES * 20);
     pl_buf_init(&out, (size_t)TSDB_CHUNK_MAX_SAMPLES * 20);
-    size_t cap = 64, n = 0, done = 0;
+    size_t cap = 64, n = 0, done = 0, run_bytes = 0;
     struct ckey *keys = pl_xmalloc(cap * sizeof(*keys));
     uint8_t k[16];
     tsdb__be32(k, db->compact_part);
@@ -132,7 +156,8 @@ int tsdb__compact_step(struct tsdb *db, size_t budget)
             /* The previous series' run is complete; remember where the next begins. */
             if (!end)
                 memcpy(k, key.mv_data, 16);
-            if (n > 1) {
+            /* Merge only when it makes fewer chunks (split pieces stay as they are). */
+            if (n > 1 && n > (run_bytes + TSDB_CHUNK_TARGET_BYTES - 1) / TSDB_CHUNK_TARGET_BYTES) {
                 mdb_cursor_close(c);
                 c = NULL;
                 rc = merge_series(db, txn, keys, n, &s, &raw, &out);
@@ -141,6 +166,7 @@ int tsdb__compact_step(struct tsdb *db, size_t budget)
                 done++;
             }
             n = 0;
+            run_bytes = 0;
             if (done >= budget && !end) {
                 /* Resume at this key next time. */
                 cur_part = kp;
@@ -171,6 +197,7 @@ int tsdb__compact_step(struct tsdb *db, size_t budget)
             keys = pl_xreallocarray(keys, cap, sizeof(*keys));
         }
         memcpy(keys[n++].k, key.mv_data, 16);
+        run_bytes += val.mv_size > 8 ? val.mv_size - 8 : 0;
         r = mdb_cursor_get(c, &key, &val, MDB_NEXT);
         if (r && r != MDB_NOTFOUND) {
             rc = r;

@@ -3,6 +3,7 @@
  * page: series, samples and chunks (from chunk headers, without decoding
  * samples), bytes, and label-name cardinality from the postings index.
  */
+#include "tsdb/inspect.h"
 #include "tsdb/tsdb_int.h"
 
 #include <stdio.h>
@@ -187,4 +188,60 @@ void tsdb_summary_fini(struct tsdb_summary *s)
     free(s->names);
     s->names = NULL;
     s->nnames = 0;
+}
+
+int tsdb_space_get(struct tsdb *db, struct tsdb_space *out, struct pl_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    MDB_envinfo info;
+    MDB_stat est;
+    mdb_env_info(db->env, &info);
+    mdb_env_stat(db->env, &est);
+    out->page_size = est.ms_psize;
+    out->file_pages = (uint64_t)info.me_last_pgno + 1;
+    MDB_txn *txn;
+    int rc = tsdb__rtxn_begin(db, &txn);
+    if (rc)
+        return tsdb__mdb_err(err, rc, "reading the database");
+    struct {
+        const char *name;
+        MDB_dbi dbi;
+    } t[] = {{"chunks", db->dbi_chunks},   {"series", db->dbi_series}, {"series_key", db->dbi_skey},
+             {"postings", db->dbi_post},   {"head", db->dbi_head},     {"wal", db->dbi_wal},
+             {"tombstones", db->dbi_tomb}, {"meta", db->dbi_meta}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) && rc == 0; i++) {
+        MDB_stat st;
+        if ((rc = mdb_stat(txn, t[i].dbi, &st)))
+            break;
+        struct tsdb_space_db *d = &out->dbs[out->ndbs++];
+        snprintf(d->name, sizeof(d->name), "%s", t[i].name);
+        d->pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        d->overflow_pages = st.ms_overflow_pages;
+        d->entries = st.ms_entries;
+    }
+    /* The free list (LMDB's database 0): each value is a page-number list led by its length. */
+    MDB_stat fst;
+    if (rc == 0 && (rc = mdb_stat(txn, 0, &fst)) == 0) {
+        out->meta_pages = 2 + fst.ms_branch_pages + fst.ms_leaf_pages + fst.ms_overflow_pages;
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
+            MDB_val key, val;
+            while ((rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) == 0) {
+                if (val.mv_size < sizeof(size_t)) {
+                    rc = PL_ERR_CORRUPT;
+                    break;
+                }
+                size_t n;
+                memcpy(&n, val.mv_data, sizeof(n));
+                out->free_pages += n;
+            }
+            mdb_cursor_close(c);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+    }
+    tsdb__rtxn_end(db, txn);
+    if (rc)
+        return tsdb__mdb_err(err, rc, "inspecting the database");
+    return 0;
 }

@@ -11,7 +11,9 @@
  *   bench_tsdb gen FILE SERIES SAMPLES [SHAPE]   OpenMetrics file for import/promtool
  *   bench_tsdb gen-text FILE SERIES SAMPLES       the same data as text 0.0.4 (ms timestamps)
  *   bench_tsdb append DIR SERIES SAMPLES          append throughput (one thread)
- *   bench_tsdb shapes DIR SERIES SAMPLES          bytes/sample per shape
+ *   bench_tsdb shapes DIR SERIES SAMPLES          bytes/sample per shape (appender and backfill)
+ *   bench_tsdb server-size DIR SERIES SAMPLES     bytes/sample of the server path: scrapes
+ *                                                 appended in time order, closed; then compacted
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
  *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
  *   bench_tsdb decode DIR                         sequential decode speed over all series
@@ -29,6 +31,7 @@
 
 #include "common/labels.h"
 #include "common/timeutil.h"
+#include "tsdb/backfill.h"
 #include "tsdb/tsdb.h"
 
 #define T0 INT64_C(1700000000000)
@@ -274,6 +277,36 @@ static uint64_t dir_bytes(const char *dir)
     return stat(f, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
 }
 
+/* Backfills nsmp samples of each series (series after series, as import files are), repacks. */
+static void backfill_load(const char *d, struct pl_labels **ls, struct gen_series *gs, int nser,
+                          int nsmp)
+{
+    struct tsdb *db = open_db(d, TSDB_SYNC_NONE);
+    struct tsdb_backfill *b;
+    struct pl_err err;
+    if (tsdb_backfill_new(db, 0, &b, &err)) {
+        fprintf(stderr, "backfill: %s\n", err.msg);
+        exit(1);
+    }
+    for (int i = 0; i < nser; i++)
+        for (int j = 0; j < nsmp; j++) {
+            double v = gen_next(&gs[i], j);
+            if (tsdb_backfill_add(b, ls[i], ts(j), v, &err)) {
+                fprintf(stderr, "backfill: %s\n", err.msg);
+                exit(1);
+            }
+        }
+    if (tsdb_backfill_finish(b, NULL, &err)) {
+        fprintf(stderr, "backfill: %s\n", err.msg);
+        exit(1);
+    }
+    tsdb_close(db);
+    if (tsdb_repack(d, NULL, NULL, &err)) {
+        fprintf(stderr, "repack: %s\n", err.msg);
+        exit(1);
+    }
+}
+
 static int cmd_shapes(const char *dir, int nser, int nsmp)
 {
     for (int sh = 0; sh < NSHAPES; sh++) {
@@ -292,17 +325,74 @@ static int cmd_shapes(const char *dir, int nser, int nsmp)
         tsdb_summary_get(db, &s, &err);
         tsdb_snapshot(db, snap, &err);
         tsdb_close(db);
-        printf("shape %-9s: %d x %d: chunk bytes/sample %.3f (sealed only), data file %.3f, "
-               "compacted copy %.3f bytes/sample\n",
+        printf("shape %-9s: %d x %d: appender: chunk bytes/sample %.3f (sealed only), data file "
+               "%.3f, compacted copy %.3f bytes/sample\n",
                shape_names[sh], nser, nsmp, (double)s.sealed_bytes / (double)s.samples,
                (double)dir_bytes(d) / ((double)nser * nsmp),
                (double)dir_bytes(snap) / ((double)nser * nsmp));
+        tsdb_summary_fini(&s);
+        /* The same shape through the import path (new values, same generator). */
+        char bd[1100];
+        snprintf(bd, sizeof(bd), "%s-backfill", d);
+        for (int i = 0; i < nser; i++)
+            gen_init(&gs[i], i, sh);
+        backfill_load(bd, ls, gs, nser, nsmp);
+        db = open_db(bd, TSDB_SYNC_NONE);
+        tsdb_summary_get(db, &s, &err);
+        tsdb_close(db);
+        printf("shape %-9s: %d x %d: backfill: chunk bytes/sample %.3f, data file %.3f "
+               "bytes/sample\n",
+               shape_names[sh], nser, nsmp, (double)s.sealed_bytes / (double)s.samples,
+               (double)dir_bytes(bd) / ((double)nser * nsmp));
         tsdb_summary_fini(&s);
         for (int i = 0; i < nser; i++)
             pl_labels_free(ls[i]);
         free(ls);
         free(gs);
     }
+    return 0;
+}
+
+/*
+ * The server path: every scrape appended in time order (one commit each, the
+ * head sealing and compact.c merging partitions as they age), then a clean
+ * close; then tsdb_compact over every partition, as after a long run.
+ */
+static int cmd_server_size(const char *dir, int nser, int nsmp)
+{
+    struct gen_series *gs;
+    struct pl_labels **ls = make_labels(nser, -1, &gs);
+    struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
+    int64_t na, nc;
+    int64_t c0 = cpu_ns();
+    load(db, ls, gs, nser, 0, nsmp, &na, &nc);
+    int64_t cpu = cpu_ns() - c0;
+    tsdb_close(db);
+    double n = (double)nser * nsmp;
+    uint64_t b1 = dir_bytes(dir);
+    db = open_db(dir, TSDB_SYNC_NONE);
+    struct tsdb_summary s;
+    struct pl_err err;
+    tsdb_summary_get(db, &s, &err);
+    printf("server-size: %d x %d scraped (%.0f samples per CPU-second): data file %.3f "
+           "bytes/sample, sealed chunks %.3f bytes/sample (%llu chunks), %llu open chunks\n",
+           nser, nsmp, n / ((double)cpu / 1e9), (double)b1 / n,
+           (double)s.sealed_bytes / (double)s.samples, (unsigned long long)s.chunks,
+           (unsigned long long)s.head_chunks);
+    tsdb_summary_fini(&s);
+    if (tsdb_compact(db, &err))
+        fprintf(stderr, "compact: %s\n", err.msg);
+    tsdb_summary_get(db, &s, &err);
+    tsdb_close(db);
+    printf("server-size: after tsdb_compact: data file %.3f bytes/sample, sealed chunks %.3f "
+           "bytes/sample (%llu chunks)\n",
+           (double)dir_bytes(dir) / n, (double)s.sealed_bytes / (double)s.samples,
+           (unsigned long long)s.chunks);
+    tsdb_summary_fini(&s);
+    for (int i = 0; i < nser; i++)
+        pl_labels_free(ls[i]);
+    free(ls);
+    free(gs);
     return 0;
 }
 
@@ -465,6 +555,8 @@ int main(int argc, char **argv)
         return cmd_append(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "shapes") == 0)
         return cmd_shapes(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 5 && strcmp(argv[1], "server-size") == 0)
+        return cmd_server_size(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return cmd_rss(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)

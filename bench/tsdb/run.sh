@@ -2,9 +2,11 @@
 # bench/tsdb/run.sh - storage benchmarks, side by side with Prometheus's promtool.
 #   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, READY_SAMPLES, RSS_SERIES override)
 # Sizes are allocated bytes (du -B1): LMDB data files are sparse.
-# Figures: append samples/s (one core), bytes/sample after sealing (data file over samples)
-# for promlite import vs promtool create-blocks-from openmetrics on the same file, bytes/sample
-# per data shape, memory per active series with 2 h in the head, time to ready, decode speed.
+# Figures: bytes/sample on disk (data directory over samples) for promlite import (backfill +
+# repack) vs promtool create-blocks-from openmetrics vs VictoriaMetrics on the same file, with
+# promlite's breakdown by LMDB database; the server path (the same data scraped in time order);
+# decode speed; bytes/sample per data shape; append samples/s (one core); memory per active
+# series with 2 h in the head; time to ready.
 set -eu
 B=${1:-build}
 BIN=$B/bin
@@ -25,7 +27,7 @@ echo "== promlite import"
 P=$(du -s -B1 "$W/promlite" | cut -f1)
 PC=$(du -s -B1 "$W/promlite-compact" | cut -f1)
 echo "   promlite data dir: $P bytes = $(echo "scale=3; $P / $N" | bc) bytes/sample; compacted snapshot: $(echo "scale=3; $PC / $N" | bc) bytes/sample"
-"$BIN/promlite" tsdb stats --storage.tsdb.path="$W/promlite" --limit=3 | sed 's/^/   /'
+"$BIN/promlite" tsdb stats --storage.tsdb.path="$W/promlite" --limit=0 | sed 's/^/   /'
 
 if command -v promtool >/dev/null; then
   echo "== promtool tsdb create-blocks-from openmetrics (Prometheus $(promtool --version 2>&1 | head -1 | awk '{print $3}'))"
@@ -56,8 +58,12 @@ if command -v victoria-metrics >/dev/null && command -v curl >/dev/null; then
   rm -f "$W/data.prom"
 fi
 
-echo "== decode"
-"$BIN/bench_tsdb" decode "$W/promlite"
+echo "== server path (the same shapes scraped in time order, one commit per scrape, then closed)"
+"$BIN/bench_tsdb" server-size "$W/server" "$SERIES" "$SAMPLES" | sed 's/^/   /'
+"$BIN/promlite" tsdb stats --storage.tsdb.path="$W/server" --limit=0 | sed -n '/^space/,/file extent/p' | sed 's/^/   /'
+rm -rf "$W/server"
+echo "== decode (user+sys CPU of the whole run in brackets)"
+/usr/bin/time -f "   [%U s user, %S s sys]" "$BIN/bench_tsdb" decode "$W/promlite"
 echo "== bytes/sample by shape (2000 series x $SAMPLES)"
 "$BIN/bench_tsdb" shapes "$W" 2000 "$SAMPLES"
 echo "== append throughput (one thread)"

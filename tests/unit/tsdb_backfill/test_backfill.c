@@ -1,0 +1,536 @@
+/*
+ * test_backfill.c - tsdb_backfill_* (one chunk per series and partition,
+ * merges across flushes and with stored chunks, append rules, crash safety)
+ * and tsdb_repack (same contents, no bigger, refuses a database in use).
+ */
+#include "tests.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/labels.h"
+#include "tsdb/backfill.h"
+#include "tsdb/chunk_int.h"
+#include "tsdb/tsdb_int.h"
+
+#define T0 INT64_C(1700000000000) /* 6400 s before a partition boundary */
+
+struct fx {
+    char dir[512];
+    struct tsdb_options o;
+    struct tsdb *db;
+};
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof(f->dir), "%s/tsdb-bf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->dir))
+        return -1;
+    tsdb_options_init(&f->o);
+    f->o.path = f->dir;
+    f->o.sync = TSDB_SYNC_NONE;
+    f->o.retention_ms = 0;
+    f->o.map_initial_bytes = 16 << 20;
+    struct pl_err err;
+    if (tsdb_open(&f->o, &f->db, &err) != 0) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    tsdb_close(f->db);
+    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fx *f)
+{
+    tsdb_close(f->db);
+    f->db = NULL;
+    struct pl_err err;
+    int rc = tsdb_open(&f->o, &f->db, &err);
+    if (rc)
+        fprintf(stderr, "reopen: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static struct pl_labels *lbl(int i)
+{
+    char s[64];
+    snprintf(s, sizeof(s), "m{s=\"%d\"}", i);
+    struct pl_labels *ls;
+    struct pl_err err;
+    assert_int_equal(pl_labels_parse(s, strlen(s), &ls, &err), 0);
+    return ls;
+}
+
+/* Reference data (fixed, no seed): series i, sample j; counter, random float, stale markers. */
+static int64_t ref_t(int j)
+{
+    return T0 + (int64_t)j * 15000 + (j * 7) % 5;
+}
+static double ref_v(int i, int j)
+{
+    switch (i % 3) {
+    case 0:
+        return (double)(j * 3 + i);
+    case 1: {
+        uint64_t x =
+            (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)j * 0xBF58476D1CE4E5B9ULL;
+        x ^= x >> 31;
+        return 40.0 + (double)(x >> 11) / 9007199254740992.0 * 20.0;
+    }
+    default:
+        return j % 50 == 49 ? tsdb_stale_nan() : 1.5;
+    }
+}
+
+/* Whether series i holds exactly samples [j0, j1) of the reference (bit-exact). */
+static void check_series(struct tsdb *db, int i, int j0, int j1)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", i);
+    struct tsdb_matcher *m;
+    struct pl_err err;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", v, &m, &err), 0);
+    struct tsdb_querier *q;
+    assert_int_equal(tsdb_querier_open(db, INT64_MIN / 2, INT64_MAX / 2, &q, &err), 0);
+    struct tsdb_series_set *ss;
+    assert_int_equal(tsdb_select(q, &m, 1, &ss, &err), 0);
+    const struct pl_labels *ls;
+    assert_int_equal(tsdb_series_set_next(ss, &ls), 1);
+    struct tsdb_samples s;
+    tsdb_samples_init(&s);
+    assert_int_equal(tsdb_series_set_samples(ss, INT64_MIN / 2, INT64_MAX / 2, &s, &err), 0);
+    assert_int_equal(s.n, (size_t)(j1 - j0));
+    for (int j = j0; j < j1; j++) {
+        assert_true(s.t[j - j0] == ref_t(j));
+        double want = ref_v(i, j);
+        assert_memory_equal(&s.v[j - j0], &want, 8);
+    }
+    tsdb_samples_fini(&s);
+    assert_int_equal(tsdb_series_set_next(ss, &ls), 0);
+    tsdb_series_set_free(ss);
+    tsdb_querier_close(q);
+    tsdb_matcher_free(m);
+}
+
+/* Adds samples [j0, j1) of series [0, nser) series by series (as import files are). */
+static void load(struct tsdb_backfill *b, int nser, int j0, int j1)
+{
+    struct pl_err err;
+    for (int i = 0; i < nser; i++) {
+        struct pl_labels *ls = lbl(i);
+        for (int j = j0; j < j1; j++)
+            assert_int_equal(tsdb_backfill_add(b, ls, ref_t(j), ref_v(i, j), &err), 0);
+        pl_labels_free(ls);
+    }
+}
+
+struct chunk_census {
+    size_t chunks, max_value, per_part_series_max;
+};
+
+/* Walks the chunks database: count, largest value, most chunks of one (partition, series). */
+static void census(struct tsdb *db, struct chunk_census *c)
+{
+    memset(c, 0, sizeof(*c));
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(db, &txn), 0);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, db->dbi_chunks, &cur), 0);
+    MDB_val k, v;
+    uint8_t prev[8] = {0};
+    size_t run = 0;
+    int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (r == 0) {
+        c->chunks++;
+        if (v.mv_size > c->max_value)
+            c->max_value = v.mv_size;
+        run = c->chunks > 1 && memcmp(prev, k.mv_data, 8) == 0 ? run + 1 : 1;
+        if (run > c->per_part_series_max)
+            c->per_part_series_max = run;
+        memcpy(prev, k.mv_data, 8);
+        r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    assert_int_equal(r, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    tsdb__rtxn_end(db, txn);
+}
+
+static void test_backfill_writes_one_chunk_per_series_and_partition(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb_backfill *b;
+    struct pl_err err;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    load(b, 3, 0, 720); /* 3 h: two partitions */
+    struct tsdb_backfill_result res;
+    assert_int_equal(tsdb_backfill_finish(b, &res, &err), 0);
+    assert_int_equal(res.samples, 3 * 720);
+    assert_int_equal(res.series_new, 3);
+    assert_int_equal(res.flushes, 1);
+    struct chunk_census c;
+    census(f->db, &c);
+    /* Counter and stale series: one chunk per partition; random floats split by size. */
+    assert_int_equal(c.per_part_series_max > 1, 1);
+    assert_true(c.max_value <= 8 + TSDB_CHUNK_TARGET_BYTES + 64);
+    for (int i = 0; i < 3; i++)
+        check_series(f->db, i, 0, 720);
+    reopen(f);
+    for (int i = 0; i < 3; i++)
+        check_series(f->db, i, 0, 720);
+    struct tsdb_summary sum;
+    assert_int_equal(tsdb_summary_get(f->db, &sum, &err), 0);
+    assert_int_equal(sum.samples, 3 * 720);
+    assert_int_equal(sum.head_chunks, 0);
+    tsdb_summary_fini(&sum);
+}
+
+static void test_backfill_small_chunks_stay_whole(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb_backfill *b;
+    struct pl_err err;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls = lbl(0); /* a counter */
+    for (int j = 0; j < 720; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err), 0);
+    pl_labels_free(ls);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    struct chunk_census c;
+    census(f->db, &c);
+    assert_int_equal(c.chunks, 2); /* 427 + 293 samples: one per partition */
+    check_series(f->db, 0, 0, 720);
+}
+
+static void test_backfill_merges_across_flushes(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb_backfill *b;
+    struct pl_err err;
+    /* A flush every 100 samples: each series' partition is written in pieces. */
+    assert_int_equal(tsdb_backfill_new(f->db, 100, &b, &err), 0);
+    struct pl_labels *ls0 = lbl(0), *ls2 = lbl(2);
+    for (int j = 0; j < 720; j++) {
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+        assert_int_equal(tsdb_backfill_add(b, ls2, ref_t(j), ref_v(2, j), &err), 0);
+    }
+    pl_labels_free(ls0);
+    pl_labels_free(ls2);
+    struct tsdb_backfill_result res;
+    assert_int_equal(tsdb_backfill_finish(b, &res, &err), 0);
+    assert_true(res.flushes >= 14);
+    struct chunk_census c;
+    census(f->db, &c);
+    assert_int_equal(c.chunks, 4);
+    assert_int_equal(c.per_part_series_max, 1);
+    check_series(f->db, 0, 0, 720);
+    check_series(f->db, 2, 0, 720);
+}
+
+static void test_backfill_applies_append_rules(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb_backfill *b;
+    struct pl_err err;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls = lbl(0);
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(0), ref_v(0, 0), &err), 0);
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(1), ref_v(0, 1), &err), 0);
+    /* Same timestamp, same value: ignored; another value: duplicate; older: out of order. */
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(1), ref_v(0, 1), &err), 0);
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(1), 99.0, &err), PL_ERR_DUPLICATE);
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(0) - 1, 1.0, &err), PL_ERR_OUT_OF_ORDER);
+    struct pl_labels empty = {0};
+    assert_int_equal(tsdb_backfill_add(b, &empty, ref_t(0), 1.0, &err), PL_ERR_INVALID);
+    assert_int_equal(tsdb_backfill_add(b, ls, ref_t(2), ref_v(0, 2), &err), 0);
+    struct tsdb_backfill_result res;
+    assert_int_equal(tsdb_backfill_finish(b, &res, &err), 0);
+    assert_int_equal(res.samples, 3);
+    assert_int_equal(res.out_of_order, 1);
+    assert_int_equal(res.duplicates, 1);
+    check_series(f->db, 0, 0, 3);
+    /* The series' newest sample survives a reopen: appenders keep the rules. */
+    reopen(f);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls, ref_t(1), 5.0, NULL), PL_ERR_OUT_OF_ORDER);
+    assert_int_equal(tsdb_append(a, ls, ref_t(3), ref_v(0, 3), NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls);
+    check_series(f->db, 0, 0, 4);
+}
+
+static void test_backfill_continues_a_series_with_an_open_chunk(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    struct pl_labels *ls = lbl(0);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    for (int j = 0; j < 50; j++)
+        assert_int_equal(tsdb_append(a, ls, ref_t(j), ref_v(0, j), NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    for (int j = 50; j < 300; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err), 0);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    pl_labels_free(ls);
+    /* The open chunk was sealed and merged: one chunk in the partition. */
+    struct chunk_census c;
+    census(f->db, &c);
+    assert_int_equal(c.chunks, 1);
+    check_series(f->db, 0, 0, 300);
+    reopen(f);
+    check_series(f->db, 0, 0, 300);
+}
+
+static void test_backfill_rerun_completes_and_ignores_stored(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    /* A child loads part of the data (several flushes) and dies without finishing. */
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tsdb *db;
+        if (tsdb_open(&f->o, &db, &err) != 0)
+            _exit(2);
+        struct tsdb_backfill *b;
+        if (tsdb_backfill_new(db, 500, &b, &err) != 0)
+            _exit(3);
+        for (int i = 0; i < 6; i++) {
+            struct pl_labels *ls = lbl(i);
+            for (int j = 0; j < 720; j++)
+                if (tsdb_backfill_add(b, ls, ref_t(j), ref_v(i, j), &err) != 0)
+                    _exit(4);
+            pl_labels_free(ls);
+            if (i == 3)
+                raise(SIGKILL); /* mid-import, buffered samples lost */
+        }
+        _exit(5);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    reopen(f);
+    /* What was flushed is consistent: whole prefixes of the series, in order. */
+    struct tsdb_summary sum;
+    assert_int_equal(tsdb_summary_get(f->db, &sum, &err), 0);
+    assert_true(sum.samples > 0 && sum.samples < 6 * 720);
+    assert_true(sum.samples % 500 == 0);
+    tsdb_summary_fini(&sum);
+    /* Running the import again completes it. */
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 500, &b, &err), 0);
+    struct pl_labels *ls;
+    uint64_t rejected = 0;
+    for (int i = 0; i < 6; i++) {
+        ls = lbl(i);
+        for (int j = 0; j < 720; j++) {
+            int rc = tsdb_backfill_add(b, ls, ref_t(j), ref_v(i, j), &err);
+            assert_true(rc == 0 || rc == PL_ERR_OUT_OF_ORDER);
+            rejected += rc != 0;
+        }
+        pl_labels_free(ls);
+    }
+    struct tsdb_backfill_result res;
+    assert_int_equal(tsdb_backfill_finish(b, &res, &err), 0);
+    for (int i = 0; i < 6; i++)
+        check_series(f->db, i, 0, 720);
+    struct chunk_census c;
+    census(f->db, &c);
+    assert_true(c.max_value <= 8 + TSDB_CHUNK_TARGET_BYTES + 64);
+}
+
+static void test_repack_keeps_contents_and_shrinks(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 3000, &b, &err), 0);
+    load(b, 30, 0, 720);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    /* Leftovers of an interrupted repack are cleared. */
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s/repack.tmp", f->dir);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    tsdb_close(f->db);
+    f->db = NULL;
+    uint64_t before = 0, after = 0;
+    assert_int_equal(tsdb_repack(f->dir, &before, &after, &err), 0);
+    assert_true(after > 0 && after < before);
+    struct stat sb;
+    assert_int_not_equal(stat(tmp, &sb), 0);
+    reopen(f);
+    for (int i = 0; i < 30; i++)
+        check_series(f->db, i, 0, 720);
+    /* The repacked database takes appends and reopens. */
+    struct pl_labels *ls = lbl(0);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls, ref_t(720), ref_v(0, 720), NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls);
+    reopen(f);
+    check_series(f->db, 0, 0, 721);
+}
+
+static void test_repack_refuses_a_database_open_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    tsdb_close(f->db);
+    f->db = NULL;
+    int p1[2], p2[2];
+    assert_int_equal(pipe(p1), 0);
+    assert_int_equal(pipe(p2), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tsdb *db;
+        char c = tsdb_open(&f->o, &db, &err) == 0 ? 'y' : 'n';
+        if (write(p1[1], &c, 1) != 1 || read(p2[0], &c, 1) != 1)
+            _exit(1);
+        tsdb_close(db);
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(p1[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    assert_int_equal(tsdb_repack(f->dir, NULL, NULL, &err), PL_ERR_STATE);
+    assert_non_null(strstr(err.msg, "another process"));
+    assert_int_equal(write(p2[1], "x", 1), 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(p1[0]);
+    close(p1[1]);
+    close(p2[0]);
+    close(p2[1]);
+    /* Once it is closed, repacking works. */
+    assert_int_equal(tsdb_repack(f->dir, NULL, NULL, &err), 0);
+    reopen(f);
+}
+
+static void test_repack_reports_a_missing_database(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    char d[600];
+    snprintf(d, sizeof(d), "%s/none", f->dir);
+    assert_int_equal(mkdir(d, 0755), 0);
+    assert_int_equal(tsdb_repack(d, NULL, NULL, &err), PL_ERR_NOTFOUND);
+    rmdir(d);
+}
+
+/* Runs a shell command; returns its exit status and its output (stdout and stderr) in out. */
+static int sh(const char *cmd, char *out, size_t n)
+{
+    char full[4200];
+    snprintf(full, sizeof(full), "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_import_command_repacks_and_stops_on_bad_lines(void **state)
+{
+    struct fx *f = *state;
+    const char *bin = getenv("PROMLITE_BIN");
+    char exe[1024];
+    snprintf(exe, sizeof(exe), "%s/promlite", bin ? bin : "");
+    if (!bin || access(exe, X_OK) != 0) {
+        skip();
+        return;
+    }
+    tsdb_close(f->db);
+    f->db = NULL;
+    char file[600], bad[600], cmd[4096], out[4096];
+    snprintf(file, sizeof(file), "%s/in.om", f->dir);
+    snprintf(bad, sizeof(bad), "%s/bad.om", f->dir);
+    FILE *o = fopen(file, "w");
+    /* Series 0 and 1 (text has no stale marker). */
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 720; j++)
+            fprintf(o, "m{s=\"%d\"} %.17g %lld.%03d\n", i, ref_v(i, j),
+                    (long long)(ref_t(j) / 1000), (int)(ref_t(j) % 1000));
+    fprintf(o, "# EOF\n");
+    fclose(o);
+    o = fopen(bad, "w");
+    fprintf(o, "m{s=\"9\"} 1 1700000000\nm{s=\"9\" 2 1700000015\n# EOF\n");
+    fclose(o);
+    char db2[600];
+    snprintf(db2, sizeof(db2), "%s/second", f->dir);
+    /* A new directory: imported, then repacked. */
+    snprintf(cmd, sizeof(cmd), "%s import --storage.tsdb.path=%s %s", exe, db2, file);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "imported 1440 samples, 2 new series"));
+    assert_non_null(strstr(out, "repacked"));
+    /* Again: everything is already there (out of order), nothing to repack. */
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "imported 0 samples, 0 new series"));
+    assert_null(strstr(out, "repacked"));
+    /* --no-repack, and a malformed line: status 1, what was stored is said. */
+    snprintf(cmd, sizeof(cmd), "%s import --no-repack --storage.tsdb.path=%s %s", exe, f->dir, bad);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "line 2"));
+    assert_non_null(strstr(out, "0 samples were stored before the error"));
+    snprintf(cmd, sizeof(cmd), "%s import --no-repack --storage.tsdb.path=%s %s", exe, f->dir,
+             file);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_null(strstr(out, "repacked"));
+    /* Both directories hold the reference data. */
+    reopen(f);
+    for (int i = 0; i < 2; i++)
+        check_series(f->db, i, 0, 720);
+    f->o.path = db2;
+    reopen(f);
+    for (int i = 0; i < 2; i++)
+        check_series(f->db, i, 0, 720);
+    f->o.path = f->dir;
+}
+
+int test_backfill_run(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_backfill_writes_one_chunk_per_series_and_partition),
+        T(test_backfill_small_chunks_stay_whole),
+        T(test_backfill_merges_across_flushes),
+        T(test_backfill_applies_append_rules),
+        T(test_backfill_continues_a_series_with_an_open_chunk),
+        T(test_backfill_rerun_completes_and_ignores_stored),
+        T(test_repack_keeps_contents_and_shrinks),
+        T(test_repack_refuses_a_database_open_elsewhere),
+        T(test_repack_reports_a_missing_database),
+        T(test_import_command_repacks_and_stops_on_bad_lines),
+    };
+    return cmocka_run_group_tests_name("backfill", tests, NULL, NULL);
+}
