@@ -142,6 +142,7 @@ int tsdb_appender_begin(struct tsdb *db, struct tsdb_appender **out)
 {
     if (db->opt.read_only)
         return PL_ERR_STATE;
+    tsdb__head_pin(db);
     /* Reuse the last appender's arrays: steady scraping then allocates nothing. */
     pthread_mutex_lock(&db->spare_mu);
     struct tsdb_appender *a = db->spare;
@@ -184,6 +185,8 @@ static void appender_free(struct tsdb_appender *a)
     for (size_t i = 0; i < a->n; i++)
         a->hv[a->v[i].t] = 0;
     a->n = 0;
+    /* Last use of the batch's series pointers: eviction may free them now. */
+    tsdb__head_unpin(db);
     pthread_mutex_lock(&db->spare_mu);
     if (!db->spare) {
         db->spare = a;
@@ -321,8 +324,8 @@ int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
 {
     if (ref == 0 || ref > UINT32_MAX)
         return PL_ERR_NOTFOUND;
-    struct tsdb__series *s = tsdb__head_get(a->db, (uint32_t)(ref - 1));
-    if (!s)
+    struct tsdb__series *s;
+    if (tsdb__head_get_or_load(a->db, (uint32_t)(ref - 1), &s))
         return PL_ERR_NOTFOUND;
     return add(a, s, t, v);
 }

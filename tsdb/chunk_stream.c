@@ -139,19 +139,19 @@ static int is_special(uint64_t u)
     return (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull || u == 0x8000000000000000ull;
 }
 
-/* Makes room for one more sample (zero-filled); shared with chunk_gorilla.c. */
-void tsdb__chunk_enc_reserve(struct tsdb_chunk_enc *e);
-
 /* Writes a value marker: the Rice escape with an impossible length field. */
-static void put_marker(struct tsdb_chunk_enc *e, unsigned marker)
+static void put_marker(uint8_t *buf, size_t *bl, unsigned marker)
 {
-    e->bitlen += TSDB__RICE_ESCAPE;
-    tsdb__bits_put(e->buf, &e->bitlen, marker, 6);
+    *bl += TSDB__RICE_ESCAPE;
+    tsdb__bits_put(buf, bl, marker, 6);
 }
 
-int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
+/*
+ * Codes one sample into buf (zero-filled past bit *bl, with room for
+ * STAGE_BYTES) and updates e's state; e->buf and e->bitlen are untouched.
+ */
+static void stream_code(struct tsdb_chunk_enc *e, uint8_t *buf, size_t *bl, int64_t t, uint64_t vb)
 {
-    tsdb__chunk_enc_reserve(e);
     double v = tsdb__u2f(vb);
     if (e->n == 0) {
         int64_t m = 0;
@@ -159,15 +159,15 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
         if (!decimal_ok(sc, m))
             sc = -1;
         size_t pos = 0;
-        e->buf[pos++] = TSDB_ENC_STREAM;
+        buf[pos++] = TSDB_ENC_STREAM;
         pos += 2;
-        e->buf[pos++] = (uint8_t)(sc < 0 ? XOR_SCALE : sc);
-        pos += tsdb__uvarint_put(e->buf + pos, tsdb__zigzag(t));
+        buf[pos++] = (uint8_t)(sc < 0 ? XOR_SCALE : sc);
+        pos += tsdb__uvarint_put(buf + pos, tsdb__zigzag(t));
         if (sc >= 0)
-            pos += tsdb__uvarint_put(e->buf + pos, tsdb__zigzag(m));
-        e->bitlen = pos * 8;
+            pos += tsdb__uvarint_put(buf + pos, tsdb__zigzag(m));
+        *bl = pos * 8;
         if (sc < 0)
-            tsdb__bits_put_long(e->buf, &e->bitlen, vb, 64);
+            tsdb__bits_put_long(buf, bl, vb, 64);
         e->scale = (uint8_t)(sc < 0 ? XOR_SCALE : sc);
         e->m = m;
         e->md = 0;
@@ -179,13 +179,13 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
         e->t_first = e->t_last = t;
         e->t_delta = 0;
         e->v_last = vb;
-        return 0;
+        return;
     }
 
     /* Timestamp: deviation from the first interval (the first: from 0). */
     uint64_t delta = (uint64_t)t - (uint64_t)e->t_last;
     uint64_t x = tsdb__zigzag((int64_t)(delta - (uint64_t)e->t_delta));
-    tsdb__code_put(e->buf, &e->bitlen, x, TSDB__DESC_RICE + adapt_k(e->at, e->nt));
+    tsdb__code_put(buf, bl, x, TSDB__DESC_RICE + adapt_k(e->at, e->nt));
     /* The first interval is no deviation: it must not inflate the parameter. */
     if (e->n == 1)
         e->t_delta = (int64_t)nominal_interval(delta);
@@ -194,9 +194,9 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
     e->t_last = t;
 
     if (e->scale == XOR_SCALE) {
-        tsdb__chunk_xor_put(e->buf, &e->bitlen, vb ^ e->v_last, &e->leading, &e->trailing);
+        tsdb__chunk_xor_put(buf, bl, vb ^ e->v_last, &e->leading, &e->trailing);
         e->v_last = vb;
-        return 0;
+        return;
     }
     int64_t m = 0;
     int sc = is_special(vb) ? -1 : scale_of(v, e->scale, &m);
@@ -209,8 +209,8 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
             !decimal_ok(sc, m2)) {
             sc = -1;
         } else {
-            put_marker(e, TSDB__STREAM_RESCALE);
-            tsdb__bits_put(e->buf, &e->bitlen, (uint64_t)sc, 5);
+            put_marker(buf, bl, TSDB__STREAM_RESCALE);
+            tsdb__bits_put(buf, bl, (uint64_t)sc, 5);
             e->scale = (uint8_t)sc;
             e->m = m2;
             e->md = md2;
@@ -219,17 +219,17 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
     if (sc < 0) {
         if (e->nexc >= 3 && (uint32_t)e->nexc * 4 >= e->n) {
             /* Mostly not decimals: Gorilla's XOR code from here on. */
-            put_marker(e, TSDB__STREAM_TO_XOR);
+            put_marker(buf, bl, TSDB__STREAM_TO_XOR);
             e->scale = XOR_SCALE;
             e->leading = 0xff;
-            tsdb__chunk_xor_put(e->buf, &e->bitlen, vb ^ e->v_last, &e->leading, &e->trailing);
+            tsdb__chunk_xor_put(buf, bl, vb ^ e->v_last, &e->leading, &e->trailing);
         } else {
-            put_marker(e, TSDB__STREAM_EXCEPTION);
-            tsdb__bits_put_long(e->buf, &e->bitlen, vb, 64);
+            put_marker(buf, bl, TSDB__STREAM_EXCEPTION);
+            tsdb__bits_put_long(buf, bl, vb, 64);
             e->nexc++;
         }
         e->v_last = vb;
-        return 0;
+        return;
     }
     uint64_t r1 = (uint64_t)m - (uint64_t)e->m, r2 = r1 - (uint64_t)e->md;
     uint64_t r = e->e2 < e->e1 ? r2 : r1;
@@ -242,16 +242,49 @@ int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
     if (tz > 56)
         tz = 56;
     if ((e->n == 1 && tz >= 3) || tz < e->shift) {
-        put_marker(e, TSDB__STREAM_SHIFT);
-        tsdb__bits_put(e->buf, &e->bitlen, tz, 6);
+        put_marker(buf, bl, TSDB__STREAM_SHIFT);
+        tsdb__bits_put(buf, bl, tz, 6);
         e->shift = (uint8_t)tz;
     }
     uint64_t xv = tsdb__zigzag((int64_t)r >> e->shift);
-    tsdb__code_put(e->buf, &e->bitlen, xv, TSDB__DESC_RICE + adapt_k(e->av, e->nv));
+    tsdb__code_put(buf, bl, xv, TSDB__DESC_RICE + adapt_k(e->av, e->nv));
     adapt_value(&e->av, &e->nv, &e->e1, &e->e2, xv, r1, r2);
     e->md = (int64_t)r1;
     e->m = m;
     e->v_last = vb;
+}
+
+/*
+ * One sample codes to at most 30 bytes (a rescale and a shift marker before
+ * an escaped value code, after an escaped time code; the first sample 32),
+ * and the bit writer stores 8 bytes at a time.
+ */
+#define STAGE_BYTES 64
+
+/*
+ * Open chunks are the largest per-series allocation of the head, so the
+ * buffer holds the coded bytes and no slack: a sample is coded into a stack
+ * buffer that starts at the last partial byte, then copied in. The buffer
+ * grows to the next malloc size class (16 n + 8 bytes with glibc), a
+ * reallocation every 10 or so samples.
+ */
+int tsdb__chunk_stream_append(struct tsdb_chunk_enc *e, int64_t t, uint64_t vb)
+{
+    uint8_t stage[STAGE_BYTES];
+    memset(stage, 0, sizeof(stage));
+    size_t base = e->n ? e->bitlen / 8 : 0;
+    size_t bl = e->n ? e->bitlen % 8 : 0;
+    if (bl)
+        stage[0] = e->buf[base];
+    stream_code(e, stage, &bl, t, vb);
+    size_t nb = (bl + 7) / 8, need = base + nb;
+    if (need > e->cap) {
+        size_t cap = (need + 7) / 16 * 16 + 8;
+        e->buf = pl_xrealloc(e->buf, cap);
+        e->cap = cap;
+    }
+    memcpy(e->buf + base, stage, nb);
+    e->bitlen = base * 8 + bl;
     return 0;
 }
 

@@ -319,6 +319,7 @@ static void db_free(struct tsdb *db)
     tsdb__smap_fini(&db->map);
     tsdb__tomb_fini(db);
     tsdb__appender_cache_fini(db);
+    tsdb__head_fini(db);
     pthread_mutex_destroy(&db->spare_mu);
     if (db->env)
         mdb_env_close(db->env);
@@ -365,6 +366,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     pthread_cond_init(&db->sync_cv, NULL);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
         pthread_mutex_init(&db->stripes[i], NULL);
+    tsdb__head_init(db);
     atomic_store(&db->st_max_t, INT64_MIN);
     atomic_store(&db->st_min_t, INT64_MAX);
     db->gc_cut = db->gc_done = INT64_MIN;
@@ -446,6 +448,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         if (pthread_create(&db->sync_thread, NULL, sync_main, db) != 0)
             db->sync_running = 0;
     }
+    tsdb__head_gc_start(db);
     *out = db;
     return 0;
 }
@@ -454,6 +457,7 @@ void tsdb_close(struct tsdb *db)
 {
     if (!db)
         return;
+    tsdb__head_gc_stop(db);
     if (db->sync_running) {
         pthread_mutex_lock(&db->sync_mu);
         db->sync_running = 0;
@@ -478,6 +482,7 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
 {
     memset(out, 0, sizeof(*out));
     out->head_series = atomic_load(&db->st_head_series);
+    out->head_evicted = atomic_load(&db->hg.evicted);
     out->samples_appended = atomic_load(&db->st_samples);
     out->out_of_order_rejected = atomic_load(&db->st_ooo);
     out->duplicate_rejected = atomic_load(&db->st_dup);
@@ -491,12 +496,13 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
         if (!page)
             continue;
         for (uint32_t i = 0; i < TSDB_ID_PAGE; i++) {
-            struct tsdb__series *s = page[i];
-            if (!s)
+            if (!__atomic_load_n(&page[i], __ATOMIC_ACQUIRE))
                 continue;
-            pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+            /* Eviction frees series under their stripe lock: read the slot under it. */
+            pthread_mutex_t *mu = tsdb__stripe(db, pg << TSDB_ID_PAGE_BITS | i);
             pthread_mutex_lock(mu);
-            out->head_chunks += s->enc.n > 0;
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
+            out->head_chunks += s && s->enc.n > 0;
             pthread_mutex_unlock(mu);
         }
     }

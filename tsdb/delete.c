@@ -275,9 +275,6 @@ void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s)
     /* An appender may still hold the pointer: keep the struct, drop its data. */
     s->persisted = 2; /* forgotten */
     tsdb__enc_renew(&s->enc);
-    /* Nobody reads the labels of a series out of the map: give them back now. */
-    pl_labels_free(s->ls);
-    s->ls = NULL;
     atomic_fetch_sub(&db->st_head_series, 1);
     /* commit_mu is held: it guards the graveyard. */
     if (db->ngrave == db->capgrave) {

@@ -347,28 +347,33 @@ int tsdb__index_add(struct tsdb *db, MDB_txn *txn, struct tsdb__series *const *s
         return 0;
     struct pl_buf b;
     pl_buf_init(&b, TSDB_MAX_LABELS_SIZE * 2);
+    /* The head keeps labels encoded; postings need them decoded. */
+    struct pl_labels **lss = pl_xcalloc(n, sizeof(*lss));
     size_t npairs = n;
-    for (size_t i = 0; i < n; i++)
-        npairs += ss[i]->ls->n;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = tsdb__series_labels(db, ss[i], &lss[i]);
+        if (rc == 0)
+            npairs += lss[i]->n;
+    }
     struct pair_ref *pr = pl_xmalloc(npairs * sizeof(*pr));
     size_t np = 0;
-    int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct tsdb__series *s = ss[i];
         uint8_t k[12], hdr[16];
         tsdb__be32(k, s->id);
         tsdb__le64(hdr, (uint64_t)s->min_t);
-        tsdb__le64(hdr + 8, s->ls->hash);
+        tsdb__le64(hdr + 8, s->hash);
         pl_buf_reset(&b);
         rc = pl_buf_append(&b, hdr, 16);
         if (rc == 0)
-            rc = tsdb__labels_encode(s->ls, &b);
+            rc = tsdb__labels_encode(lss[i], &b);
         if (rc)
             break;
         MDB_val key = {4, k}, val = {b.len, b.data};
         if ((rc = mdb_put(txn, db->dbi_series, &key, &val, 0)))
             break;
-        tsdb__be64(k, s->ls->hash);
+        tsdb__be64(k, s->hash);
         tsdb__be32(k + 8, s->id);
         key.mv_size = 12;
         val.mv_size = 0;
@@ -377,8 +382,8 @@ int tsdb__index_add(struct tsdb *db, MDB_txn *txn, struct tsdb__series *const *s
             break;
         pr[np].l = NULL;
         pr[np++].id = s->id;
-        for (uint32_t j = 0; j < s->ls->n; j++) {
-            pr[np].l = &s->ls->v[j];
+        for (uint32_t j = 0; j < lss[i]->n; j++) {
+            pr[np].l = &lss[i]->v[j];
             pr[np++].id = s->id;
         }
     }
@@ -406,6 +411,9 @@ int tsdb__index_add(struct tsdb *db, MDB_txn *txn, struct tsdb__series *const *s
     }
     free(ids);
     free(pr);
+    for (size_t i = 0; i < n; i++)
+        pl_labels_free(lss[i]);
+    free(lss);
     pl_buf_fini(&b);
     return rc;
 }

@@ -102,12 +102,13 @@ int tsdb_summary_get(struct tsdb *db, struct tsdb_summary *out, struct pl_err *e
         if (!page)
             continue;
         for (uint32_t i = 0; i < TSDB_ID_PAGE && rc == 0; i++) {
-            struct tsdb__series *s = page[i];
-            if (!s || s->persisted != 1)
+            if (!__atomic_load_n(&page[i], __ATOMIC_ACQUIRE))
                 continue;
-            pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+            /* Eviction frees series under their stripe lock: read the slot under it. */
+            pthread_mutex_t *mu = tsdb__stripe(db, pg << TSDB_ID_PAGE_BITS | i);
             pthread_mutex_lock(mu);
-            if (s->enc.n > 0) {
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
+            if (s && s->persisted == 1 && s->enc.n > 0) {
                 out->head_chunks++;
                 out->samples += s->enc.n;
                 minmax(out, s->enc.t_first, s->enc.t_last);

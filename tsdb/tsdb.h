@@ -51,6 +51,13 @@ struct tsdb_options {
      * crash loses the open chunks of the run: re-run the import.
      */
     int bulk_load;
+    /*
+     * Head eviction: series whose newest sample is older than the newest
+     * sample appended minus this leave memory (their data stays queryable
+     * from disk; an append loads them back). 0 = 1 h; negative = never
+     * (tsdb_head_gc still works).
+     */
+    int64_t head_idle_ms;
 };
 
 void tsdb_options_init(struct tsdb_options *o);
@@ -180,12 +187,20 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err);
  * For bulk loads whose series arrive one after another.
  */
 int tsdb_compact(struct tsdb *db, struct pl_err *err);
+/*
+ * One head eviction round (a background thread runs them, see head_idle_ms):
+ * series with no sample at or after `before` are written to disk if needed
+ * and leave memory, once no reader older than that write remains (else at a
+ * later round). Waits up to a second for open appenders to commit
+ * (PL_ERR_TIMEOUT otherwise, nothing lost). OUT: *evicted (may be NULL).
+ */
+int tsdb_head_gc(struct tsdb *db, int64_t before, uint64_t *evicted, struct pl_err *err);
 /* Writes a consistent copy of the database into `dir` while ingestion continues. */
 int tsdb_snapshot(struct tsdb *db, const char *dir, struct pl_err *err);
 
 struct tsdb_stats {
     uint64_t series;      /* series in the index */
-    uint64_t head_series; /* series with an open head chunk */
+    uint64_t head_series; /* series in memory (drops when idle ones are evicted) */
     uint64_t head_chunks;
     uint64_t samples_appended; /* since open */
     uint64_t out_of_order_rejected;
@@ -197,6 +212,7 @@ struct tsdb_stats {
     uint64_t map_bytes;         /* LMDB map size (grows on demand) */
     uint64_t used_bytes;        /* LMDB pages in use (up to the last page) */
     int64_t min_time, max_time; /* of stored samples; INT64_MAX/INT64_MIN when empty */
+    uint64_t head_evicted;      /* series evicted from memory since open */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);
 

@@ -88,23 +88,25 @@
 #define TESTABLE static
 #endif
 
-/* An in-memory series: loaded on first append (or WAL replay) after open. */
+/*
+ * An in-memory series: loaded on first append (or WAL replay) after open,
+ * evicted by tsdb__head_gc once idle. One allocation with its label set,
+ * which is kept in the `series` value encoding (varint npairs, then per pair
+ * varint nlen, name, varint vlen, value): 70-120 bytes for a node_exporter
+ * series against 180-250 as a struct pl_labels. Field order leaves no
+ * padding (168 bytes before the labels).
+ *
+ * Lifetime: a pointer read from the id table (tsdb__head_get) is valid only
+ * while the series' stripe lock or commit_mu is held, or, for appenders,
+ * between tsdb_appender_begin and commit/rollback (the head pin): eviction
+ * holds all of these while it unlinks and frees a series.
+ */
 struct tsdb__series {
-    struct pl_labels *ls; /* owned */
-    uint32_t id;
-    uint8_t persisted; /* 1: index entries committed to LMDB; 2: forgotten (deleted) */
-    uint8_t dirty;     /* changed since the last head checkpoint */
-    /*
-     * Appenders holding samples of this series not yet committed (atomic;
-     * set under the stripe lock). Series GC never forgets a series with
-     * pending samples (gc.c). Sits in what was padding.
-     */
-    uint16_t pending;
+    uint64_t hash;     /* pl_labels hash of the set */
     int64_t min_t;     /* first sample, INT64_MAX before any */
     int64_t max_t;     /* newest sample, INT64_MIN before any */
     uint64_t last_v;   /* bits of the newest sample's value */
     uint64_t seal_txn; /* LMDB txn id that wrote the newest sealed chunk */
-    struct tsdb_chunk_enc enc;
     /*
      * Chunks sealed by a commit whose transaction is not yet committed, as
      * records (u32 LE length, sealed chunk); owned. Readers use them until
@@ -112,21 +114,73 @@ struct tsdb__series {
      */
     uint8_t *sealing;
     uint32_t sealing_len;
+    uint32_t id;
+    struct tsdb_chunk_enc enc;
+    uint8_t persisted; /* 1: index entries committed to LMDB; 2: forgotten (deleted) */
+    uint8_t dirty;     /* changed since the last head checkpoint */
+    /*
+     * Appenders holding samples of this series not yet committed (atomic;
+     * set under the stripe lock). Series GC never forgets a series with
+     * pending samples (gc.c).
+     */
+    uint16_t pending;
+    uint16_t lab_len;  /* bytes of lab (at most 65535) */
+    uint8_t lab[];     /* the label set: varint n, then per pair varint name symbol,
+                          varint value length, value bytes; pairs sorted by name */
 };
 
-struct tsdb__smap_slot {
-    uint64_t hash;
-    struct tsdb__series *s;
+/*
+ * Label names as small integers (symbols) for the head's encoded label sets:
+ * names repeat across every series, and a symbol takes one byte where the
+ * name took 4-10. Names are interned (common/intern.h) and never freed, so
+ * neither are symbols. Readers look names up without locks (pages never
+ * move); adding a name takes mu.
+ */
+#define TSDB_SYM_PAGE_BITS 12
+#define TSDB_SYM_PAGE      (1u << TSDB_SYM_PAGE_BITS)
+#define TSDB_SYM_PAGES     4096
+struct tsdb__syms {
+    _Atomic(const char **) pages[TSDB_SYM_PAGES]; /* symbol -> interned name */
+    atomic_uint n;
+    pthread_mutex_t mu;
+    const char **map; /* open addressing on the interned pointer; holds names */
+    uint32_t *map_id;
+    size_t cap;
 };
 
 /* Open-addressing map label hash -> series (several series may share a hash). */
 struct tsdb__smap {
-    struct tsdb__smap_slot *slots;
-    size_t cap, n; /* cap is a power of two */
+    struct tsdb__series **slots; /* the hash is the series' own: 8 bytes a slot */
+    size_t cap, n;               /* cap is a power of two */
+    const struct tsdb__syms *syms;
 };
 
 struct tsdb__sample;
 struct tsdb_appender;
+
+/* A series found idle and flushed by one eviction round, evicted by a later step. */
+struct tsdb__gc_cand {
+    uint32_t id;
+    int64_t max_t; /* unchanged since the flush, or the series is busy again */
+};
+
+/* Head eviction (head.c): the appender gate, pending candidates, the GC thread. */
+struct tsdb__headgc {
+    pthread_mutex_t mu; /* guards live, closed */
+    pthread_cond_t cv;
+    uint32_t live; /* appenders between begin and commit/rollback */
+    int closed;    /* an eviction waits for live == 0; begins wait */
+    /* Serialises rounds; guards the fields below. */
+    pthread_mutex_t run_mu;
+    struct tsdb__gc_cand *cand;
+    size_t ncand, capcand;
+    uint64_t cand_txn; /* LMDB txn from which every candidate's head record is current */
+    /* The round thread (opt.head_idle_ms >= 0 and writable). */
+    pthread_t thread;
+    int running;
+    pthread_cond_t thread_cv; /* on mu */
+    atomic_uint_fast64_t evicted;
+};
 
 struct tsdb__tomb {
     uint32_t id;
@@ -190,6 +244,10 @@ struct tsdb {
     int sync_running;
     pthread_mutex_t sync_mu;
     pthread_cond_t sync_cv;
+    /* Head eviction (head.c). */
+    struct tsdb__headgc hg;
+    /* Label name symbols of the head's label sets (head.c). */
+    struct tsdb__syms syms;
 };
 
 /* ---- encoding helpers (index.c) ---- */
@@ -325,7 +383,13 @@ struct tsdb__series *tsdb__smap_find(struct tsdb__smap *m, const struct pl_label
 void tsdb__smap_insert(struct tsdb__smap *m, struct tsdb__series *s);
 void tsdb__smap_remove(struct tsdb__smap *m, struct tsdb__series *s);
 void tsdb__smap_fini(struct tsdb__smap *m);
-struct tsdb__series *tsdb__series_new(uint32_t id, struct pl_labels *ls);
+/* A series for ls (copied); NULL if its encoding exceeds 64 KiB or names run out. */
+struct tsdb__series *tsdb__series_new(struct tsdb *db, uint32_t id, const struct pl_labels *ls);
+/* Whether a series' encoded labels equal ls. */
+int tsdb__lab_equal(const struct tsdb__syms *sy, const struct tsdb__series *s,
+                    const struct pl_labels *ls);
+/* Decodes a series' label set. OUT: *out owned. */
+int tsdb__series_labels(struct tsdb *db, const struct tsdb__series *s, struct pl_labels **out);
 void tsdb__series_free(struct tsdb__series *s);
 /*
  * Returns the in-memory series for `ls`, loading it from LMDB or creating it
@@ -341,6 +405,22 @@ int tsdb__head_restore(struct tsdb__series *s, const uint8_t *p, size_t n);
 int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b);
 /* Writes every dirty series' open chunk to `head` (commit_mu held). */
 int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err);
+/*
+ * The in-memory series id, loading it from LMDB if it was evicted (appenders
+ * holding a ref). MDB_NOTFOUND if unknown. OUT: *out. Thread-safe.
+ */
+int tsdb__head_get_or_load(struct tsdb *db, uint32_t id, struct tsdb__series **out);
+/*
+ * Head pin: appenders hold it from begin to commit/rollback so that eviction,
+ * which waits until none is held, never frees a series an appender points at.
+ */
+void tsdb__head_pin(struct tsdb *db);
+void tsdb__head_unpin(struct tsdb *db);
+/* Head state (symbols, eviction): init before, start after the open's replay; stop, then fini. */
+void tsdb__head_init(struct tsdb *db);
+void tsdb__head_gc_start(struct tsdb *db);
+void tsdb__head_gc_stop(struct tsdb *db);
+void tsdb__head_fini(struct tsdb *db);
 
 /* ---- wal.c ---- */
 struct tsdb__sample {

@@ -15,6 +15,8 @@
  *   bench_tsdb server-size DIR SERIES SAMPLES     bytes/sample of the server path: scrapes
  *                                                 appended in time order, closed; then compacted
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
+ *   bench_tsdb churn DIR SERIES HOURS             head series and RSS under pod churn,
+ *                                                 without and with eviction
  *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
  *   bench_tsdb decode DIR                         sequential decode speed over all series
  */
@@ -410,33 +412,214 @@ static long status_kb(const char *key)
     return v;
 }
 
+/*
+ * Memory per active series: nser series (1000 per scrape target) get 480
+ * scrapes (2 h at 15 s) through the normal API, one appender commit per
+ * target and scrape as scrape loops do. Each label set gets the three labels
+ * Kubernetes service discovery typically adds (7.3 labels on average). The
+ * baseline is taken after the benchmark's own data (label sets, generators,
+ * refs) exists, so the deltas are the database's: RssAnon (what the kernel
+ * charges, including malloc's free lists and fragmentation), malloc's bytes
+ * in use, and the peak RssAnon over the last 120 scrapes (open chunks then
+ * range from empty to 120 samples).
+ */
 static int cmd_rss(const char *dir, int nser)
 {
     struct gen_series *gs;
     struct pl_labels **ls = make_labels(nser, -1, &gs);
-    long anon0 = status_kb("RssAnon:"), file0 = status_kb("RssFile:");
+    struct pl_labels_builder lb;
+    pl_lb_init(&lb);
+    double nlabels = 0, lbytes = 0;
+    for (int i = 0; i < nser; i++) {
+        char pod[64];
+        snprintf(pod, sizeof(pod), "node-exporter-%05x", (unsigned)(i / 1000) * 2654435761u >> 12);
+        pl_lb_reset_from(&lb, ls[i]);
+        pl_lb_setz(&lb, "namespace", "monitoring");
+        pl_lb_setz(&lb, "pod", pod);
+        pl_lb_setz(&lb, "cluster", "prod-eu-west-1");
+        pl_labels_free(ls[i]);
+        ls[i] = pl_lb_labels(&lb);
+        nlabels += ls[i]->n;
+        for (uint32_t k = 0; k < ls[i]->n; k++)
+            lbytes += ls[i]->v[k].name_len + ls[i]->v[k].value_len;
+    }
+    pl_lb_fini(&lb);
+    uint64_t *refs = calloc((size_t)nser, sizeof(*refs));
+    malloc_trim(0);
+    long anon0 = status_kb("RssAnon:"), file0 = status_kb("RssFile:"), peak = 0;
     struct mallinfo2 mi0 = mallinfo2();
     struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
-    int64_t na, nc;
-    load(db, ls, gs, nser, 0, 480, &na, &nc); /* 2 h at 15 s */
+    struct pl_err err;
+    int64_t c0 = cpu_ns();
+    for (int j = 0; j < 480; j++) {
+        int64_t t = ts(j);
+        for (int i0 = 0; i0 < nser; i0 += 1000) {
+            struct tsdb_appender *a;
+            tsdb_appender_begin(db, &a);
+            for (int i = i0; i < nser && i < i0 + 1000; i++) {
+                double v = gen_next(&gs[i], j);
+                int rc = refs[i] ? tsdb_append_ref(a, refs[i], t, v)
+                                 : tsdb_append(a, ls[i], t, v, &refs[i]);
+                if (rc) {
+                    fprintf(stderr, "append: %s\n", pl_err_str(rc));
+                    exit(1);
+                }
+            }
+            if (tsdb_appender_commit(a, NULL, &err)) {
+                fprintf(stderr, "commit: %s\n", err.msg);
+                exit(1);
+            }
+        }
+        if (j >= 480 - 120) {
+            long an = status_kb("RssAnon:");
+            if (an > peak)
+                peak = an;
+        }
+    }
+    int64_t cpu = cpu_ns() - c0;
     long anon1 = status_kb("RssAnon:"), file1 = status_kb("RssFile:");
     struct mallinfo2 mi1 = mallinfo2();
-    printf("rss: malloc in use %.0f bytes/series, malloc free (kept by glibc) %.0f bytes/series\n",
-           ((double)mi1.uordblks + (double)mi1.hblkhd - (double)mi0.uordblks - (double)mi0.hblkhd) /
-               nser,
-           ((double)mi1.fordblks - (double)mi0.fordblks) / nser);
     struct tsdb_stats st;
     tsdb_stats_get(db, &st);
-    /* The benchmark's own label sets and generators were allocated before the baseline. */
-    printf("rss: %d active series x 480 samples (2 h at 15 s): heap (RssAnon) %.0f bytes/series, "
-           "mapped file pages (RssFile, page cache) %.0f bytes/series, %llu head series, %llu "
-           "sealed chunks\n",
-           nser, (double)(anon1 - anon0) * 1024 / nser, (double)(file1 - file0) * 1024 / nser,
-           (unsigned long long)st.head_series, (unsigned long long)st.sealed_chunks);
+    printf("rss: %d active series (%.1f labels, %.0f label bytes on average) x 480 samples (2 h "
+           "at 15 s), %llu head series, %llu head chunks, %llu sealed chunks, %.2f s CPU\n",
+           nser, nlabels / nser, lbytes / nser, (unsigned long long)st.head_series,
+           (unsigned long long)st.head_chunks, (unsigned long long)st.sealed_chunks,
+           (double)cpu / 1e9);
+    printf("rss: heap (RssAnon) %.0f bytes/series at the end, peak %.0f over the last 120 "
+           "scrapes; malloc in use %.0f bytes/series, free kept by malloc %.0f; mapped file "
+           "pages (RssFile, page cache) %.0f bytes/series\n",
+           (double)(anon1 - anon0) * 1024 / nser, (double)(peak - anon0) * 1024 / nser,
+           ((double)mi1.uordblks + (double)mi1.hblkhd - (double)mi0.uordblks - (double)mi0.hblkhd) /
+               nser,
+           ((double)mi1.fordblks - (double)mi0.fordblks) / nser,
+           (double)(file1 - file0) * 1024 / nser);
     tsdb_close(db);
+    free(refs);
     for (int i = 0; i < nser; i++)
         pl_labels_free(ls[i]);
     free(ls);
+    free(gs);
+    return 0;
+}
+
+/*
+ * Series churn (pods replaced): nser active series in targets of 1000; every
+ * simulated hour a quarter of the targets is replaced by new ones (new
+ * instance and pod labels). Run twice, in two child processes: without eviction and
+ * with a tsdb_head_gc round every 15 min of sample time (idle bound 1 h, what
+ * the background thread does). Prints head series and RssAnon per hour.
+ */
+static int cmd_churn(const char *dir, int nser, int hours)
+{
+    int ntg = nser / 1000 > 0 ? nser / 1000 : 1;
+    nser = ntg * 1000;
+    struct gen_series *gs;
+    struct pl_labels **base = make_labels(nser, -1, &gs);
+    struct pl_labels **ls = calloc((size_t)nser, sizeof(*ls));
+    uint64_t *refs = calloc((size_t)nser, sizeof(*refs));
+    int *gen = calloc((size_t)ntg, sizeof(*gen));
+    struct pl_labels_builder lb;
+    pl_lb_init(&lb);
+    for (int evict = 0; evict < 2; evict++) {
+        /* Each variant in its own process: RssAnon must not include the other's free heap. */
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid > 0) {
+            int st;
+            waitpid(pid, &st, 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return 1;
+            continue;
+        }
+        char d[1024];
+        snprintf(d, sizeof(d), "%s/churn-%s", dir, evict ? "evict" : "keep");
+        struct tsdb_options o;
+        tsdb_options_init(&o);
+        o.path = d;
+        o.sync = TSDB_SYNC_NONE;
+        o.retention_ms = 0;
+        o.head_idle_ms = -1; /* rounds below, at fixed sample times */
+        struct tsdb *db;
+        struct pl_err err;
+        if (tsdb_open(&o, &db, &err)) {
+            fprintf(stderr, "open: %s\n", err.msg);
+            return 1;
+        }
+        memset(gen, 0, (size_t)ntg * sizeof(*gen));
+        memset(refs, 0, (size_t)nser * sizeof(*refs));
+        malloc_trim(0);
+        long anon0 = status_kb("RssAnon:");
+        int64_t c0 = cpu_ns();
+        for (int j = 0; j < hours * 240; j++) {
+            int64_t t = ts(j);
+            if (j % 240 == 0) {
+                /* A quarter of the targets (round robin) get new pods. */
+                int hour = j / 240;
+                for (int k = 0; k < ntg; k++) {
+                    if (hour > 0 && k % 4 != hour % 4)
+                        continue;
+                    if (hour > 0)
+                        gen[k]++;
+                    char inst[64], pod[64];
+                    snprintf(inst, sizeof(inst), "10.%d.%d.%d:9100", gen[k] % 200, k / 200,
+                             k % 200);
+                    snprintf(pod, sizeof(pod), "node-exporter-g%d-t%d", gen[k], k);
+                    for (int i = k * 1000; i < (k + 1) * 1000; i++) {
+                        pl_lb_reset_from(&lb, base[i]);
+                        pl_lb_setz(&lb, "instance", inst);
+                        pl_lb_setz(&lb, "pod", pod);
+                        pl_lb_setz(&lb, "namespace", "monitoring");
+                        pl_labels_free(ls[i]);
+                        ls[i] = pl_lb_labels(&lb);
+                        refs[i] = 0;
+                    }
+                }
+            }
+            for (int k = 0; k < ntg; k++) {
+                struct tsdb_appender *a;
+                tsdb_appender_begin(db, &a);
+                for (int i = k * 1000; i < (k + 1) * 1000; i++) {
+                    double v = gen_next(&gs[i], j);
+                    int rc = refs[i] ? tsdb_append_ref(a, refs[i], t, v)
+                                     : tsdb_append(a, ls[i], t, v, &refs[i]);
+                    if (rc) {
+                        fprintf(stderr, "append: %s\n", pl_err_str(rc));
+                        return 1;
+                    }
+                }
+                if (tsdb_appender_commit(a, NULL, &err)) {
+                    fprintf(stderr, "commit: %s\n", err.msg);
+                    return 1;
+                }
+            }
+            if (evict && j % 60 == 59 && tsdb_head_gc(db, t - 3600000, NULL, &err) != 0)
+                fprintf(stderr, "gc: %s\n", err.msg);
+            if (j % 240 == 239) {
+                struct tsdb_stats st;
+                tsdb_stats_get(db, &st);
+                printf("churn[%s]: hour %d: %llu head series (%d active, %llu in the index), "
+                       "RssAnon %.0f MiB (%.0f bytes per active series)\n",
+                       evict ? "evict" : "keep", j / 240 + 1, (unsigned long long)st.head_series,
+                       nser, (unsigned long long)st.series,
+                       (double)(status_kb("RssAnon:") - anon0) / 1024,
+                       (double)(status_kb("RssAnon:") - anon0) * 1024 / nser);
+            }
+        }
+        printf("churn[%s]: %.2f s CPU\n", evict ? "evict" : "keep", (double)(cpu_ns() - c0) / 1e9);
+        tsdb_close(db);
+        fflush(stdout);
+        _exit(0);
+    }
+    pl_lb_fini(&lb);
+    for (int i = 0; i < nser; i++) {
+        pl_labels_free(base[i]);
+        pl_labels_free(ls[i]);
+    }
+    free(base);
+    free(ls);
+    free(refs);
+    free(gen);
     free(gs);
     return 0;
 }
@@ -559,6 +742,8 @@ int main(int argc, char **argv)
         return cmd_server_size(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return cmd_rss(argv[2], atoi(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "churn") == 0)
+        return cmd_churn(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)
         return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480);
     if (argc >= 3 && strcmp(argv[1], "decode") == 0)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/tsdb/run.sh - storage benchmarks, side by side with Prometheus's promtool.
-#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, READY_SAMPLES, RSS_SERIES override)
+#   sh bench/tsdb/run.sh [BUILD_DIR]   (default build/; SERIES, SAMPLES, READY_SERIES, READY_SAMPLES, RSS_SERIES, CHURN_SERIES, CHURN_HOURS override)
 # Sizes are allocated bytes (du -B1): LMDB data files are sparse.
 # Figures: bytes/sample on disk (data directory over samples) for promlite import (backfill +
 # repack) vs promtool create-blocks-from openmetrics vs VictoriaMetrics on the same file, with
@@ -14,6 +14,8 @@ SERIES=${SERIES:-10000}
 SAMPLES=${SAMPLES:-720}
 READY_SERIES=${READY_SERIES:-200000}
 RSS_SERIES=${RSS_SERIES:-100000}
+CHURN_SERIES=${CHURN_SERIES:-20000}
+CHURN_HOURS=${CHURN_HOURS:-6}
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-tsdb-XXXXXX")
 trap 'rm -rf "$W"' EXIT
 echo "== data: $SERIES series x $SAMPLES samples (15 s), node_exporter-like mix"
@@ -70,5 +72,7 @@ echo "== append throughput (one thread)"
 "$BIN/bench_tsdb" append "$W" "$SERIES" 200
 echo "== memory per active series"
 "$BIN/bench_tsdb" rss "$W/rss" "$RSS_SERIES"
+echo "== head series under pod churn, without and with eviction"
+"$BIN/bench_tsdb" churn "$W" "$CHURN_SERIES" "$CHURN_HOURS"
 echo "== time to ready"
 "$BIN/bench_tsdb" ready "$W" "$READY_SERIES" "${READY_SAMPLES:-480}"

@@ -10,5 +10,6 @@ int main(void)
     failed += test_cli_run();
     failed += test_gc_run();
     failed += test_diskfull_run();
+    failed += test_evict_run();
     return failed ? 1 : 0;
 }
