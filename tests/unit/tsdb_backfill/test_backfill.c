@@ -306,6 +306,160 @@ static void test_backfill_continues_a_series_with_an_open_chunk(void **state)
     check_series(f->db, 0, 0, 300);
 }
 
+/* Appends samples [j0, j1) of series i through an appender (one commit). */
+static void append_ref(struct tsdb *db, int i, int j0, int j1)
+{
+    struct pl_labels *ls = lbl(i);
+    struct tsdb_appender *a;
+    struct pl_err err;
+    assert_int_equal(tsdb_appender_begin(db, &a), 0);
+    for (int j = j0; j < j1; j++)
+        assert_int_equal(tsdb_append(a, ls, ref_t(j), ref_v(i, j), NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls);
+}
+
+/*
+ * The backfill keeps pointers to the series it buffers samples for (and to
+ * the series of the previous sample): eviction must not free them meanwhile.
+ */
+static void test_backfill_holds_its_series_against_eviction(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    append_ref(f->db, 0, 0, 10);
+    append_ref(f->db, 2, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls0 = lbl(0), *ls2 = lbl(2);
+    for (int j = 10; j < 20; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    /* Series 2 only as the previous sample's series (its sample is refused). */
+    assert_int_equal(tsdb_backfill_add(b, ls2, ref_t(5), ref_v(2, 5), &err), PL_ERR_OUT_OF_ORDER);
+    /* Every series is idle by this bound: only the backfill's hold keeps them. */
+    uint64_t n = 99;
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 0);
+    for (int j = 10; j < 20; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls2, ref_t(j), ref_v(2, j), &err), 0);
+    for (int j = 20; j < 30; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tsdb_backfill_flush(b, &err), 0);
+    /* Flushed: the series of the last sample is still held, the other one may go. */
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 1);
+    check_series(f->db, 0, 0, 30);
+    check_series(f->db, 2, 0, 20);
+    for (int j = 30; j < 40; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    pl_labels_free(ls0);
+    pl_labels_free(ls2);
+    /* Finished: nothing holds them any more. */
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 1);
+    check_series(f->db, 0, 0, 40);
+    check_series(f->db, 2, 0, 20);
+    reopen(f);
+    check_series(f->db, 0, 0, 40);
+    check_series(f->db, 2, 0, 20);
+}
+
+/* Every id with a head record or a chunk has a series entry (nothing orphaned). */
+static void assert_no_orphans(struct tsdb *db)
+{
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(db, &txn), 0);
+    MDB_dbi dbis[2] = {db->dbi_head, db->dbi_chunks};
+    for (int d = 0; d < 2; d++) {
+        MDB_cursor *cur;
+        assert_int_equal(mdb_cursor_open(txn, dbis[d], &cur), 0);
+        MDB_val k, v;
+        int r;
+        while ((r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+            uint8_t id[4];
+            memcpy(id, (uint8_t *)k.mv_data + (d ? 4 : 0), 4);
+            MDB_val sk = {4, id}, sv;
+            int g = mdb_get(txn, db->dbi_series, &sk, &sv);
+            if (g != 0)
+                fprintf(stderr, "orphan %s of series id %u\n", d ? "chunk" : "head record",
+                        tsdb__rd_be32(id));
+            assert_int_equal(g, 0);
+        }
+        assert_int_equal(r, MDB_NOTFOUND);
+        mdb_cursor_close(cur);
+    }
+    tsdb__rtxn_end(db, txn);
+}
+
+/* Number of series matching s="<i>" in the index. */
+static size_t series_count(struct tsdb *db, int i)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", i);
+    struct tsdb_matcher *m;
+    struct pl_err err;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", v, &m, &err), 0);
+    struct tsdb_querier *q;
+    assert_int_equal(tsdb_querier_open(db, INT64_MIN / 2, INT64_MAX / 2, &q, &err), 0);
+    struct tsdb_series_set *ss;
+    assert_int_equal(tsdb_select(q, &m, 1, &ss, &err), 0);
+    const struct pl_labels *ls;
+    size_t n = 0;
+    while (tsdb_series_set_next(ss, &ls) == 1)
+        n++;
+    tsdb_series_set_free(ss);
+    tsdb_querier_close(q);
+    tsdb_matcher_free(m);
+    return n;
+}
+
+/*
+ * Series GC (after retention) keeps a series the backfill buffers samples
+ * for, and a series deleted meanwhile loses its buffered samples: a flush
+ * never writes chunks or head records for a series the index forgot.
+ */
+static void test_backfill_series_forgotten_meanwhile_leave_nothing_behind(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    f->o.retention_ms = 4 * 3600 * INT64_C(1000);
+    reopen(f);
+    append_ref(f->db, 0, 0, 10);
+    append_ref(f->db, 1, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    load(b, 2, 10, 20);
+    /* Series 1 is deleted over its whole range while samples of it are buffered. */
+    struct tsdb_matcher *m;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", "1", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f->db, &m, 1, INT64_MIN, INT64_MAX, &err), 0);
+    tsdb_matcher_free(m);
+    /* A sample 10 h later moves the retention cut past every sample of series 0. */
+    struct pl_labels *ls9 = lbl(9);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls9, T0 + 10 * 3600 * INT64_C(1000), 1, NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls9);
+    pthread_mutex_lock(&f->db->commit_mu);
+    int rc = tsdb__retention_apply(f->db, &err);
+    pthread_mutex_unlock(&f->db->commit_mu);
+    assert_int_equal(rc, 0);
+    assert_true(f->db->gc_done > ref_t(20));
+    /* Series 0 has samples pending in the backfill: kept. */
+    assert_int_equal(series_count(f->db, 0), 1);
+    assert_int_equal(series_count(f->db, 1), 0);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    assert_no_orphans(f->db);
+    assert_int_equal(series_count(f->db, 1), 0);
+    reopen(f);
+    assert_no_orphans(f->db);
+    assert_int_equal(series_count(f->db, 1), 0);
+}
+
 static void test_backfill_rerun_completes_and_ignores_stored(void **state)
 {
     struct fx *f = *state;
@@ -527,6 +681,8 @@ int test_backfill_run(void)
         T(test_backfill_applies_append_rules),
         T(test_backfill_continues_a_series_with_an_open_chunk),
         T(test_backfill_rerun_completes_and_ignores_stored),
+        T(test_backfill_holds_its_series_against_eviction),
+        T(test_backfill_series_forgotten_meanwhile_leave_nothing_behind),
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
         T(test_repack_reports_a_missing_database),
