@@ -648,7 +648,8 @@ static uint64_t oldest_reader(struct tsdb *db)
 
 static int gc_idle(const struct tsdb__series *s, int64_t before)
 {
-    if (s->sealing_len)
+    /* Pending marks: held by an appender batch or a backfill (backfill.c). */
+    if (s->sealing_len || __atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
         return 0;
     if (s->persisted == 1)
         return s->max_t < before;
