@@ -559,14 +559,12 @@ static void test_deletes_of_an_evicted_series_cover_its_head_record(void **state
     tsdb_stats_get(f->db, &st);
     assert_int_equal(st.series, 0);
     assert_int_equal(head_records(f->db), 0);
-    assert_int_equal(sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2,
-                         NULL, 0),
-                     0);
+    assert_int_equal(
+        sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
     fx_reopen(f);
     assert_int_equal(head_records(f->db), 0);
-    assert_int_equal(sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2,
-                         NULL, 0),
-                     0);
+    assert_int_equal(
+        sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
 }
 
 #define SN 400 /* series of the summary race */
