@@ -33,7 +33,9 @@ struct tsdb_backfill;
  * Starts a backfill into `db` (not read-only), buffering at most
  * `max_samples` samples (0: TSDB_BACKFILL_DEFAULT_SAMPLES) before flushing.
  * Other appenders may run at the same time, but a series fed to the
- * backfill should not be appended to elsewhere until it finishes.
+ * backfill should not be appended to elsewhere until it finishes. Series
+ * with buffered samples stay in memory (eviction and series GC skip them)
+ * until flushed; a delete that forgets one drops its buffered samples.
  * OUT: *out, released with tsdb_backfill_finish or tsdb_backfill_free.
  */
 int tsdb_backfill_new(struct tsdb *db, size_t max_samples, struct tsdb_backfill **out,
