@@ -459,7 +459,8 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         if (!page)
             continue;
         for (uint32_t i = 0; i < TSDB_ID_PAGE && rc == 0; i++) {
-            struct tsdb__series *s = page[i];
+            /* Appenders publish new series (map lock, not commit_mu): load atomically. */
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
             if (!s || !s->dirty || !s->persisted)
                 continue;
             pthread_mutex_t *mu = tsdb__stripe(db, s->id);
@@ -509,9 +510,11 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         struct tsdb__series **page = atomic_load(&db->pages[pg]);
         if (!page)
             continue;
-        for (uint32_t i = 0; i < TSDB_ID_PAGE; i++)
-            if (page[i] && page[i]->persisted)
-                page[i]->dirty = 0;
+        for (uint32_t i = 0; i < TSDB_ID_PAGE; i++) {
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
+            if (s && s->persisted)
+                s->dirty = 0;
+        }
     }
     return 0;
 }
