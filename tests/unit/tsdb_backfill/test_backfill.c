@@ -6,6 +6,8 @@
 #include "tests.h"
 
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -367,6 +369,68 @@ static void test_backfill_holds_its_series_against_eviction(void **state)
     check_series(f->db, 2, 0, 20);
 }
 
+struct evictor {
+    struct tsdb *db;
+    _Atomic int stop;
+    _Atomic long rounds, evicted, bad;
+};
+
+static void *evict_loop(void *arg)
+{
+    struct evictor *ev = arg;
+    while (!atomic_load(&ev->stop)) {
+        uint64_t n = 0;
+        struct pl_err err;
+        int rc = tsdb_head_gc(ev->db, INT64_MAX, &n, &err);
+        if (rc && rc != PL_ERR_TIMEOUT) {
+            fprintf(stderr, "head gc: %s\n", err.msg);
+            atomic_fetch_add(&ev->bad, 1);
+        }
+        atomic_fetch_add(&ev->evicted, (long)n);
+        atomic_fetch_add(&ev->rounds, 1);
+    }
+    return NULL;
+}
+
+/* Eviction rounds without pause while a backfill interleaves series and flushes often. */
+static void test_backfill_runs_concurrently_with_eviction(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    enum { NS = 40, NJ = 300 };
+    struct pl_labels *ls[NS];
+    for (int i = 0; i < NS; i++)
+        ls[i] = lbl(i);
+    append_ref(f->db, 0, 0, 10);
+    struct evictor *ev = calloc(1, sizeof(*ev));
+    ev->db = f->db;
+    pthread_t t;
+    pthread_create(&t, NULL, evict_loop, ev);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 700, &b, &err), 0);
+    for (int j = 0; j < NJ; j++)
+        for (int i = 0; i < NS; i++) {
+            if (i == 0 && j < 10)
+                continue;
+            assert_int_equal(tsdb_backfill_add(b, ls[i], ref_t(j), ref_v(i, j), &err), 0);
+        }
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    atomic_store(&ev->stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "backfill with eviction: %ld rounds, %ld evicted\n", (long)ev->rounds,
+            (long)ev->evicted);
+    assert_int_equal(ev->bad, 0);
+    assert_true(ev->evicted > 0);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < NS; i++)
+            check_series(f->db, i, 0, NJ);
+        reopen(f);
+    }
+    for (int i = 0; i < NS; i++)
+        pl_labels_free(ls[i]);
+    free(ev);
+}
+
 /* Every id with a head record or a chunk has a series entry (nothing orphaned). */
 static void assert_no_orphans(struct tsdb *db)
 {
@@ -682,6 +746,7 @@ int test_backfill_run(void)
         T(test_backfill_continues_a_series_with_an_open_chunk),
         T(test_backfill_rerun_completes_and_ignores_stored),
         T(test_backfill_holds_its_series_against_eviction),
+        T(test_backfill_runs_concurrently_with_eviction),
         T(test_backfill_series_forgotten_meanwhile_leave_nothing_behind),
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
