@@ -214,7 +214,11 @@ int tsdb_backfill_add(struct tsdb_backfill *b, const struct pl_labels *ls, int64
     if (rc == 0 && e == 0)
         __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL); /* the new entry's hold */
     if (rc == 0) {
-        s->max_t = t;
+        /*
+         * Atomic: eviction picks idle series by max_t under commit_mu, which
+         * orders it with appenders but not with this (stripe lock only).
+         */
+        __atomic_store_n(&s->max_t, t, __ATOMIC_RELAXED);
         s->last_v = bits;
         if (t < s->min_t)
             s->min_t = t;
