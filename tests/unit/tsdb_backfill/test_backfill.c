@@ -408,12 +408,20 @@ static void test_backfill_runs_concurrently_with_eviction(void **state)
     pthread_create(&t, NULL, evict_loop, ev);
     struct tsdb_backfill *b;
     assert_int_equal(tsdb_backfill_new(f->db, 700, &b, &err), 0);
-    for (int j = 0; j < NJ; j++)
+    for (int j = 0; j < NJ; j++) {
         for (int i = 0; i < NS; i++) {
             if (i == 0 && j < 10)
                 continue;
             assert_int_equal(tsdb_backfill_add(b, ls[i], ref_t(j), ref_v(i, j), &err), 0);
         }
+        if (j == NJ / 2) {
+            /* Flushed, the series are idle: wait for them to go, then load them back. */
+            assert_int_equal(tsdb_backfill_flush(b, &err), 0);
+            for (int w = 0; w < 5000 && atomic_load(&ev->evicted) < NS - 1; w++)
+                usleep(1000);
+            assert_true(atomic_load(&ev->evicted) >= NS - 1);
+        }
+    }
     assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
     atomic_store(&ev->stop, 1);
     pthread_join(t, NULL);
