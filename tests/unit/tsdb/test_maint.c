@@ -170,9 +170,9 @@ static void test_snapshot_is_a_consistent_openable_copy(void **state)
 }
 
 /*
- * Our codes and LMDB's share the negative band near -30800: each code must
- * keep one meaning through tsdb__mdb_err (a map growth that timed out was
- * reported as "database map full", a state error as corruption).
+ * Our codes and LMDB's travel in the same int (they once shared -30799..):
+ * each code must keep one meaning through tsdb__mdb_err (a map growth that
+ * timed out was reported as "database map full", a state error as corruption).
  */
 static void test_error_codes_keep_their_meaning_through_the_lmdb_mapping(void **state)
 {
