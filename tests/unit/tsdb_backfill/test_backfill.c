@@ -439,6 +439,55 @@ static void test_backfill_runs_concurrently_with_eviction(void **state)
     free(ev);
 }
 
+/*
+ * A head record written while samples are buffered (a checkpoint triggered by
+ * another appender's commit, an eviction round) holds only what is stored:
+ * after a crash there, running the import again stores the buffered samples
+ * instead of refusing them as older than a newest sample never written.
+ */
+static void test_backfill_buffered_samples_stay_out_of_head_records(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tsdb *db;
+        if (tsdb_open(&f->o, &db, &err) != 0)
+            _exit(2);
+        append_ref(db, 0, 0, 10);
+        struct tsdb_backfill *b;
+        if (tsdb_backfill_new(db, 0, &b, &err) != 0)
+            _exit(3);
+        struct pl_labels *ls = lbl(0);
+        for (int j = 10; j < 30; j++)
+            if (tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err) != 0)
+                _exit(4);
+        pthread_mutex_lock(&db->commit_mu);
+        int rc = tsdb__head_checkpoint(db, &err);
+        pthread_mutex_unlock(&db->commit_mu);
+        if (rc != 0)
+            _exit(5);
+        raise(SIGKILL);
+        _exit(6);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    reopen(f);
+    check_series(f->db, 0, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls = lbl(0);
+    for (int j = 10; j < 30; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err), 0);
+    pl_labels_free(ls);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    check_series(f->db, 0, 0, 30);
+}
+
 /* Every id with a head record or a chunk has a series entry (nothing orphaned). */
 static void assert_no_orphans(struct tsdb *db)
 {
@@ -755,6 +804,7 @@ int test_backfill_run(void)
         T(test_backfill_rerun_completes_and_ignores_stored),
         T(test_backfill_holds_its_series_against_eviction),
         T(test_backfill_runs_concurrently_with_eviction),
+        T(test_backfill_buffered_samples_stay_out_of_head_records),
         T(test_backfill_series_forgotten_meanwhile_leave_nothing_behind),
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
