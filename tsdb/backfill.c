@@ -151,12 +151,7 @@ void tsdb_backfill_free(struct tsdb_backfill *b)
 {
     if (!b)
         return;
-    if (b->buffered > 0 && !b->failed) {
-        /* The series' newest-sample state counts samples that are dropped here. */
-        pthread_mutex_lock(&b->db->commit_mu);
-        b->db->failed = 1;
-        pthread_mutex_unlock(&b->db->commit_mu);
-    }
+    /* Buffered samples never reached the series' state: dropping them is harmless. */
     ents_clear(b);
     if (b->last)
         release(b->last);
@@ -209,19 +204,25 @@ int tsdb_backfill_add(struct tsdb_backfill *b, const struct pl_labels *ls, int64
             return PL_ERR_NOTFOUND;
         s = NULL;
     }
+    /*
+     * The series' state (max_t, last_v) stays what is stored until a flush
+     * writes the buffered samples: a head record written meanwhile (a
+     * checkpoint, an eviction round) must not claim samples that a crash
+     * would lose. Buffered samples are newer than the stored ones, so the
+     * rules apply to the newest of them when there are some.
+     */
     uint32_t e = s->id < b->nslot ? b->slot[s->id] : 0;
-    rc = tsdb__head_check(s, t, bits);
-    if (rc == 0 && e == 0)
-        __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL); /* the new entry's hold */
-    if (rc == 0) {
-        /*
-         * Atomic: eviction picks idle series by max_t under commit_mu, which
-         * orders it with appenders but not with this (stripe lock only).
-         */
-        __atomic_store_n(&s->max_t, t, __ATOMIC_RELAXED);
-        s->last_v = bits;
-        if (t < s->min_t)
-            s->min_t = t;
+    if (e) {
+        const struct bf_ent *en = &b->ents[e - 1];
+        int64_t lt = en->t[en->n - 1];
+        rc = t > lt                     ? 0
+             : t < lt                   ? PL_ERR_OUT_OF_ORDER
+             : en->v[en->n - 1] == bits ? 1
+                                        : PL_ERR_DUPLICATE;
+    } else {
+        rc = tsdb__head_check(s, t, bits);
+        if (rc == 0)
+            __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL); /* the new entry's hold */
     }
     pthread_mutex_unlock(mu);
     if (rc == 1)
@@ -516,6 +517,24 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     for (size_t e = 0; e < b->nents; e++)
         if (b->ents[e].s->persisted == 2)
             dropped += b->ents[e].n;
+    /*
+     * From here the series' newest samples are the buffered ones (head
+     * records, the index's min_t of new series); a failure below leaves the
+     * head ahead of LMDB and fails the database.
+     */
+    for (size_t e = 0; e < b->nents; e++) {
+        const struct bf_ent *en = &b->ents[e];
+        struct tsdb__series *s = en->s;
+        if (s->persisted == 2)
+            continue;
+        pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+        pthread_mutex_lock(mu);
+        s->max_t = en->t[en->n - 1];
+        s->last_v = en->v[en->n - 1];
+        if (en->t[0] < s->min_t)
+            s->min_t = en->t[0];
+        pthread_mutex_unlock(mu);
+    }
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
     /*

@@ -76,11 +76,7 @@ void tsdb_backfill_result_get(const struct tsdb_backfill *b, struct tsdb_backfil
 int tsdb_backfill_finish(struct tsdb_backfill *b, struct tsdb_backfill_result *res,
                          struct pl_err *err);
 
-/*
- * Frees the backfill, dropping buffered samples. When some were buffered,
- * the series' in-memory state already counts them: the database is marked
- * failed (reopen it). NULL-safe.
- */
+/* Frees the backfill, dropping buffered samples (never stored). NULL-safe. */
 void tsdb_backfill_free(struct tsdb_backfill *b);
 
 /*

@@ -655,10 +655,9 @@ static int gc_idle(const struct tsdb__series *s, int64_t before)
     if (s->sealing_len || __atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
         return 0;
     if (s->persisted == 1)
-        return __atomic_load_n(&s->max_t, __ATOMIC_RELAXED) < before; /* see backfill.c */
+        return s->max_t < before;
     /* Created by an appender that never committed it. */
-    return s->persisted == 0 && !s->dirty && s->enc.n == 0 &&
-           __atomic_load_n(&s->max_t, __ATOMIC_RELAXED) == INT64_MIN;
+    return s->persisted == 0 && !s->dirty && s->enc.n == 0 && s->max_t == INT64_MIN;
 }
 
 /* Picks idle series and writes their head records (commit_mu held). */
@@ -680,7 +679,7 @@ static int gc_flush(struct tsdb *db, int64_t before, struct pl_err *err)
                 g->cand = pl_xreallocarray(g->cand, g->capcand, sizeof(*g->cand));
             }
             g->cand[g->ncand].id = s->id;
-            g->cand[g->ncand++].max_t = __atomic_load_n(&s->max_t, __ATOMIC_RELAXED);
+            g->cand[g->ncand++].max_t = s->max_t;
             if (s->persisted == 1 && s->dirty) {
                 ndirty++;
                 need += 64 + (s->enc.bitlen + 7) / 8;

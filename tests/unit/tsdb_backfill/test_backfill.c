@@ -548,16 +548,21 @@ static void test_backfill_series_forgotten_meanwhile_leave_nothing_behind(void *
     struct pl_err err;
     f->o.retention_ms = 4 * 3600 * INT64_C(1000);
     reopen(f);
-    append_ref(f->db, 0, 0, 10);
-    append_ref(f->db, 1, 0, 10);
+    for (int i = 0; i < 3; i++)
+        append_ref(f->db, i, 0, 10);
     struct tsdb_backfill *b;
     assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
-    load(b, 2, 10, 20);
-    /* Series 1 is deleted over its whole range while samples of it are buffered. */
+    load(b, 3, 10, 20);
+    /* Series 1 is deleted over all time while samples of it are buffered. */
     struct tsdb_matcher *m;
     assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", "1", &m, &err), 0);
     assert_int_equal(tsdb_delete_series(f->db, &m, 1, INT64_MIN, INT64_MAX, &err), 0);
     tsdb_matcher_free(m);
+    /* Series 2 over what it stores: its buffered samples are newer, so it stays. */
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", "2", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f->db, &m, 1, INT64_MIN, ref_t(9), &err), 0);
+    tsdb_matcher_free(m);
+    assert_int_equal(series_count(f->db, 2), 1);
     /* A sample 10 h later moves the retention cut past every sample of series 0. */
     struct pl_labels *ls9 = lbl(9);
     struct tsdb_appender *a;
@@ -576,6 +581,8 @@ static void test_backfill_series_forgotten_meanwhile_leave_nothing_behind(void *
     assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
     assert_no_orphans(f->db);
     assert_int_equal(series_count(f->db, 1), 0);
+    check_series(f->db, 0, 0, 20);
+    check_series(f->db, 2, 10, 20);
     reopen(f);
     assert_no_orphans(f->db);
     assert_int_equal(series_count(f->db, 1), 0);
