@@ -529,8 +529,10 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
             continue;
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
-        s->max_t = en->t[en->n - 1];
-        s->last_v = en->v[en->n - 1];
+        if (en->t[en->n - 1] > s->max_t) { /* (an appender may have gone further: unsupported) */
+            s->max_t = en->t[en->n - 1];
+            s->last_v = en->v[en->n - 1];
+        }
         if (en->t[0] < s->min_t)
             s->min_t = en->t[0];
         pthread_mutex_unlock(mu);
