@@ -567,6 +567,36 @@ static void test_deletes_of_an_evicted_series_cover_its_head_record(void **state
         sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
 }
 
+/*
+ * A snapshot of a database with evicted series holds their data (head
+ * records written by eviction, WAL records since the checkpoint that replay
+ * as duplicates of them) and a delete's tombstone over part of it.
+ */
+static void test_snapshot_holds_evicted_series(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    const char *both[] = {IDLE, BUSY};
+    fill(f->db, both, 2, 0, 130);
+    uint64_t ev = 0;
+    assert_int_equal(tsdb_head_gc(f->db, 130 * STEP, &ev, &err), 0);
+    assert_int_equal(ev, 2);
+    fill(f->db, both + 1, 1, 130 * STEP, 10);
+    del_steps(f->db, "s=idle", 125, 127);
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s-snap", f->dir);
+    assert_int_equal(tsdb_snapshot(f->db, dir, &err), 0);
+    struct tsdb_options o = f->o;
+    o.path = dir;
+    struct tsdb *db;
+    assert_int_equal(tsdb_open(&o, &db, &err), 0);
+    assert_int_equal(
+        sel(db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 127);
+    check(db, BUSY, 0, 140);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
 #define SN 400 /* series of the summary race */
 
 struct sum_race {
@@ -669,6 +699,7 @@ int test_evict_run(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_deletes_of_an_evicted_series_cover_its_head_record,
                                         fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_holds_evicted_series, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_summary_counts_each_series_once_while_eviction_runs,
                                         fx_setup, fx_teardown),
     };
