@@ -22,6 +22,13 @@ struct tsdb_querier {
     MDB_txn *txn;
     uint64_t txnid;
     int64_t mint, maxt;
+    /*
+     * Whether the snapshot holds tombstones. A clean rewrites chunks and
+     * drops the in-memory tombstones when it commits, but this snapshot keeps
+     * the old chunks: their tombstones, in the same snapshot, keep hiding
+     * what was deleted (the in-memory ones add deletes made since).
+     */
+    int snap_tombs;
 };
 
 struct qseries {
@@ -49,6 +56,8 @@ int tsdb_querier_open(struct tsdb *db, int64_t mint, int64_t maxt, struct tsdb_q
         return tsdb__mdb_err(err, rc, "opening a read transaction");
     }
     q->txnid = mdb_txn_id(q->txn);
+    MDB_stat st;
+    q->snap_tombs = mdb_stat(q->txn, db->dbi_tomb, &st) != 0 || st.ms_entries > 0;
     *out = q;
     return 0;
 }
@@ -197,6 +206,7 @@ struct emit {
     int64_t last; /* newest emitted; INT64_MIN before any */
     int any;
     const struct tsdb__tomb *tomb;
+    MDB_val stomb; /* the series' tombstone record in the querier's snapshot; mv_size 0 if none */
 };
 
 static void push(struct emit *e, int64_t t, double v)
@@ -229,9 +239,9 @@ static int emit_chunk(struct emit *e, const uint8_t *p, size_t n)
     while (rc == 1) {
         if (t > e->maxt)
             return 0;
-        if (!e->tomb || !tsdb__tomb_covers(e->tomb, t)) {
+        if ((!e->tomb || !tsdb__tomb_covers(e->tomb, t)) &&
+            (!e->stomb.mv_size || !tsdb__tomb_covers_raw(&e->stomb, t)))
             push(e, t, v);
-        }
         e->last = t;
         e->any = 1;
         rc = tsdb_chunk_dec_next(&d, &t, &v);
@@ -342,7 +352,21 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
     if (rc)
         return pl_err_set(err, rc, "copying the head chunk: %s", pl_err_str(rc));
 
-    struct emit e = {out, mint, maxt, INT64_MIN, 0, NULL};
+    struct emit e = {out, mint, maxt, INT64_MIN, 0, NULL, {0, NULL}};
+    if (q->snap_tombs) {
+        uint8_t k[4];
+        tsdb__be32(k, id);
+        MDB_val key = {4, k};
+        rc = mdb_get(q->txn, db->dbi_tomb, &key, &e.stomb);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            e.stomb.mv_size = 0;
+        } else if (rc == 0 && e.stomb.mv_size % 16) {
+            rc = PL_ERR_CORRUPT;
+        }
+        if (rc)
+            return tsdb__mdb_err(err, rc, "reading tombstones");
+    }
     pthread_rwlock_rdlock(&db->tomb_lock);
     e.tomb = tsdb__tomb_find(db, id);
     MDB_txn *txn = q->txn, *fresh = NULL;
