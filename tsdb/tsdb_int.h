@@ -124,9 +124,9 @@ struct tsdb__series {
      * pending samples (gc.c).
      */
     uint16_t pending;
-    uint16_t lab_len; /* bytes of lab (at most 65535) */
-    uint8_t lab[];    /* the label set: varint n, then per pair varint name symbol,
-                         varint value length, value bytes; pairs sorted by name */
+    uint16_t lab_len;  /* bytes of lab (at most 65535) */
+    uint8_t lab[];     /* the label set: varint n, then per pair varint name symbol,
+                          varint value length, value bytes; pairs sorted by name */
 };
 
 /*
