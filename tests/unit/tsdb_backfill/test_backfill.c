@@ -3,9 +3,14 @@
  * merges across flushes and with stored chunks, append rules, crash safety)
  * and tsdb_repack (same contents, no bigger, refuses a database in use).
  */
+#define _GNU_SOURCE /* unshare(2) */
 #include "tests.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -799,6 +804,138 @@ static void test_import_command_repacks_and_stops_on_bad_lines(void **state)
     f->o.path = f->dir;
 }
 
+/* ---- a full disk (tmpfs in a private mount namespace of a child; needs root) ---- */
+
+#define BF_EXIT_SKIP 77
+#define BF_CHECK(cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "backfill diskfull child: " __VA_ARGS__);                              \
+            fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                                     \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Adds samples [0, nj) of series [i0, i1), skipping what the append rules refuse. */
+static int bf_load(struct tsdb_backfill *b, int i0, int i1, int nj, struct pl_err *err)
+{
+    for (int i = i0; i < i1; i++) {
+        char s[64];
+        snprintf(s, sizeof(s), "m{s=\"%d\"}", i);
+        struct pl_labels *ls;
+        int rc = pl_labels_parse(s, strlen(s), &ls, err);
+        for (int j = 0; rc == 0 && j < nj; j++) {
+            rc = tsdb_backfill_add(b, ls, ref_t(j), ref_v(i, j), err);
+            if (rc == PL_ERR_OUT_OF_ORDER || rc == PL_ERR_DUPLICATE)
+                rc = 0;
+        }
+        pl_labels_free(ls);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static long bf_samples(struct tsdb *db)
+{
+    struct tsdb_summary sum;
+    struct pl_err err;
+    if (tsdb_summary_get(db, &sum, &err))
+        return -1;
+    long n = (long)sum.samples;
+    tsdb_summary_fini(&sum);
+    return n;
+}
+
+#define BF_NJ 1440 /* 6 h at 15 s */
+
+static int bf_diskfull_child(const char *mnt)
+{
+    signal(SIGBUS, SIG_DFL);
+    signal(SIGSEGV, SIG_DFL);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", mnt, "tmpfs", 0, "size=64m") != 0)
+        return BF_EXIT_SKIP;
+    char filler[600], dbdir[600];
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    snprintf(dbdir, sizeof(dbdir), "%s/db", mnt);
+    struct tsdb_options o;
+    tsdb_options_init(&o);
+    o.path = dbdir;
+    o.retention_ms = 0;
+    o.sync = TSDB_SYNC_NONE;
+    o.map_initial_bytes = 16 << 20;
+    struct tsdb *db;
+    struct pl_err err;
+    BF_CHECK(tsdb_open(&o, &db, &err) == 0, "open: %s", err.msg);
+    /* 1. The first 100 series are imported. */
+    struct tsdb_backfill *b;
+    BF_CHECK(tsdb_backfill_new(db, 4 << 20, &b, &err) == 0, "new: %s", err.msg);
+    BF_CHECK(bf_load(b, 0, 100, BF_NJ, &err) == 0, "load: %s", err.msg);
+    BF_CHECK(tsdb_backfill_flush(b, &err) == 0, "flush: %s", err.msg);
+    /* 2. Another file takes every free block: the next flush stops the import, clearly. */
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    BF_CHECK(fd >= 0, "filler");
+    static char zeros[1 << 16];
+    while (write(fd, zeros, sizeof(zeros)) > 0)
+        ;
+    close(fd);
+    BF_CHECK(bf_load(b, 100, 600, BF_NJ, &err) == 0, "load: %s", err.msg);
+    int rc = tsdb_backfill_flush(b, &err);
+    BF_CHECK(rc == -ENOSPC, "flush on a full disk: %d %s", rc, err.msg);
+    BF_CHECK(strstr(err.msg, "disk full") && strstr(err.msg, dbdir) && strstr(err.msg, "free"),
+             "unclear message: %s", err.msg);
+    fprintf(stderr, "backfill diskfull: %s\n", err.msg);
+    rc = bf_load(b, 600, 601, 1, &err);
+    BF_CHECK(rc != 0, "the backfill went on after the error");
+    tsdb_backfill_free(b);
+    BF_CHECK(bf_samples(db) == 100L * BF_NJ, "stored after the refused flush: %ld", bf_samples(db));
+    /* 3. Room again: running the import again, in the same process, completes it. */
+    BF_CHECK(unlink(filler) == 0, "unlink");
+    BF_CHECK(tsdb_backfill_new(db, 1 << 20, &b, &err) == 0, "new: %s", err.msg);
+    rc = bf_load(b, 0, 600, BF_NJ, &err);
+    if (rc == 0)
+        rc = tsdb_backfill_finish(b, NULL, &err);
+    else
+        tsdb_backfill_free(b);
+    BF_CHECK(rc == 0, "re-run: %s", err.msg);
+    BF_CHECK(bf_samples(db) == 600L * BF_NJ, "after the re-run: %ld", bf_samples(db));
+    tsdb_close(db);
+    BF_CHECK(tsdb_open(&o, &db, &err) == 0, "reopen: %s", err.msg);
+    BF_CHECK(bf_samples(db) == 600L * BF_NJ, "after reopening: %ld", bf_samples(db));
+    tsdb_close(db);
+    return 0;
+}
+
+static void test_backfill_full_disk_stops_clearly_and_a_rerun_completes(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+        skip();
+    }
+    const char *tmp = getenv("TMPDIR");
+    char mnt[512];
+    snprintf(mnt, sizeof(mnt), "%s/tsdb-bffull-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(mnt));
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(bf_diskfull_child(mnt));
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    rmdir(mnt);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == BF_EXIT_SKIP) {
+        fprintf(stderr, "skipped: no tmpfs in a private mount namespace here\n");
+        skip();
+    }
+    if (WIFSIGNALED(st))
+        fail_msg("the importing process died of signal %d", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int test_backfill_run(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -813,6 +950,7 @@ int test_backfill_run(void)
         T(test_backfill_runs_concurrently_with_eviction),
         T(test_backfill_buffered_samples_stay_out_of_head_records),
         T(test_backfill_series_forgotten_meanwhile_leave_nothing_behind),
+        T(test_backfill_full_disk_stops_clearly_and_a_rerun_completes),
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
         T(test_repack_reports_a_missing_database),
