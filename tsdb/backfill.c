@@ -501,7 +501,7 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     pthread_mutex_lock(&db->commit_mu);
     int rc = 0;
     size_t nsealed = 0;
-    const char *what = "beginning a write";
+    const char *what;
     if (db->failed) {
         pthread_mutex_unlock(&db->commit_mu);
         b->failed = 1;
@@ -517,10 +517,32 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     for (size_t e = 0; e < b->nents; e++)
         if (b->ents[e].s->persisted == 2)
             dropped += b->ents[e].n;
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    /*
+     * Room for the chunks, stored chunks rewritten by merges (at most
+     * BF_MERGE_RATIO times the new samples) and about one copied page per
+     * group and series (copy-on-write of the leaves touched).
+     */
+    size_t need = b->buffered * 16 + (ng + b->nents) * 1536 + nnew * 1024 + ((size_t)1 << 20);
+    rc = tsdb__wtxn_begin(db, need, &txn);
+    if (rc) {
+        /*
+         * Nothing changed yet (a full disk is refused here, up front): the
+         * database stays usable and the import stops with the reason; the
+         * buffered samples are dropped, and a re-run of the import writes
+         * them (what earlier flushes stored is skipped as duplicates).
+         */
+        b->failed = 1;
+        pthread_mutex_unlock(&db->commit_mu);
+        ents_clear(b);
+        return tsdb__wtxn_err(db, err, rc, "flushing the import");
+    }
     /*
      * From here the series' newest samples are the buffered ones (head
      * records, the index's min_t of new series); a failure below leaves the
-     * head ahead of LMDB and fails the database.
+     * head ahead of LMDB and fails the database (the transaction holds its
+     * disk space already, so that is not a full disk).
      */
     for (size_t e = 0; e < b->nents; e++) {
         const struct bf_ent *en = &b->ents[e];
@@ -537,19 +559,8 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
             s->min_t = en->t[0];
         pthread_mutex_unlock(mu);
     }
-    MDB_txn *txn = NULL;
-    MDB_cursor *c = NULL;
-    /*
-     * Room for the chunks, stored chunks rewritten by merges (at most
-     * BF_MERGE_RATIO times the new samples) and about one copied page per
-     * group and series (copy-on-write of the leaves touched).
-     */
-    size_t need = b->buffered * 16 + (ng + b->nents) * 1536 + nnew * 1024 + ((size_t)1 << 20);
-    rc = tsdb__wtxn_begin(db, need, &txn);
-    if (rc == 0) {
-        what = "writing the series index";
-        rc = tsdb__index_add(db, txn, b->news, nnew);
-    }
+    what = "writing the series index";
+    rc = tsdb__index_add(db, txn, b->news, nnew);
     if (rc == 0) {
         /* An open chunk from earlier appends is sealed first (it is older). */
         what = "sealing open chunks";
@@ -611,13 +622,11 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         if (rc == 0)
             rc = tsdb__meta_put_u64(db, txn, "min_t", (uint64_t)newmin);
     }
-    if (txn) {
-        if (rc == 0) {
-            what = "committing";
-            rc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
+    if (rc == 0) {
+        what = "committing";
+        rc = mdb_txn_commit(txn);
+    } else {
+        mdb_txn_abort(txn);
     }
     for (size_t i = 0; i < nsealed; i++) {
         pthread_mutex_t *mu = tsdb__stripe(db, b->sealed[i]->id);
@@ -632,7 +641,7 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         db->failed = 1;
         b->failed = 1;
         pthread_mutex_unlock(&db->commit_mu);
-        tsdb__mdb_err(err, rc, what);
+        tsdb__wtxn_err(db, err, rc, what);
         ents_clear(b);
         return rc;
     }
@@ -676,8 +685,12 @@ static int merge_pending(struct tsdb_backfill *b, struct pl_err *err)
             return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
         }
         rc = tsdb__wtxn_begin(db, (size_t)64 << 20, &txn);
-        if (rc == 0)
-            rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
+        if (rc) {
+            pthread_mutex_unlock(&db->commit_mu);
+            b->npending = 0;
+            return tsdb__wtxn_err(db, err, rc, "merging partitions of the import");
+        }
+        rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
         size_t end = i + 4096 < b->npending ? i + 4096 : b->npending;
         for (; rc == 0 && i < end; i++) {
             if (i > 0 && b->pending[i] == b->pending[i - 1])
@@ -689,7 +702,7 @@ static int merge_pending(struct tsdb_backfill *b, struct pl_err *err)
             mdb_cursor_close(c);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
-        else if (txn)
+        else
             mdb_txn_abort(txn);
         pthread_mutex_unlock(&db->commit_mu);
     }
