@@ -236,15 +236,14 @@ int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint6
         return rc;
     rc = tsdb__index_remove(db, txn, id, ls);
     pl_labels_free(ls);
-    struct collect_keys ck;
+    struct collect_keys ck = {0};
     if (rc == 0)
         rc = chunk_keys(db, txn, id, plim, &ck);
     for (size_t i = 0; rc == 0 && i < ck.n; i++) {
         MDB_val key = {16, ck.keys[i]};
         rc = mdb_del(txn, db->dbi_chunks, &key, NULL);
     }
-    if (rc == 0)
-        free(ck.keys);
+    free(ck.keys); /* also when collecting or deleting failed part way */
     uint8_t k[4];
     tsdb__be32(k, id);
     MDB_val key = {4, k};
@@ -492,7 +491,8 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
     uint8_t hdr[16];
     memcpy(hdr, val.mv_data, 16);
     pl_buf_reset(sb);
-    pl_buf_append(sb, hdr, 16);
+    if ((rc = pl_buf_append(sb, hdr, 16)))
+        return rc;
     if (enc->n) {
         size_t len;
         const uint8_t *p = tsdb_chunk_enc_bytes(enc, &len);
