@@ -23,10 +23,14 @@ struct tsdb_querier {
     uint64_t txnid;
     int64_t mint, maxt;
     /*
-     * Whether the snapshot holds tombstones. A clean rewrites chunks and
-     * drops the in-memory tombstones when it commits, but this snapshot keeps
-     * the old chunks: their tombstones, in the same snapshot, keep hiding
-     * what was deleted (the in-memory ones add deletes made since).
+     * Whether the snapshot holds tombstones. A querier hides what the
+     * tombstones of its own snapshot cover, not the in-memory ones: a clean
+     * (or a forget) that commits while it reads rewrites chunks and drops
+     * the tombstones, but the snapshot keeps the old chunks together with
+     * the old tombstones, so what was deleted when the querier began stays
+     * hidden for its whole life. Deletes committed after it began are not
+     * applied to it (only a clean meanwhile shows in the open chunks, which
+     * are read from memory).
      */
     int snap_tombs;
 };
@@ -205,8 +209,7 @@ struct emit {
     int64_t mint, maxt;
     int64_t last; /* newest emitted; INT64_MIN before any */
     int any;
-    const struct tsdb__tomb *tomb;
-    MDB_val stomb; /* the series' tombstone record in the querier's snapshot; mv_size 0 if none */
+    MDB_val tomb; /* the series' tombstone record in the querier's snapshot; mv_size 0 if none */
 };
 
 static void push(struct emit *e, int64_t t, double v)
@@ -239,8 +242,7 @@ static int emit_chunk(struct emit *e, const uint8_t *p, size_t n)
     while (rc == 1) {
         if (t > e->maxt)
             return 0;
-        if ((!e->tomb || !tsdb__tomb_covers(e->tomb, t)) &&
-            (!e->stomb.mv_size || !tsdb__tomb_covers_raw(&e->stomb, t)))
+        if (!e->tomb.mv_size || !tsdb__tomb_covers_raw(&e->tomb, t))
             push(e, t, v);
         e->last = t;
         e->any = 1;
@@ -352,23 +354,21 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
     if (rc)
         return pl_err_set(err, rc, "copying the head chunk: %s", pl_err_str(rc));
 
-    struct emit e = {out, mint, maxt, INT64_MIN, 0, NULL, {0, NULL}};
+    struct emit e = {out, mint, maxt, INT64_MIN, 0, {0, NULL}};
     if (q->snap_tombs) {
         uint8_t k[4];
         tsdb__be32(k, id);
         MDB_val key = {4, k};
-        rc = mdb_get(q->txn, db->dbi_tomb, &key, &e.stomb);
+        rc = mdb_get(q->txn, db->dbi_tomb, &key, &e.tomb);
         if (rc == MDB_NOTFOUND) {
             rc = 0;
-            e.stomb.mv_size = 0;
-        } else if (rc == 0 && e.stomb.mv_size % 16) {
+            e.tomb.mv_size = 0;
+        } else if (rc == 0 && e.tomb.mv_size % 16) {
             rc = PL_ERR_CORRUPT;
         }
         if (rc)
             return tsdb__mdb_err(err, rc, "reading tombstones");
     }
-    pthread_rwlock_rdlock(&db->tomb_lock);
-    e.tomb = tsdb__tomb_find(db, id);
     MDB_txn *txn = q->txn, *fresh = NULL;
     if (in_mem && seal_txn > q->txnid) {
         rc = tsdb__rtxn_begin(db, &fresh);
@@ -405,7 +405,6 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
                 rc = r;
         }
     }
-    pthread_rwlock_unlock(&db->tomb_lock);
     if (rc) {
         out->n = 0;
         return tsdb__mdb_err(err, rc, "reading samples");
