@@ -20,15 +20,6 @@ int tsdb__tomb_covers(const struct tsdb__tomb *tb, int64_t t)
     return 0;
 }
 
-int tsdb__tomb_covers_raw(const MDB_val *rec, int64_t t)
-{
-    const uint8_t *p = rec->mv_data;
-    for (size_t i = 0; i + 16 <= rec->mv_size; i += 16)
-        if (t >= (int64_t)tsdb__rd_le64(p + i) && t <= (int64_t)tsdb__rd_le64(p + i + 8))
-            return 1;
-    return 0;
-}
-
 const struct tsdb__tomb *tsdb__tomb_find(struct tsdb *db, uint32_t id)
 {
     size_t lo = 0, hi = db->ntombs;

@@ -45,6 +45,8 @@ struct tsdb_series_set {
     struct qseries *v;
     size_t n, i;
     struct pl_buf head, sealing; /* scratch copies of in-memory chunks */
+    int64_t *tiv;                /* the current series' tombstone intervals, decoded; owned */
+    size_t tcap;
 };
 
 int tsdb_querier_open(struct tsdb *db, int64_t mint, int64_t maxt, struct tsdb_querier **out,
@@ -181,6 +183,7 @@ void tsdb_series_set_free(struct tsdb_series_set *ss)
     free(ss->v);
     pl_buf_fini(&ss->head);
     pl_buf_fini(&ss->sealing);
+    free(ss->tiv);
     free(ss);
 }
 
@@ -209,8 +212,21 @@ struct emit {
     int64_t mint, maxt;
     int64_t last; /* newest emitted; INT64_MIN before any */
     int any;
-    MDB_val tomb; /* the series' tombstone record in the querier's snapshot; mv_size 0 if none */
+    /* The series' tombstone in the querier's snapshot (n pairs; n = 0: none), spanning [lo, hi]. */
+    const int64_t *tiv;
+    size_t tn;
+    int64_t tlo, thi;
 };
+
+static int tomb_hides(const struct emit *e, int64_t t)
+{
+    if (t < e->tlo || t > e->thi)
+        return 0;
+    for (size_t i = 0; i < e->tn; i++)
+        if (t >= e->tiv[2 * i] && t <= e->tiv[2 * i + 1])
+            return 1;
+    return 0;
+}
 
 static void push(struct emit *e, int64_t t, double v)
 {
@@ -242,7 +258,7 @@ static int emit_chunk(struct emit *e, const uint8_t *p, size_t n)
     while (rc == 1) {
         if (t > e->maxt)
             return 0;
-        if (!e->tomb.mv_size || !tsdb__tomb_covers_raw(&e->tomb, t))
+        if (!e->tn || !tomb_hides(e, t))
             push(e, t, v);
         e->last = t;
         e->any = 1;
@@ -354,20 +370,34 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
     if (rc)
         return pl_err_set(err, rc, "copying the head chunk: %s", pl_err_str(rc));
 
-    struct emit e = {out, mint, maxt, INT64_MIN, 0, {0, NULL}};
+    struct emit e = {out, mint, maxt, INT64_MIN, 0, NULL, 0, INT64_MAX, INT64_MIN};
     if (q->snap_tombs) {
         uint8_t k[4];
         tsdb__be32(k, id);
-        MDB_val key = {4, k};
-        rc = mdb_get(q->txn, db->dbi_tomb, &key, &e.tomb);
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            e.tomb.mv_size = 0;
-        } else if (rc == 0 && e.tomb.mv_size % 16) {
+        MDB_val key = {4, k}, val;
+        rc = mdb_get(q->txn, db->dbi_tomb, &key, &val);
+        if (rc == 0 && val.mv_size % 16)
             rc = PL_ERR_CORRUPT;
-        }
-        if (rc)
+        if (rc == 0) {
+            /* Decoded once per series: it is tested against every sample. */
+            e.tn = val.mv_size / 16;
+            if (2 * e.tn > ss->tcap) {
+                ss->tcap = 2 * e.tn;
+                ss->tiv = pl_xreallocarray(ss->tiv, ss->tcap, sizeof(*ss->tiv));
+            }
+            for (size_t i = 0; i < 2 * e.tn; i++)
+                ss->tiv[i] = (int64_t)tsdb__rd_le64((const uint8_t *)val.mv_data + 8 * i);
+            for (size_t i = 0; i < e.tn; i++) {
+                if (ss->tiv[2 * i] < e.tlo)
+                    e.tlo = ss->tiv[2 * i];
+                if (ss->tiv[2 * i + 1] > e.thi)
+                    e.thi = ss->tiv[2 * i + 1];
+            }
+            e.tiv = ss->tiv;
+        } else if (rc != MDB_NOTFOUND) {
             return tsdb__mdb_err(err, rc, "reading tombstones");
+        }
+        rc = 0;
     }
     MDB_txn *txn = q->txn, *fresh = NULL;
     if (in_mem && seal_txn > q->txnid) {

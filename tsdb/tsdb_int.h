@@ -477,8 +477,6 @@ int tsdb__compact_step(struct tsdb *db, size_t budget);
 /* ---- delete.c ---- */
 /* Whether t of series id is hidden by a tombstone (tomb_lock held shared). */
 int tsdb__tomb_covers(const struct tsdb__tomb *tb, int64_t t);
-/* Whether t is hidden by a stored tombstone record (the `tombstones` value encoding). */
-int tsdb__tomb_covers_raw(const MDB_val *rec, int64_t t);
 /* The tombstone entry of id, or NULL (tomb_lock held). */
 const struct tsdb__tomb *tsdb__tomb_find(struct tsdb *db, uint32_t id);
 int tsdb__tomb_load(struct tsdb *db, MDB_txn *txn);
