@@ -536,7 +536,7 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         b->failed = 1;
         pthread_mutex_unlock(&db->commit_mu);
         ents_clear(b);
-        return tsdb__wtxn_err(db, err, rc, "flushing the import");
+        return tsdb__wtxn_err(db, err, rc, "writing buffered samples");
     }
     /*
      * From here the series' newest samples are the buffered ones (head
@@ -688,7 +688,7 @@ static int merge_pending(struct tsdb_backfill *b, struct pl_err *err)
         if (rc) {
             pthread_mutex_unlock(&db->commit_mu);
             b->npending = 0;
-            return tsdb__wtxn_err(db, err, rc, "merging partitions of the import");
+            return tsdb__wtxn_err(db, err, rc, "merging partitions");
         }
         rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
         size_t end = i + 4096 < b->npending ? i + 4096 : b->npending;
