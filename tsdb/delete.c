@@ -439,17 +439,27 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
     free(ck.keys);
     if (rc)
         return rc;
-    /* The open chunk: in memory, or the head record of a series not loaded. */
+    /*
+     * The open chunk: in memory, or the head record of a series not loaded.
+     * It is filtered into enc (scratch) and swapped in only once it decoded
+     * and re-encoded whole; if this step fails after the swap, the original
+     * (then in enc) goes back, so memory never loses samples the aborted
+     * transaction keeps. commit_mu is held: no appender changes s->enc.
+     */
     pthread_mutex_t *mu = tsdb__stripe(db, tb->id);
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, tb->id);
+    int swapped = 0;
     if (s && s->enc.n > 0) {
         size_t len;
         const uint8_t *p = tsdb_chunk_enc_bytes(&s->enc, &len);
-        pl_buf_reset(sb);
-        rc = pl_buf_append(sb, p, len);
-        if (rc == 0)
-            rc = filter_chunk((const uint8_t *)sb->data, sb->len, tb, &s->enc);
+        rc = filter_chunk(p, len, tb, enc);
+        if (rc == 0) {
+            struct tsdb_chunk_enc old = s->enc;
+            s->enc = *enc;
+            *enc = old; /* owned by the scratch encoder now: freed by its next renew */
+            swapped = 1;
+        }
     }
     /*
      * Persist the filtered open chunk with the tombstone's removal: after a
@@ -464,6 +474,13 @@ static int clean_series(struct tsdb *db, MDB_txn *txn, const struct tsdb__tomb *
         tsdb__be32(hk, tb->id);
         MDB_val hkey = {4, hk}, hval = {sb->len, sb->data};
         rc = mdb_put(txn, db->dbi_head, &hkey, &hval, 0);
+    }
+    if (rc && swapped) {
+        pthread_mutex_lock(mu);
+        struct tsdb_chunk_enc filtered = s->enc;
+        s->enc = *enc;
+        *enc = filtered;
+        pthread_mutex_unlock(mu);
     }
     if (rc || s)
         return rc;
@@ -535,7 +552,10 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err)
     else
         mdb_txn_abort(txn);
     if (rc) {
-        /* Open chunks may have been rewritten already: they only lost hidden samples. */
+        /*
+         * Open chunks of series whose step completed may have been rewritten
+         * already: they only lost samples their tombstones (kept) hide.
+         */
         pthread_mutex_unlock(&db->commit_mu);
         tsdb_chunk_enc_fini(&enc);
         pl_buf_fini(&sb);

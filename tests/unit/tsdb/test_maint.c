@@ -397,6 +397,52 @@ static void test_failed_forget_returns_the_error_and_changes_nothing(void **stat
     free_matchers(ms, 1);
 }
 
+/* The head series holding an open chunk with n samples (the test's only one). */
+static struct tsdb__series *open_series(struct tsdb *db, uint16_t n)
+{
+    for (uint32_t id = 0; id < 64; id++) {
+        struct tsdb__series *s = tsdb__head_get(db, id);
+        if (s && s->enc.n == n)
+            return s;
+    }
+    fail_msg("no series with an open chunk of %u samples", n);
+    return NULL;
+}
+
+/*
+ * A clean whose open-chunk step fails part way (here: the chunk's bytes cut
+ * short, so decoding fails after some samples) aborts its transaction and
+ * must leave the open chunk in memory as it was: the samples it kept on disk
+ * (and the tombstone hiding the others) still agree with memory.
+ */
+static void test_failed_clean_keeps_the_open_chunk_in_memory(void **state)
+{
+    struct fx *f = *state;
+    fill(f->db, "cf{k=\"1\"}", 0, 1000, 100);
+    del(f->db, "k=1", 10000, 19999);
+    struct tsdb__series *s = open_series(f->db, 100);
+    size_t bitlen = s->enc.bitlen;
+    s->enc.bitlen = bitlen / 2; /* decodes about half the samples, then fails */
+    struct pl_err err;
+    assert_int_not_equal(tsdb_clean_tombstones(f->db, &err), 0);
+    assert_int_equal(f->db->ntombs, 1);
+    assert_ptr_equal(tsdb__head_get(f->db, s->id), s);
+    assert_int_equal(s->enc.n, 100);
+    s->enc.bitlen = bitlen;
+    struct tsdb_samples smp;
+    tsdb_samples_init(&smp);
+    assert_int_equal(series_samples(f->db, "cf{k=\"1\"}", 0, 10000000, &smp), 90);
+    assert_int_equal(tsdb_clean_tombstones(f->db, &err), 0);
+    assert_int_equal(f->db->ntombs, 0);
+    assert_int_equal(s->enc.n, 90);
+    assert_int_equal(series_samples(f->db, "cf{k=\"1\"}", 0, 10000000, &smp), 90);
+    fx_reopen(f);
+    assert_int_equal(series_samples(f->db, "cf{k=\"1\"}", 0, 10000000, &smp), 90);
+    assert_int_equal(smp.t[9], 9000);
+    assert_int_equal(smp.t[10], 20000);
+    tsdb_samples_fini(&smp);
+}
+
 int test_maint_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +468,8 @@ int test_maint_run(void)
             test_querier_older_than_a_clean_keeps_deleted_samples_hidden, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_forget_returns_the_error_and_changes_nothing,
                                         fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_clean_keeps_the_open_chunk_in_memory, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_maint", tests, NULL, NULL);
 }
