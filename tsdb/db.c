@@ -332,6 +332,7 @@ static void db_free(struct tsdb *db)
     pthread_rwlock_destroy(&db->env_lock);
     pthread_rwlock_destroy(&db->map_lock);
     pthread_rwlock_destroy(&db->tomb_lock);
+    pthread_rwlock_destroy(&db->ghost_lock);
     pthread_mutex_destroy(&db->commit_mu);
     pthread_mutex_destroy(&db->sync_mu);
     pthread_cond_destroy(&db->sync_cv);
@@ -361,6 +362,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     pthread_rwlock_init(&db->env_lock, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_rwlock_init(&db->tomb_lock, NULL);
+    pthread_rwlock_init(&db->ghost_lock, NULL);
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_mutex_init(&db->spare_mu, NULL);

@@ -83,6 +83,12 @@ void tsdb__tomb_fini(struct tsdb *db)
     free(db->grave);
     db->grave = NULL;
     db->ngrave = 0;
+    for (size_t i = 0; i < db->nghosts; i++)
+        tsdb_chunk_enc_fini(&db->ghosts[i].enc);
+    free(db->ghosts);
+    db->ghosts = NULL;
+    db->nghosts = 0;
+    db->capghosts = 0;
 }
 
 /* Adds [mint, maxt] to id's tombstone (tomb_lock held exclusively). OUT: *tb updated entry. */
@@ -251,15 +257,15 @@ int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint6
     return rc;
 }
 
-/* Drops series id from memory after its forget committed (commit_mu held). */
-static void forget_memory(struct tsdb *db, uint32_t id)
+/* Drops series id from memory after its forget (write txn `txn`) committed (commit_mu held). */
+static void forget_memory(struct tsdb *db, uint32_t id, uint64_t txn)
 {
     pthread_rwlock_wrlock(&db->map_lock);
     pthread_mutex_t *mu = tsdb__stripe(db, id);
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
     if (s)
-        tsdb__series_retire(db, s);
+        tsdb__series_retire(db, s, txn);
     pthread_mutex_unlock(mu);
     pthread_rwlock_unlock(&db->map_lock);
     pthread_rwlock_wrlock(&db->tomb_lock);
@@ -267,13 +273,82 @@ static void forget_memory(struct tsdb *db, uint32_t id)
     pthread_rwlock_unlock(&db->tomb_lock);
 }
 
-void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s)
+/*
+ * Keeps s's open chunk for readers older than txn: their snapshot still
+ * indexes the series, and a chunk never checkpointed is nowhere else
+ * (stripe lock and commit_mu held). Ids arrive mostly ascending (postings
+ * order, the GC sweep), so the insertion from the end is short.
+ */
+static void ghost_add(struct tsdb *db, struct tsdb__series *s, uint64_t txn)
+{
+    pthread_rwlock_wrlock(&db->ghost_lock);
+    if (db->nghosts == db->capghosts) {
+        db->capghosts = db->capghosts ? db->capghosts * 2 : 16;
+        db->ghosts = pl_xreallocarray(db->ghosts, db->capghosts, sizeof(*db->ghosts));
+    }
+    size_t pos = db->nghosts;
+    while (pos > 0 && db->ghosts[pos - 1].id > s->id)
+        pos--;
+    memmove(&db->ghosts[pos + 1], &db->ghosts[pos], (db->nghosts - pos) * sizeof(*db->ghosts));
+    db->ghosts[pos].id = s->id;
+    db->ghosts[pos].txn = txn;
+    db->ghosts[pos].enc = s->enc; /* moved: s->enc is renewed below */
+    db->nghosts++;
+    pthread_rwlock_unlock(&db->ghost_lock);
+    tsdb_chunk_enc_init_kind(&s->enc, TSDB_HEAD_ENC);
+}
+
+int tsdb__ghost_copy(struct tsdb *db, uint32_t id, uint64_t txnid, struct pl_buf *out, int *found)
+{
+    *found = 0;
+    pl_buf_reset(out);
+    pthread_rwlock_rdlock(&db->ghost_lock);
+    size_t lo = 0, hi = db->nghosts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (db->ghosts[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int rc = 0;
+    if (lo < db->nghosts && db->ghosts[lo].id == id && txnid < db->ghosts[lo].txn) {
+        *found = 1;
+        size_t len;
+        const uint8_t *p = tsdb_chunk_enc_bytes(&db->ghosts[lo].enc, &len);
+        rc = pl_buf_append(out, p, len);
+    }
+    pthread_rwlock_unlock(&db->ghost_lock);
+    return rc;
+}
+
+void tsdb__ghost_release(struct tsdb *db)
+{
+    if (db->nghosts == 0) /* only changed under commit_mu, which is held */
+        return;
+    uint64_t oldest = tsdb__oldest_reader(db);
+    pthread_rwlock_wrlock(&db->ghost_lock);
+    size_t w = 0;
+    for (size_t i = 0; i < db->nghosts; i++) {
+        if (oldest >= db->ghosts[i].txn)
+            tsdb_chunk_enc_fini(&db->ghosts[i].enc); /* no reader predates the forget */
+        else
+            db->ghosts[w++] = db->ghosts[i];
+    }
+    db->nghosts = w;
+    pthread_rwlock_unlock(&db->ghost_lock);
+}
+
+void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s, uint64_t txn)
 {
     tsdb__smap_remove(&db->map, s);
     tsdb__head_set(db, s->id, NULL);
     /* An appender may still hold the pointer: keep the struct, drop its data. */
     s->persisted = 2; /* forgotten */
-    tsdb__enc_renew(&s->enc);
+    if (s->enc.n > 0)
+        ghost_add(db, s, txn);
+    else
+        tsdb__enc_renew(&s->enc);
     atomic_fetch_sub(&db->st_head_series, 1);
     /* commit_mu is held: it guards the graveyard. */
     if (db->ngrave == db->capgrave) {
@@ -319,6 +394,7 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
         pthread_mutex_unlock(&db->commit_mu);
         return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
     }
+    tsdb__ghost_release(db);
     MDB_txn *txn;
     int rc = tsdb__wtxn_begin(db, 1 << 20, &txn);
     if (rc) {
@@ -359,6 +435,7 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
         }
     }
     pthread_rwlock_unlock(&db->tomb_lock);
+    uint64_t wtxn = mdb_txn_id(txn);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
@@ -379,7 +456,7 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
         pthread_rwlock_unlock(&db->tomb_lock);
     } else {
         for (size_t i = 0; i < nforget; i++)
-            forget_memory(db, forget[i]);
+            forget_memory(db, forget[i], wtxn);
     }
     pthread_mutex_unlock(&db->commit_mu);
     free(ids);
@@ -627,6 +704,7 @@ int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
      * With little disk left, a small pass still makes progress (it is what
      * frees space when retention by size is set).
      */
+    tsdb__ghost_release(db);
     size_t budget = 50000;
     int rc = tsdb__wtxn_begin(db, budget * 80, &txn);
     if (rc == -ENOSPC) {

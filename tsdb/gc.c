@@ -199,7 +199,7 @@ int tsdb__gc_step(struct tsdb *db, size_t budget, struct pl_err *err)
         if (s) {
             forget = mem_dead(s, cut);
             if (forget) {
-                tsdb__series_retire(db, s);
+                tsdb__series_retire(db, s, mdb_txn_id(txn));
                 retired++;
             }
         }

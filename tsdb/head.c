@@ -642,7 +642,7 @@ static int reader_line(const char *msg, void *ctx)
 }
 
 /* The snapshot of the oldest LMDB read transaction (any process); UINT64_MAX if none. */
-static uint64_t oldest_reader(struct tsdb *db)
+uint64_t tsdb__oldest_reader(struct tsdb *db)
 {
     uint64_t oldest = UINT64_MAX;
     mdb_reader_list(db->env, reader_line, &oldest);
@@ -779,7 +779,7 @@ int tsdb_head_gc(struct tsdb *db, int64_t before, uint64_t *evicted, struct pl_e
                 rc = gc_flush(db, before, err);
             pthread_mutex_unlock(&db->commit_mu);
         }
-        if (rc || g->ncand == 0 || oldest_reader(db) < g->cand_txn)
+        if (rc || g->ncand == 0 || tsdb__oldest_reader(db) < g->cand_txn)
             break;
         if ((rc = gate_close(db))) {
             pl_err_set(err, rc, "appenders stayed open for over %d ms; eviction postponed",

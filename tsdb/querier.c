@@ -347,7 +347,7 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
         return 0;
 
     /* Copy what the head holds for the series, under its stripe lock. */
-    int in_mem = 0;
+    int in_mem = 0, ghost = 0;
     uint64_t seal_txn = 0;
     pl_buf_reset(&ss->head);
     pl_buf_reset(&ss->sealing);
@@ -365,6 +365,13 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
         }
         if (rc == 0 && s->sealing_len)
             rc = pl_buf_append(&ss->sealing, s->sealing, s->sealing_len);
+    } else if (atomic_load(&db->nghosts)) {
+        /*
+         * Forgotten after this snapshot began: the open chunk it is entitled
+         * to (maybe never checkpointed) is kept for it; its sealed chunks are
+         * in the snapshot.
+         */
+        rc = tsdb__ghost_copy(db, id, q->txnid, &ss->head, &ghost);
     }
     pthread_mutex_unlock(mu);
     if (rc)
@@ -421,7 +428,7 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
         off += 4 + len;
     }
     if (rc == 0) {
-        if (in_mem) {
+        if (in_mem || ghost) {
             if (ss->head.len)
                 rc = emit_chunk(&e, (const uint8_t *)ss->head.data, ss->head.len);
         } else {

@@ -129,6 +129,13 @@ struct tsdb__series {
                           varint value length, value bytes; pairs sorted by name */
 };
 
+/* The open chunk of a series forgotten by the write transaction `txn`. */
+struct tsdb__ghost {
+    uint32_t id;
+    uint64_t txn;
+    struct tsdb_chunk_enc enc; /* owned */
+};
+
 /*
  * Label names as small integers (symbols) for the head's encoded label sets:
  * names repeat across every series, and a symbol takes one byte where the
@@ -222,6 +229,15 @@ struct tsdb {
     /* Forgotten series, freed at close (an appender may still point at one). */
     struct tsdb__series **grave;
     size_t ngrave, capgrave;
+    /*
+     * Open chunks of forgotten series, sorted by id, kept for readers whose
+     * snapshot predates the forget (delete.c). ghost_lock guards the array
+     * (taken inside a stripe lock); adding and releasing also hold commit_mu.
+     */
+    pthread_rwlock_t ghost_lock;
+    struct tsdb__ghost *ghosts;
+    _Atomic size_t nghosts; /* atomic: readers skip the lock while it is 0 */
+    size_t capghosts;
     /*
      * Series GC (gc.c, commit_mu): series with no sample at or after gc_cut
      * are forgotten, gc_pos is where the sweep resumes, gc_done the cut of
@@ -504,12 +520,23 @@ void tsdb__tomb_remove(struct tsdb *db, uint32_t id);
  */
 int tsdb__gc_step(struct tsdb *db, size_t budget, struct pl_err *err);
 /*
- * Marks an in-memory series forgotten (map_lock held exclusively, stripe lock
- * held): out of the label map and the id table, data released, kept in the
- * graveyard until close since appenders and readers may still hold it.
- * Takes commit_mu's graveyard (commit_mu held).
+ * Marks an in-memory series forgotten by write transaction `txn` (map_lock
+ * held exclusively, stripe lock held): out of the label map and the id
+ * table, data released, kept in the graveyard until close since appenders
+ * and readers may still hold it. Its open chunk moves to db->ghosts for
+ * readers older than txn. Takes commit_mu's graveyard (commit_mu held).
  */
-void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s);
+void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s, uint64_t txn);
+/*
+ * Copies into out (reset first) the open chunk of forgotten series id if a
+ * reader with snapshot txnid may still see the series (stripe lock of id
+ * held). OUT: *found 1 if copied.
+ */
+int tsdb__ghost_copy(struct tsdb *db, uint32_t id, uint64_t txnid, struct pl_buf *out, int *found);
+/* Frees the ghost chunks no reader can see any more (commit_mu held). */
+void tsdb__ghost_release(struct tsdb *db);
+/* The snapshot of the oldest LMDB read transaction (any process); UINT64_MAX if none. */
+uint64_t tsdb__oldest_reader(struct tsdb *db);
 
 /* ---- space.c: disk space for the memory-mapped data file ---- */
 /*

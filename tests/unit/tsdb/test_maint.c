@@ -333,8 +333,9 @@ static void test_querier_older_than_a_clean_keeps_deleted_samples_hidden(void **
     assert_int_equal(sel(f->db, m, 1, 0, 10000000, NULL, 0), 501 + 500 - 212);
     /*
      * The same when the series is forgotten (a whole delete) while q reads:
-     * its sealed chunks stay in q's snapshot (its open chunk, never
-     * checkpointed, is gone with the series).
+     * its sealed chunks stay in q's snapshot, and its open chunk (samples
+     * 240-299, never checkpointed) is kept for q until no older reader is
+     * left (then the next delete releases it).
      */
     fill(f->db, "qc{k=\"3\"}", 0, 1000, 300);
     del(f->db, "k=3", 100000, 199999);
@@ -343,7 +344,14 @@ static void test_querier_older_than_a_clean_keeps_deleted_samples_hidden(void **
     del(f->db, "k=3", INT64_MIN / 2, INT64_MAX / 2);
     assert_int_equal(q_count_in(q, "k=3", 0, 99999), 100);
     assert_int_equal(q_count_in(q, "k=3", 100000, 199999), 0);
+    assert_int_equal(q_count_in(q, "k=3", 200000, 299999), 100);
+    assert_int_equal(q_count(q, "k=3"), 200);
+    del(f->db, "k=nothing", 0, 1); /* q still reads: kept */
+    assert_int_equal(q_count(q, "k=3"), 200);
+    assert_int_equal(f->db->nghosts, 1);
     tsdb_querier_close(q);
+    del(f->db, "k=nothing", 0, 1);
+    assert_int_equal(f->db->nghosts, 0);
     const char *m3[] = {"k=3"};
     assert_int_equal(sel(f->db, m3, 1, 0, 10000000, NULL, 0), 0);
     /* After the clean, a new tombstone-free range is visible again to new queriers. */
