@@ -451,6 +451,36 @@ static void test_failed_clean_keeps_the_open_chunk_in_memory(void **state)
     tsdb_samples_fini(&smp);
 }
 
+/*
+ * Series GC after retention forgets a series whose open chunk was never
+ * checkpointed while a querier reads it: the querier, older than the
+ * forget, still sees the chunk's samples.
+ */
+static void test_querier_older_than_series_gc_keeps_the_open_chunk(void **state)
+{
+    struct fx *f = *state;
+    const int64_t hour = 3600 * INT64_C(1000);
+    /* A map the commits below need not grow (growing waits for q, our own reader). */
+    tsdb_close(f->db);
+    f->db = NULL;
+    rm_rf(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->o.map_initial_bytes = 128 << 20;
+    f->o.retention_ms = 6 * hour;
+    fx_reopen(f);
+    fill(f->db, "gg{k=\"gone\"}", 0, 60000, 60); /* hour 0: one open chunk */
+    struct pl_err err;
+    struct tsdb_querier *q;
+    assert_int_equal(tsdb_querier_open(f->db, INT64_MIN / 2, INT64_MAX / 2, &q, &err), 0);
+    assert_int_equal(q_count_in(q, "k=gone", 0, hour), 60);
+    for (int h = 1; h < 24; h++)
+        fill(f->db, "gg{k=\"live\"}", h * hour, 60000, 60);
+    const char *m[] = {"k=gone"};
+    assert_int_equal(sel(f->db, m, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0); /* forgotten */
+    assert_int_equal(q_count_in(q, "k=gone", 0, hour), 60);
+    tsdb_querier_close(q);
+}
+
 int test_maint_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +508,8 @@ int test_maint_run(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_clean_keeps_the_open_chunk_in_memory, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_querier_older_than_series_gc_keeps_the_open_chunk,
+                                        fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_maint", tests, NULL, NULL);
 }
