@@ -274,7 +274,7 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
          */
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
-        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__head_check(s, t, v);
+        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
         if (rc == 0)
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
         pthread_mutex_unlock(mu);
@@ -363,7 +363,10 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
         uint32_t had = s->sealing_len;
         size_t j = i;
         int rc = 0;
-        for (; j < a->n && a->v[j].s == s; j++) {
+        /* Samples of a lazy WAL replay go first, as a replay at open would have put them. */
+        if (s->persisted == 1)
+            rc = tsdb__pend_drain(db, txn, s, scratch);
+        for (; rc == 0 && j < a->n && a->v[j].s == s; j++) {
             if (s->persisted == 2)
                 continue; /* deleted since tsdb_append */
             rc = tsdb__head_append(db, txn, s, a->v[j].t, a->v[j].v, scratch);
@@ -529,11 +532,21 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
      * one record per active series.
      */
     uint64_t ckpt_at = db->ckpt_bytes;
-    if (!db->opt.checkpoint_bytes && atomic_load(&db->st_head_series) * 128 > ckpt_at)
-        ckpt_at = atomic_load(&db->st_head_series) * 128;
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    uint64_t nser = atomic_load(&db->st_head_series) + (pend ? pend->left : 0);
+    if (!db->opt.checkpoint_bytes && nser * TSDB_CKPT_BYTES_PER_SERIES > ckpt_at)
+        ckpt_at = nser * TSDB_CKPT_BYTES_PER_SERIES;
     if (db->wal_bytes_since_ckpt > ckpt_at) {
         struct pl_err e2;
-        if (tsdb__head_checkpoint(db, &e2) != 0)
+        /*
+         * Samples of a lazy replay block the WAL truncation: apply a bounded
+         * slice of them per commit (the series scraped apply theirs anyway).
+         */
+        if (pend) {
+            if (tsdb__pend_step(db, TSDB_PEND_STEP, &e2) != 0)
+                pl_log(PL_LOG_WARN, "tsdb", "applying replayed WAL samples failed", "err",
+                       e2.msg, NULL);
+        } else if (tsdb__head_checkpoint(db, &e2) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
         /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */
         malloc_trim(0);

@@ -446,6 +446,10 @@ int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b)
 
 int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
 {
+    /* The WAL goes: samples held only by the lazy replay must be in the head first. */
+    int prc = tsdb__pend_drain_all(db, err);
+    if (prc)
+        return prc;
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
     MDB_txn *txn;

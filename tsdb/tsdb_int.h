@@ -81,6 +81,10 @@
 #define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
 #define TSDB_MAX_LABELS_SIZE (64 * 1024)
+/* Checkpoint when the WAL since the last one exceeds this many bytes per head series. */
+#define TSDB_CKPT_BYTES_PER_SERIES 128
+/* Series whose lazily replayed samples one commit applies when the WAL is over its bound. */
+#define TSDB_PEND_STEP 16384
 
 #ifdef PL_UNIT_TESTING
 #define TESTABLE
@@ -157,6 +161,22 @@ struct tsdb__smap {
 
 struct tsdb__sample;
 struct tsdb_appender;
+
+/*
+ * WAL samples after the checkpoint, decoded at open and not yet applied to
+ * their series (lazy replay, pend.c). Samples of id i are t/v[off[i] ..
+ * off[i+1]), in WAL order. The arrays never change after open; done[i] is
+ * set under i's stripe lock with commit_mu held; left (ids with samples not
+ * applied) and scan (where drain steps resume) are guarded by commit_mu.
+ */
+struct tsdb__pend {
+    uint32_t nids;
+    uint32_t *off; /* nids + 1 */
+    int64_t *t;
+    uint64_t *v;
+    uint8_t *done;
+    uint32_t left, scan;
+};
 
 /* A series found idle and flushed by one eviction round, evicted by a later step. */
 struct tsdb__gc_cand {
@@ -246,6 +266,8 @@ struct tsdb {
     pthread_cond_t sync_cv;
     /* Head eviction (head.c). */
     struct tsdb__headgc hg;
+    /* Lazy WAL replay (pend.c); NULL when nothing is pending. Freed with every stripe held. */
+    _Atomic(struct tsdb__pend *) pend;
     /* Label name symbols of the head's label sets (head.c). */
     struct tsdb__syms syms;
 };
@@ -433,8 +455,27 @@ int tsdb__wal_encode(const struct tsdb__sample *s, size_t n, struct pl_buf *out)
 /* Decodes a compressed WAL record; calls fn per sample. PL_ERR_CORRUPT on bad data. */
 int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const struct tsdb__sample *),
                      void *ctx);
-/* Replays the WAL after ckpt_seq into the head. */
+/*
+ * Decodes the WAL after ckpt_seq into db->pend (lazy replay: no series is
+ * loaded). A record that does not decode ends the WAL there (logged).
+ */
 int tsdb__wal_replay(struct tsdb *db, struct pl_err *err);
+
+/* ---- pend.c: lazy WAL replay ---- */
+void tsdb__pend_free(struct tsdb__pend *p);
+/* Whether id has samples not yet applied (stripe lock of id held). */
+int tsdb__pend_has(const struct tsdb__pend *p, uint32_t id);
+/* tsdb__head_check against the newest of s and its pending samples (stripe lock held). */
+int tsdb__pend_check(struct tsdb *db, const struct tsdb__series *s, int64_t t, uint64_t v);
+/* max(mt, newest pending sample of id) (stripe lock held). */
+int64_t tsdb__pend_max_t(struct tsdb *db, uint32_t id, int64_t mt);
+/* Applies s's pending samples inside txn (commit_mu and stripe lock held). */
+int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s,
+                     struct pl_buf *scratch);
+/* Loads and drains up to budget pending series in one write txn (commit_mu held). */
+int tsdb__pend_step(struct tsdb *db, size_t budget, struct pl_err *err);
+/* Drains everything (commit_mu held); afterwards db->pend is NULL. */
+int tsdb__pend_drain_all(struct tsdb *db, struct pl_err *err);
 
 /* ---- append.c ---- */
 /* Frees the spare appender and commit scratch (at close). */

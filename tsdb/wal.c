@@ -96,121 +96,85 @@ out:
     return rc;
 }
 
+/* Samples of the WAL tail in WAL order, before grouping by id. */
 struct replay_ctx {
-    struct tsdb *db;
-    MDB_txn *txn;
-    struct pl_buf scratch;
-    struct tsdb__series **sealed;
-    size_t nsealed, capsealed;
-    uint64_t samples;
+    struct tsdb__sample *v;
+    size_t n, cap;
+    uint32_t nids; /* 1 + the largest id seen */
+    int64_t maxt, mint;
 };
 
 static int replay_sample(void *vctx, const struct tsdb__sample *smp)
 {
     struct replay_ctx *c = vctx;
-    struct tsdb *db = c->db;
-    struct tsdb__series *s = tsdb__head_get(db, smp->id);
-    if (!s) {
-        int rc = tsdb__head_load_id(db, c->txn, smp->id, &s);
-        if (rc == MDB_NOTFOUND)
-            return 0; /* the series was deleted after this record */
-        if (rc)
-            return rc;
-        tsdb__head_set(db, s->id, s);
-        tsdb__smap_insert(&db->map, s);
-        atomic_fetch_add(&db->st_head_series, 1);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 65536;
+        c->v = pl_xreallocarray(c->v, c->cap, sizeof(*c->v));
     }
-    uint32_t had = s->sealing_len;
-    int rc = tsdb__head_append(db, c->txn, s, smp->t, smp->v, &c->scratch);
-    if (rc == 1 || rc == PL_ERR_OUT_OF_ORDER || rc == PL_ERR_DUPLICATE)
-        return 0; /* already in the checkpoint or a sealed chunk */
-    if (rc == PL_ERR_LIMIT && db->opt.read_only)
-        return 0; /* a read-only head cannot seal a full chunk */
-    if (rc)
-        return rc;
-    c->samples++;
-    int64_t cur = atomic_load(&db->st_max_t);
-    if (smp->t > cur)
-        atomic_store(&db->st_max_t, smp->t);
-    cur = atomic_load(&db->st_min_t);
-    if (smp->t < cur)
-        atomic_store(&db->st_min_t, smp->t);
-    if (s->sealing_len != had) {
-        if (c->nsealed == c->capsealed) {
-            c->capsealed = c->capsealed ? c->capsealed * 2 : 64;
-            c->sealed = pl_xreallocarray(c->sealed, c->capsealed, sizeof(*c->sealed));
-        }
-        c->sealed[c->nsealed++] = s;
-    }
+    c->v[c->n++] = *smp;
     return 0;
 }
 
-static void release_sealing(struct replay_ctx *c)
+/* Groups the samples by id (a counting sort, stable: WAL order within an id). */
+static struct tsdb__pend *pend_build(struct replay_ctx *c)
 {
-    for (size_t i = 0; i < c->nsealed; i++) {
-        free(c->sealed[i]->sealing);
-        c->sealed[i]->sealing = NULL;
-        c->sealed[i]->sealing_len = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].id >= c->nids)
+            c->nids = c->v[i].id + 1;
+        if (c->v[i].t > c->maxt)
+            c->maxt = c->v[i].t;
+        if (c->v[i].t < c->mint)
+            c->mint = c->v[i].t;
     }
-    c->nsealed = 0;
+    struct tsdb__pend *p = pl_xcalloc(1, sizeof(*p));
+    p->nids = c->nids;
+    p->off = pl_xcalloc((size_t)c->nids + 1, sizeof(*p->off));
+    p->done = pl_xcalloc(c->nids ? c->nids : 1, 1);
+    p->t = pl_xmalloc((c->n ? c->n : 1) * sizeof(*p->t));
+    p->v = pl_xmalloc((c->n ? c->n : 1) * sizeof(*p->v));
+    for (size_t i = 0; i < c->n; i++)
+        p->off[c->v[i].id + 1]++;
+    for (uint32_t i = 0; i < c->nids; i++) {
+        if (p->off[i + 1])
+            p->left++;
+        p->off[i + 1] += p->off[i];
+    }
+    /* off[id] is the next free slot of id while filling, then the start of id + 1. */
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t j = p->off[c->v[i].id]++;
+        p->t[j] = c->v[i].t;
+        p->v[j] = c->v[i].v;
+    }
+    for (uint32_t i = c->nids; i > 0; i--)
+        p->off[i] = p->off[i - 1];
+    p->off[0] = 0;
+    return p;
 }
 
 int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
 {
-    struct replay_ctx c = {.db = db};
-    pl_buf_init(&c.scratch, 1 << 20);
+    struct replay_ctx c = {.maxt = INT64_MIN, .mint = INT64_MAX};
     uint64_t records = 0, bytes = 0, corrupt = 0;
     uint8_t k[8];
     tsdb__be64(k, db->ckpt_seq + 1);
-    int rc = 0, done = 0;
-    /* Nothing to do (the common case after a clean close)? */
-    MDB_txn *peek;
-    if ((rc = tsdb__rtxn_begin(db, &peek)) == 0) {
-        MDB_cursor *pc;
-        if ((rc = mdb_cursor_open(peek, db->dbi_wal, &pc)) == 0) {
-            MDB_val key = {8, k}, val;
-            int r = mdb_cursor_get(pc, &key, &val, MDB_SET_RANGE);
-            if (r == MDB_NOTFOUND)
-                done = 1;
-            else if (r)
-                rc = r;
-            mdb_cursor_close(pc);
-        }
-        tsdb__rtxn_end(db, peek);
-    }
-    /*
-     * Replay in bounded transactions (by compressed bytes) so that the map
-     * can be grown between them: a transaction that changed the head must
-     * not fail for want of map space.
-     */
-    while (!done && rc == 0) {
-        MDB_txn *txn;
-        /* Read-only opens replay into memory only (the head never seals then). */
-        if (db->opt.read_only)
-            rc = tsdb__rtxn_begin(db, &txn);
-        else
-            rc = tsdb__wtxn_begin(db, 32u << 20, &txn);
-        if (rc)
-            break;
-        c.txn = txn;
-        MDB_cursor *cur;
-        rc = mdb_cursor_open(txn, db->dbi_wal, &cur);
-        if (rc) {
-            mdb_txn_abort(txn);
-            break;
-        }
+    MDB_txn *txn;
+    int rc = tsdb__rtxn_begin(db, &txn);
+    if (rc)
+        return tsdb__mdb_err(err, rc, "replaying the WAL");
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, db->dbi_wal, &cur)) == 0) {
         MDB_val key = {8, k}, val;
         int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-        size_t in_txn = 0, txn_bytes = 0;
-        while (r == 0 && in_txn < 4096 && txn_bytes < (1u << 20)) {
+        while (r == 0) {
             if (key.mv_size != 8) {
                 rc = PL_ERR_CORRUPT;
                 break;
             }
-            uint64_t seq = tsdb__rd_be64(key.mv_data);
+            size_t before = c.n;
             int dr = tsdb__wal_decode(val.mv_data, val.mv_size, replay_sample, &c);
             if (dr == PL_ERR_CORRUPT) {
                 /* A record LMDB committed is whole; a corrupt one is skipped, loudly. */
+                c.n = before;
                 corrupt++;
             } else if (dr) {
                 rc = dr;
@@ -218,29 +182,25 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
             }
             records++;
             bytes += val.mv_size;
-            txn_bytes += val.mv_size;
-            db->wal_seq = seq;
-            tsdb__be64(k, seq + 1);
-            in_txn++;
             r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         }
-        mdb_cursor_close(cur);
-        if (rc == 0 && r != 0 && r != MDB_NOTFOUND)
+        if (rc == 0 && r != MDB_NOTFOUND)
             rc = r;
-        if (r == MDB_NOTFOUND)
-            done = 1;
-        if (db->opt.read_only)
-            tsdb__rtxn_end(db, txn);
-        else if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-        release_sealing(&c);
+        mdb_cursor_close(cur);
     }
-    free(c.sealed);
-    pl_buf_fini(&c.scratch);
-    if (rc)
+    tsdb__rtxn_end(db, txn);
+    if (rc) {
+        free(c.v);
         return tsdb__mdb_err(err, rc, "replaying the WAL");
+    }
+    if (c.n) {
+        atomic_store(&db->pend, pend_build(&c));
+        if (c.maxt > atomic_load(&db->st_max_t))
+            atomic_store(&db->st_max_t, c.maxt);
+        if (c.mint < atomic_load(&db->st_min_t))
+            atomic_store(&db->st_min_t, c.mint);
+    }
+    free(c.v);
     if (corrupt) {
         char n[32];
         snprintf(n, sizeof(n), "%llu", (unsigned long long)corrupt);
@@ -250,8 +210,9 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
     if (records) {
         char r1[32], r2[32];
         snprintf(r1, sizeof(r1), "%llu", (unsigned long long)records);
-        snprintf(r2, sizeof(r2), "%llu", (unsigned long long)c.samples);
-        pl_log(PL_LOG_INFO, "tsdb", "WAL replayed", "records", r1, "samples", r2, NULL);
+        snprintf(r2, sizeof(r2), "%llu", (unsigned long long)c.n);
+        pl_log(PL_LOG_INFO, "tsdb", "WAL read (applied to series lazily)", "records", r1,
+               "samples", r2, NULL);
     }
     return 0;
 }
