@@ -330,6 +330,17 @@ int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
     return add(a, s, t, v);
 }
 
+uint64_t tsdb__ckpt_limit(struct tsdb *db)
+{
+    uint64_t at = db->ckpt_bytes;
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    /* Series with pending samples count: they are in memory once a crash-open is over. */
+    uint64_t nser = atomic_load(&db->st_head_series) + (pend ? pend->left : 0);
+    if (!db->opt.checkpoint_bytes && nser * TSDB_CKPT_BYTES_PER_SERIES > at)
+        at = nser * TSDB_CKPT_BYTES_PER_SERIES;
+    return at;
+}
+
 static int cmp_series_id(const void *x, const void *y)
 {
     const struct tsdb__series *a = *(struct tsdb__series *const *)x,
@@ -531,12 +542,8 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
      * after a crash replays at most that much, and a checkpoint costs about
      * one record per active series.
      */
-    uint64_t ckpt_at = db->ckpt_bytes;
     struct tsdb__pend *pend = atomic_load(&db->pend);
-    uint64_t nser = atomic_load(&db->st_head_series) + (pend ? pend->left : 0);
-    if (!db->opt.checkpoint_bytes && nser * TSDB_CKPT_BYTES_PER_SERIES > ckpt_at)
-        ckpt_at = nser * TSDB_CKPT_BYTES_PER_SERIES;
-    if (db->wal_bytes_since_ckpt > ckpt_at) {
+    if (db->wal_bytes_since_ckpt > tsdb__ckpt_limit(db)) {
         struct pl_err e2;
         /*
          * Samples of a lazy replay block the WAL truncation: apply a bounded

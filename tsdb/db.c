@@ -478,6 +478,14 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
     out->duplicate_rejected = atomic_load(&db->st_dup);
     out->wal_records = atomic_load(&db->st_wal_records);
     out->wal_bytes = atomic_load(&db->st_wal_bytes);
+    out->checkpoints = atomic_load(&db->st_ckpts);
+    out->checkpoint_bytes = atomic_load(&db->st_ckpt_bytes);
+    pthread_mutex_lock(&db->commit_mu);
+    out->wal_tail_bytes = db->wal_bytes_since_ckpt;
+    out->wal_tail_limit = tsdb__ckpt_limit(db);
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    out->pending_series = pend ? pend->left : 0;
+    pthread_mutex_unlock(&db->commit_mu);
     out->sealed_chunks = atomic_load(&db->st_sealed);
     out->min_time = atomic_load(&db->st_min_t);
     out->max_time = atomic_load(&db->st_max_t);

@@ -452,6 +452,7 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         return prc;
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
+    uint64_t written = 0;
     MDB_txn *txn;
     int rc = tsdb__wtxn_begin(db, (size_t)atomic_load(&db->st_head_series) * 64, &txn);
     if (rc) {
@@ -476,6 +477,7 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
             tsdb__be32(k, s->id);
             MDB_val key = {4, k}, val = {b.len, b.data};
             rc = mdb_put(txn, db->dbi_head, &key, &val, 0);
+            written += 4 + b.len;
         }
     }
     if (rc == 0)
@@ -509,6 +511,8 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         return tsdb__mdb_err(err, rc, "checkpoint");
     db->ckpt_seq = db->wal_seq;
     db->wal_bytes_since_ckpt = 0;
+    atomic_fetch_add(&db->st_ckpts, 1);
+    atomic_fetch_add(&db->st_ckpt_bytes, written);
     for (uint32_t pg = 0; pg < TSDB_ID_PAGES; pg++) {
         struct tsdb__series **page = atomic_load(&db->pages[pg]);
         if (!page)

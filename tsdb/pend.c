@@ -30,7 +30,9 @@ void tsdb__pend_free(struct tsdb__pend *p)
 {
     if (!p)
         return;
-    free(p->off);
+    free(p->first);
+    free(p->last);
+    free(p->next);
     free(p->t);
     free(p->v);
     free(p->done);
@@ -39,7 +41,7 @@ void tsdb__pend_free(struct tsdb__pend *p)
 
 int tsdb__pend_has(const struct tsdb__pend *p, uint32_t id)
 {
-    return p && id < p->nids && !p->done[id] && p->off[id] != p->off[id + 1];
+    return p && id < p->nids && !p->done[id] && p->first[id] != TSDB_PEND_NONE;
 }
 
 int tsdb__pend_check(struct tsdb *db, const struct tsdb__series *s, int64_t t, uint64_t v)
@@ -48,7 +50,7 @@ int tsdb__pend_check(struct tsdb *db, const struct tsdb__series *s, int64_t t, u
     if (!tsdb__pend_has(p, s->id))
         return tsdb__head_check(s, t, v);
     /* The newest pending sample is the series' newest sample (the WAL holds accepted ones). */
-    uint32_t last = p->off[s->id + 1] - 1;
+    uint32_t last = p->last[s->id];
     struct tsdb__series probe;
     probe.max_t = p->t[last];
     probe.last_v = p->v[last];
@@ -64,7 +66,7 @@ int64_t tsdb__pend_max_t(struct tsdb *db, uint32_t id, int64_t mt)
     const struct tsdb__pend *p = atomic_load_explicit(&db->pend, memory_order_acquire);
     if (!tsdb__pend_has(p, id))
         return mt;
-    int64_t pt = p->t[p->off[id + 1] - 1];
+    int64_t pt = p->t[p->last[id]];
     return pt > mt ? pt : mt;
 }
 
@@ -73,7 +75,7 @@ int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, stru
     struct tsdb__pend *p = atomic_load_explicit(&db->pend, memory_order_acquire);
     if (!tsdb__pend_has(p, s->id))
         return 0;
-    for (uint32_t i = p->off[s->id]; i < p->off[s->id + 1]; i++) {
+    for (uint32_t i = p->first[s->id]; i != TSDB_PEND_NONE; i = p->next[i]) {
         int rc = tsdb__head_append(db, txn, s, p->t[i], p->v[i], scratch);
         if (rc == 1 || rc == PL_ERR_OUT_OF_ORDER || rc == PL_ERR_DUPLICATE)
             continue; /* already in the head record or a sealed chunk */

@@ -359,15 +359,15 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
     ss->npend = 0;
     const struct tsdb__pend *pd = atomic_load_explicit(&db->pend, memory_order_acquire);
     if (tsdb__pend_has(pd, id)) {
-        uint32_t from = pd->off[id], n = pd->off[id + 1] - from;
-        if (n > ss->cappend) {
-            ss->cappend = n;
-            ss->pend_t = pl_xreallocarray(ss->pend_t, n, sizeof(*ss->pend_t));
-            ss->pend_v = pl_xreallocarray(ss->pend_v, n, sizeof(*ss->pend_v));
+        for (uint32_t j = pd->first[id]; j != TSDB_PEND_NONE; j = pd->next[j]) {
+            if (ss->npend == ss->cappend) {
+                ss->cappend = ss->cappend ? ss->cappend * 2 : 64;
+                ss->pend_t = pl_xreallocarray(ss->pend_t, ss->cappend, sizeof(*ss->pend_t));
+                ss->pend_v = pl_xreallocarray(ss->pend_v, ss->cappend, sizeof(*ss->pend_v));
+            }
+            ss->pend_t[ss->npend] = pd->t[j];
+            ss->pend_v[ss->npend++] = pd->v[j];
         }
-        memcpy(ss->pend_t, pd->t + from, n * sizeof(*ss->pend_t));
-        memcpy(ss->pend_v, pd->v + from, n * sizeof(*ss->pend_v));
-        ss->npend = n;
     }
     if (s) {
         in_mem = 1;

@@ -164,17 +164,22 @@ struct tsdb_appender;
 
 /*
  * WAL samples after the checkpoint, decoded at open and not yet applied to
- * their series (lazy replay, pend.c). Samples of id i are t/v[off[i] ..
- * off[i+1]), in WAL order. The arrays never change after open; done[i] is
- * set under i's stripe lock with commit_mu held; left (ids with samples not
- * applied) and scan (where drain steps resume) are guarded by commit_mu.
+ * their series (lazy replay, pend.c). Samples are stored in WAL order
+ * (sequential writes: the decode is what a restart waits for); those of id i
+ * form a chain first[i] -> next[] -> ... -> last[i]. The arrays never change
+ * after open; done[i] is set under i's stripe lock with commit_mu held; left
+ * (ids with samples not applied) and scan (where drain steps resume) are
+ * guarded by commit_mu.
  */
+#define TSDB_PEND_NONE UINT32_MAX
 struct tsdb__pend {
     uint32_t nids;
-    uint32_t *off; /* nids + 1 */
+    uint32_t *first, *last; /* per id; TSDB_PEND_NONE: no sample */
+    uint32_t *next;         /* per sample */
     int64_t *t;
     uint64_t *v;
     uint8_t *done;
+    size_t n, cap; /* samples */
     uint32_t left, scan;
 };
 
@@ -256,6 +261,7 @@ struct tsdb {
     struct tsdb__tomb *tombs;
     size_t ntombs;
     /* Counters for tsdb_stats. */
+    atomic_uint_fast64_t st_ckpts, st_ckpt_bytes;
     atomic_uint_fast64_t st_samples, st_ooo, st_dup, st_wal_records, st_wal_bytes, st_sealed,
         st_head_series, st_head_chunks;
     _Atomic int64_t st_max_t, st_min_t; /* newest and oldest sample appended */
@@ -478,6 +484,8 @@ int tsdb__pend_step(struct tsdb *db, size_t budget, struct pl_err *err);
 int tsdb__pend_drain_all(struct tsdb *db, struct pl_err *err);
 
 /* ---- append.c ---- */
+/* WAL bytes since the checkpoint above which the next commit checkpoints (commit_mu held). */
+uint64_t tsdb__ckpt_limit(struct tsdb *db);
 /* Frees the spare appender and commit scratch (at close). */
 void tsdb__appender_cache_fini(struct tsdb *db);
 /*
