@@ -551,8 +551,8 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
          */
         if (pend) {
             if (tsdb__pend_step(db, TSDB_PEND_STEP, &e2) != 0)
-                pl_log(PL_LOG_WARN, "tsdb", "applying replayed WAL samples failed", "err",
-                       e2.msg, NULL);
+                pl_log(PL_LOG_WARN, "tsdb", "applying replayed WAL samples failed", "err", e2.msg,
+                       NULL);
         } else if (tsdb__head_checkpoint(db, &e2) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
         /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */

@@ -82,7 +82,7 @@
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
 #define TSDB_MAX_LABELS_SIZE (64 * 1024)
 /* Checkpoint when the WAL since the last one exceeds this many bytes per head series. */
-#define TSDB_CKPT_BYTES_PER_SERIES 128
+#define TSDB_CKPT_BYTES_PER_SERIES 64
 /* Series whose lazily replayed samples one commit applies when the WAL is over its bound. */
 #define TSDB_PEND_STEP 16384
 
@@ -128,9 +128,9 @@ struct tsdb__series {
      * pending samples (gc.c).
      */
     uint16_t pending;
-    uint16_t lab_len;  /* bytes of lab (at most 65535) */
-    uint8_t lab[];     /* the label set: varint n, then per pair varint name symbol,
-                          varint value length, value bytes; pairs sorted by name */
+    uint16_t lab_len; /* bytes of lab (at most 65535) */
+    uint8_t lab[];    /* the label set: varint n, then per pair varint name symbol,
+                         varint value length, value bytes; pairs sorted by name */
 };
 
 /*
@@ -476,8 +476,7 @@ int tsdb__pend_check(struct tsdb *db, const struct tsdb__series *s, int64_t t, u
 /* max(mt, newest pending sample of id) (stripe lock held). */
 int64_t tsdb__pend_max_t(struct tsdb *db, uint32_t id, int64_t mt);
 /* Applies s's pending samples inside txn (commit_mu and stripe lock held). */
-int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s,
-                     struct pl_buf *scratch);
+int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struct pl_buf *scratch);
 /* Loads and drains up to budget pending series in one write txn (commit_mu held). */
 int tsdb__pend_step(struct tsdb *db, size_t budget, struct pl_err *err);
 /* Drains everything (commit_mu held); afterwards db->pend is NULL. */

@@ -262,8 +262,8 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
         char r1[32], r2[32];
         snprintf(r1, sizeof(r1), "%llu", (unsigned long long)records);
         snprintf(r2, sizeof(r2), "%llu", (unsigned long long)nsamples);
-        pl_log(PL_LOG_INFO, "tsdb", "WAL read (applied to series lazily)", "records", r1,
-               "samples", r2, NULL);
+        pl_log(PL_LOG_INFO, "tsdb", "WAL read (applied to series lazily)", "records", r1, "samples",
+               r2, NULL);
     }
     return 0;
 }
