@@ -480,6 +480,7 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
     out->wal_bytes = atomic_load(&db->st_wal_bytes);
     out->checkpoints = atomic_load(&db->st_ckpts);
     out->checkpoint_bytes = atomic_load(&db->st_ckpt_bytes);
+    out->checkpoint_ns = atomic_load(&db->st_ckpt_ns);
     pthread_mutex_lock(&db->commit_mu);
     out->wal_tail_bytes = db->wal_bytes_since_ckpt;
     out->wal_tail_limit = tsdb__ckpt_limit(db);

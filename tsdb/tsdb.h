@@ -218,6 +218,7 @@ struct tsdb_stats {
     uint64_t pending_series;    /* series with WAL samples read at open, not yet applied */
     uint64_t checkpoints;       /* head checkpoints since open */
     uint64_t checkpoint_bytes;  /* head record bytes written by them */
+    uint64_t checkpoint_ns;     /* wall time spent in them */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);
 

@@ -261,7 +261,7 @@ struct tsdb {
     struct tsdb__tomb *tombs;
     size_t ntombs;
     /* Counters for tsdb_stats. */
-    atomic_uint_fast64_t st_ckpts, st_ckpt_bytes;
+    atomic_uint_fast64_t st_ckpts, st_ckpt_bytes, st_ckpt_ns;
     atomic_uint_fast64_t st_samples, st_ooo, st_dup, st_wal_records, st_wal_bytes, st_sealed,
         st_head_series, st_head_chunks;
     _Atomic int64_t st_max_t, st_min_t; /* newest and oldest sample appended */

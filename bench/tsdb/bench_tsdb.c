@@ -268,6 +268,14 @@ static int cmd_append(const char *dir, int nser, int nsmp)
                "samples/s, %.2f ms per %d-sample commit\n",
                names[s], nser, nsmp - 1, n / ((double)na / 1e9), n / ((double)nc / 1e9),
                n / ((double)(na + nc) / 1e9), (double)nc / 1e6 / (nsmp - 1), nser);
+        struct tsdb_stats st;
+        tsdb_stats_get(db, &st);
+        printf("append[sync=%s]: WAL %.2f B/sample; %llu checkpoints wrote %.2f B/sample of head "
+               "records in %.3f s (%.1f%% of commit time, %.1f%% of the thread's CPU)\n",
+               names[s], (double)st.wal_bytes / n, (unsigned long long)st.checkpoints,
+               (double)st.checkpoint_bytes / n, (double)st.checkpoint_ns / 1e9,
+               100.0 * (double)st.checkpoint_ns / (double)nc,
+               100.0 * (double)st.checkpoint_ns / (double)cpu);
         tsdb_close(db);
         for (int i = 0; i < nser; i++)
             pl_labels_free(ls[i]);
