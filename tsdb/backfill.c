@@ -145,8 +145,7 @@ int tsdb_backfill_add(struct tsdb_backfill *b, const struct pl_labels *ls, int64
     struct tsdb *db = b->db;
     struct tsdb__series *s = b->last;
     /* Imports usually carry a series' samples one after another. */
-    if (!s || s->persisted == 2 || s->hash != ls->hash ||
-        !tsdb__lab_equal(&db->syms, s, ls)) {
+    if (!s || s->persisted == 2 || s->hash != ls->hash || !tsdb__lab_equal(&db->syms, s, ls)) {
         int rc = tsdb__head_get_or_create(db, ls, &s);
         if (rc)
             return rc;

@@ -17,10 +17,12 @@
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
  *   bench_tsdb churn DIR SERIES HOURS             head series and RSS under pod churn,
  *                                                 without and with eviction
- *   bench_tsdb ready DIR SERIES [SAMPLES [OPENS]] time to ready: clean close, kill -9 right
- *                                                 after the load, kill -9 just before the
- *                                                 next checkpoint (the longest WAL tail);
- *                                                 each state opened OPENS times (default 3)
+ *   bench_tsdb ready DIR SERIES [SAMPLES [OPENS [MODES]]]  time to ready: clean close (1),
+ *                                                 kill -9 right after the load (2), kill -9
+ *                                                 just before the next checkpoint (4: the
+ *                                                 longest WAL tail), kill -9 right after a
+ *                                                 checkpoint (8); MODES is a mask (default
+ *                                                 15); each state opened OPENS times (3)
  *   bench_tsdb open DIR [N]                       time N opens (+ one head query) of an
  *                                                 existing data directory (e.g. a copy of
  *                                                 a ready-* state), median
@@ -673,15 +675,17 @@ static double time_open(const char *dir, int query)
     return open_s;
 }
 
-static int cmd_ready(const char *dir, int nser, int nsmp, int opens)
+static int cmd_ready(const char *dir, int nser, int nsmp, int opens, int modes)
 {
     /*
      * A child loads 2 h (one commit per scrape) and closes cleanly, dies at
      * once, or keeps scraping and dies when the next scrape would trigger a
      * checkpoint: the WAL tail a restart reads is then the longest it gets.
      */
-    const char *names[] = {"clean", "kill", "kill-before-checkpoint"};
-    for (int mode = 0; mode < 3; mode++) {
+    const char *names[] = {"clean", "kill", "kill-before-checkpoint", "kill-after-checkpoint"};
+    for (int mode = 0; mode < 4; mode++) {
+        if (!(modes & (1 << mode)))
+            continue;
         char d[1024];
         snprintf(d, sizeof(d), "%s/ready-%s", dir, names[mode]);
         pid_t pid = fork();
@@ -720,6 +724,17 @@ static int cmd_ready(const char *dir, int nser, int nsmp, int opens)
                        (double)st.wal_bytes / ((double)nser * (nsmp + extra)),
                        (unsigned long long)st.checkpoints, st.checkpoint_bytes / 1048576.0,
                        (unsigned long long)st.wal_bytes);
+            } else if (mode == 3) {
+                /* Scrape until one checkpoints: the WAL tail is then empty. */
+                uint64_t ck = st.checkpoints;
+                int extra = 0;
+                while (st.checkpoints == ck) {
+                    load(db, ls, gs, nser, nsmp + extra, 1, &na, &nc);
+                    extra++;
+                    tsdb_stats_get(db, &st);
+                }
+                printf("  [%s] %d more scrapes; WAL tail %.1f MiB\n", names[mode], extra,
+                       st.wal_tail_bytes / 1048576.0);
             } else {
                 printf("  [%s] WAL tail %.1f MiB (limit %.1f MiB), %.2f B/sample\n", names[mode],
                        st.wal_tail_bytes / 1048576.0, st.wal_tail_limit / 1048576.0,
@@ -812,7 +827,7 @@ int main(int argc, char **argv)
         return cmd_churn(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)
         return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480,
-                         argc > 5 ? atoi(argv[5]) : 3);
+                         argc > 5 ? atoi(argv[5]) : 3, argc > 6 ? atoi(argv[6]) : 15);
     if (argc >= 3 && strcmp(argv[1], "open") == 0)
         return cmd_open(argv[2], argc > 3 ? atoi(argv[3]) : 5);
     if (argc >= 3 && strcmp(argv[1], "decode") == 0)
