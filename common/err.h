@@ -2,7 +2,9 @@
  * err.h - the one error type of promlite.
  *
  * Functions return 0 on success, -errno for operating-system failures, or one
- * of the PL_ERR_* codes below (a reserved negative band, as LMDB does). A
+ * of the PL_ERR_* codes below (a reserved negative band, as LMDB does; ours
+ * starts at -32000 so that it never meets LMDB's -30799..-30780, which the
+ * storage engine passes through the same int). A
  * function that can fail with a message a user should see also takes a
  * `struct pl_err *` and fills it; the return code and err->code agree.
  * New codes are only ever appended.
@@ -14,7 +16,7 @@
 
 enum {
     PL_OK = 0,
-    PL_ERR_BASE = -30800,
+    PL_ERR_BASE = -32000,
     PL_ERR_INVALID = PL_ERR_BASE, /* malformed input (syntax, value out of range) */
     PL_ERR_CORRUPT,               /* stored data failed a consistency check */
     PL_ERR_NOMEM,                 /* allocation failed (client library only) */

@@ -53,7 +53,15 @@ struct tsdb_backfill {
     size_t nents, capents;
     uint32_t *slot; /* series id -> entry index + 1 */
     size_t nslot;
-    struct tsdb__series *last; /* series of the previous sample */
+    /*
+     * Series of the previous sample. It and every entry's series each carry
+     * one `pending` mark of the backfill (the hold): eviction never frees
+     * and series GC never forgets a series with pending marks, so these
+     * pointers stay valid between calls (tsdb_int.h: pointers are otherwise
+     * valid only under a lock or the appender pin). Deletes may still forget
+     * a held series (persisted == 2; the struct stays in the graveyard).
+     */
+    struct tsdb__series *last;
     int failed;
     struct tsdb_backfill_result res;
     /* Flush scratch, reused. */
@@ -94,9 +102,52 @@ int tsdb_backfill_new(struct tsdb *db, size_t max_samples, struct tsdb_backfill 
     return 0;
 }
 
+/* Drops one hold of s (see `last`). */
+static void release(struct tsdb__series *s)
+{
+    __atomic_fetch_sub(&s->pending, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Makes the series of ls the held `last`: looked up (or created) under the
+ * appender pin, so that eviction cannot free it before it is held, and held
+ * under its stripe lock unless series GC or a delete forgot it meanwhile
+ * (then looked up again, as an appender does).
+ */
+static int hold(struct tsdb_backfill *b, const struct pl_labels *ls)
+{
+    struct tsdb *db = b->db;
+    struct tsdb__series *s = NULL;
+    int rc = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        tsdb__head_pin(db);
+        rc = tsdb__head_get_or_create(db, ls, &s);
+        int forgotten = 0;
+        if (rc == 0) {
+            pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+            pthread_mutex_lock(mu);
+            forgotten = s->persisted == 2;
+            if (!forgotten)
+                __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
+            pthread_mutex_unlock(mu);
+        }
+        tsdb__head_unpin(db);
+        if (rc)
+            return rc;
+        if (!forgotten) {
+            if (b->last)
+                release(b->last);
+            b->last = s;
+            return 0;
+        }
+    }
+    return PL_ERR_NOTFOUND;
+}
+
 static void ents_clear(struct tsdb_backfill *b)
 {
     for (size_t i = 0; i < b->nents; i++) {
+        release(b->ents[i].s);
         b->slot[b->ents[i].s->id] = 0;
         free(b->ents[i].t);
         free(b->ents[i].v);
@@ -109,13 +160,10 @@ void tsdb_backfill_free(struct tsdb_backfill *b)
 {
     if (!b)
         return;
-    if (b->buffered > 0 && !b->failed) {
-        /* The series' newest-sample state counts samples that are dropped here. */
-        pthread_mutex_lock(&b->db->commit_mu);
-        b->db->failed = 1;
-        pthread_mutex_unlock(&b->db->commit_mu);
-    }
+    /* Buffered samples never reached the series' state: dropping them is harmless. */
     ents_clear(b);
+    if (b->last)
+        release(b->last);
     free(b->ents);
     free(b->slot);
     free(b->groups);
@@ -144,23 +192,46 @@ int tsdb_backfill_add(struct tsdb_backfill *b, const struct pl_labels *ls, int64
         return PL_ERR_INVALID;
     struct tsdb *db = b->db;
     struct tsdb__series *s = b->last;
-    /* Imports usually carry a series' samples one after another. */
-    if (!s || s->persisted == 2 || s->hash != ls->hash || !tsdb__lab_equal(&db->syms, s, ls)) {
-        int rc = tsdb__head_get_or_create(db, ls, &s);
-        if (rc)
-            return rc;
-        b->last = s;
-    }
     uint64_t bits;
     memcpy(&bits, &v, 8);
-    pthread_mutex_t *mu = tsdb__stripe(db, s->id);
-    pthread_mutex_lock(mu);
-    int rc = tsdb__head_check(s, t, bits);
-    if (rc == 0) {
-        s->max_t = t;
-        s->last_v = bits;
-        if (t < s->min_t)
-            s->min_t = t;
+    pthread_mutex_t *mu;
+    int rc;
+    for (int tries = 0;; tries++) {
+        /* Imports usually carry a series' samples one after another. */
+        if (!s || s->hash != ls->hash || !tsdb__lab_equal(&db->syms, s, ls)) {
+            if ((rc = hold(b, ls)))
+                return rc;
+            s = b->last;
+        }
+        mu = tsdb__stripe(db, s->id);
+        pthread_mutex_lock(mu);
+        if (s->persisted != 2)
+            break;
+        /* Forgotten by a delete since it was held: the labels get a new series. */
+        pthread_mutex_unlock(mu);
+        if (tries == 2)
+            return PL_ERR_NOTFOUND;
+        s = NULL;
+    }
+    /*
+     * The series' state (max_t, last_v) stays what is stored until a flush
+     * writes the buffered samples: a head record written meanwhile (a
+     * checkpoint, an eviction round) must not claim samples that a crash
+     * would lose. Buffered samples are newer than the stored ones, so the
+     * rules apply to the newest of them when there are some.
+     */
+    uint32_t e = s->id < b->nslot ? b->slot[s->id] : 0;
+    if (e) {
+        const struct bf_ent *en = &b->ents[e - 1];
+        int64_t lt = en->t[en->n - 1];
+        rc = t > lt                     ? 0
+             : t < lt                   ? PL_ERR_OUT_OF_ORDER
+             : en->v[en->n - 1] == bits ? 1
+                                        : PL_ERR_DUPLICATE;
+    } else {
+        rc = tsdb__head_check(s, t, bits);
+        if (rc == 0)
+            __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL); /* the new entry's hold */
     }
     pthread_mutex_unlock(mu);
     if (rc == 1)
@@ -180,7 +251,6 @@ int tsdb_backfill_add(struct tsdb_backfill *b, const struct pl_labels *ls, int64
         memset(b->slot + b->nslot, 0, (n - b->nslot) * sizeof(*b->slot));
         b->nslot = n;
     }
-    uint32_t e = b->slot[s->id];
     if (e == 0) {
         if (b->nents == b->capents) {
             b->capents = b->capents ? b->capents * 2 : 256;
@@ -446,6 +516,36 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         b->failed = 1;
         return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
     }
+    /*
+     * A delete may have forgotten a held series since its samples were
+     * buffered (commit_mu, held from here on, keeps that from changing):
+     * its samples go with it, or they would come back as chunks and a head
+     * record of an id the index no longer knows.
+     */
+    size_t dropped = 0;
+    for (size_t e = 0; e < b->nents; e++)
+        if (b->ents[e].s->persisted == 2)
+            dropped += b->ents[e].n;
+    /*
+     * From here the series' newest samples are the buffered ones (head
+     * records, the index's min_t of new series); a failure below leaves the
+     * head ahead of LMDB and fails the database.
+     */
+    for (size_t e = 0; e < b->nents; e++) {
+        const struct bf_ent *en = &b->ents[e];
+        struct tsdb__series *s = en->s;
+        if (s->persisted == 2)
+            continue;
+        pthread_mutex_t *mu = tsdb__stripe(db, s->id);
+        pthread_mutex_lock(mu);
+        if (en->t[en->n - 1] > s->max_t) { /* (an appender may have gone further: unsupported) */
+            s->max_t = en->t[en->n - 1];
+            s->last_v = en->v[en->n - 1];
+        }
+        if (en->t[0] < s->min_t)
+            s->min_t = en->t[0];
+        pthread_mutex_unlock(mu);
+    }
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
     /*
@@ -464,6 +564,8 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         what = "sealing open chunks";
         for (size_t e = 0; e < b->nents && rc == 0; e++) {
             struct tsdb__series *s = b->ents[e].s;
+            if (s->persisted == 2)
+                continue;
             pthread_mutex_t *mu = tsdb__stripe(db, s->id);
             pthread_mutex_lock(mu);
             if (s->enc.n > 0) {
@@ -477,10 +579,11 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         what = "writing chunks";
         rc = mdb_cursor_open(txn, db->dbi_chunks, &c);
         for (size_t i = 0; i < ng && rc == 0; i++)
-            rc = write_group(b, txn, c, b->groups[i].part, b->groups[i].id,
-                             b->ents[b->groups[i].ent].t + b->groups[i].lo,
-                             b->ents[b->groups[i].ent].v + b->groups[i].lo,
-                             b->groups[i].hi - b->groups[i].lo);
+            if (b->ents[b->groups[i].ent].s->persisted != 2)
+                rc = write_group(b, txn, c, b->groups[i].part, b->groups[i].id,
+                                 b->ents[b->groups[i].ent].t + b->groups[i].lo,
+                                 b->ents[b->groups[i].ent].v + b->groups[i].lo,
+                                 b->groups[i].hi - b->groups[i].lo);
         if (c)
             mdb_cursor_close(c);
     }
@@ -489,6 +592,8 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
         what = "writing series state";
         for (size_t e = 0; e < b->nents && rc == 0; e++) {
             struct tsdb__series *s = b->ents[e].s;
+            if (s->persisted == 2)
+                continue;
             pthread_mutex_t *mu = tsdb__stripe(db, s->id);
             pthread_mutex_lock(mu);
             rc = tsdb__head_record(s, &b->rec);
@@ -550,9 +655,9 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     cur = atomic_load(&db->st_min_t);
     while (mint < cur && !atomic_compare_exchange_weak(&db->st_min_t, &cur, mint))
         ;
-    atomic_fetch_add(&db->st_samples, b->buffered);
+    atomic_fetch_add(&db->st_samples, b->buffered - dropped);
     pthread_mutex_unlock(&db->commit_mu);
-    b->res.samples += b->buffered;
+    b->res.samples += b->buffered - dropped;
     b->res.series_new += nnew;
     b->res.flushes++;
     ents_clear(b);

@@ -33,7 +33,9 @@ struct tsdb_backfill;
  * Starts a backfill into `db` (not read-only), buffering at most
  * `max_samples` samples (0: TSDB_BACKFILL_DEFAULT_SAMPLES) before flushing.
  * Other appenders may run at the same time, but a series fed to the
- * backfill should not be appended to elsewhere until it finishes.
+ * backfill should not be appended to elsewhere until it finishes. Series
+ * with buffered samples stay in memory (eviction and series GC skip them)
+ * until flushed; a delete that forgets one drops its buffered samples.
  * OUT: *out, released with tsdb_backfill_finish or tsdb_backfill_free.
  */
 int tsdb_backfill_new(struct tsdb *db, size_t max_samples, struct tsdb_backfill **out,
@@ -74,11 +76,7 @@ void tsdb_backfill_result_get(const struct tsdb_backfill *b, struct tsdb_backfil
 int tsdb_backfill_finish(struct tsdb_backfill *b, struct tsdb_backfill_result *res,
                          struct pl_err *err);
 
-/*
- * Frees the backfill, dropping buffered samples. When some were buffered,
- * the series' in-memory state already counts them: the database is marked
- * failed (reopen it). NULL-safe.
- */
+/* Frees the backfill, dropping buffered samples (never stored). NULL-safe. */
 void tsdb_backfill_free(struct tsdb_backfill *b);
 
 /*

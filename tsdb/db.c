@@ -58,6 +58,10 @@ int tsdb_sync_parse(const char *s, enum tsdb_sync *out)
     return 0;
 }
 
+/* One int carries both kinds of codes: the bands must not meet. */
+_Static_assert(PL_ERR_LAST <= MDB_KEYEXIST || PL_ERR_BASE > MDB_LAST_ERRCODE,
+               "PL_ERR_* codes overlap LMDB's error codes");
+
 int tsdb__mdb_err(struct pl_err *err, int rc, const char *what)
 {
     if (rc == MDB_MAP_FULL)
@@ -67,7 +71,7 @@ int tsdb__mdb_err(struct pl_err *err, int rc, const char *what)
     if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID || rc == PL_ERR_CORRUPT)
         return pl_err_set(err, PL_ERR_CORRUPT, "%s: database is corrupt (%s)", what,
                           rc == PL_ERR_CORRUPT ? "bad record" : mdb_strerror(rc));
-    if (rc <= PL_ERR_BASE && rc > PL_ERR_BASE - 100)
+    if (rc >= PL_ERR_BASE && rc < PL_ERR_LAST)
         return pl_err_set(err, rc, "%s: %s", what, pl_err_str(rc));
     if (rc > 0 && rc < 1000)
         return pl_err_set(err, -rc, "%s: %s", what, strerror(rc));

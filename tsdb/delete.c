@@ -284,12 +284,19 @@ void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s)
     db->grave[db->ngrave++] = s;
 }
 
+/*
+ * Newest sample of series id: memory, else its head record; INT64_MAX if
+ * unknown, or when samples are pending (an appender batch, a backfill's
+ * buffer): those land later, so only a delete open-ended above forgets it.
+ */
 static int64_t mem_or_head_max(struct tsdb *db, MDB_txn *txn, uint32_t id)
 {
     pthread_mutex_t *mu = tsdb__stripe(db, id);
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
     int64_t mt = s ? s->max_t : INT64_MIN;
+    if (s && __atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
+        mt = INT64_MAX;
     pthread_mutex_unlock(mu);
     if (s)
         return mt;

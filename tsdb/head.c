@@ -466,7 +466,8 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         if (!page)
             continue;
         for (uint32_t i = 0; i < TSDB_ID_PAGE && rc == 0; i++) {
-            struct tsdb__series *s = page[i];
+            /* Appenders publish new series (map lock, not commit_mu): load atomically. */
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
             if (!s || !s->dirty || !s->persisted)
                 continue;
             pthread_mutex_t *mu = tsdb__stripe(db, s->id);
@@ -520,9 +521,11 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         struct tsdb__series **page = atomic_load(&db->pages[pg]);
         if (!page)
             continue;
-        for (uint32_t i = 0; i < TSDB_ID_PAGE; i++)
-            if (page[i] && page[i]->persisted)
-                page[i]->dirty = 0;
+        for (uint32_t i = 0; i < TSDB_ID_PAGE; i++) {
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
+            if (s && s->persisted)
+                s->dirty = 0;
+        }
     }
     return 0;
 }
@@ -659,7 +662,8 @@ static uint64_t oldest_reader(struct tsdb *db)
 
 static int gc_idle(const struct tsdb__series *s, int64_t before)
 {
-    if (s->sealing_len)
+    /* Pending marks: held by an appender batch or a backfill (backfill.c). */
+    if (s->sealing_len || __atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
         return 0;
     if (s->persisted == 1)
         return s->max_t < before;

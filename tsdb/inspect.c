@@ -77,14 +77,46 @@ int tsdb_summary_get(struct tsdb *db, struct tsdb_summary *out, struct pl_err *e
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    /* Open chunks: memory for loaded series, else the checkpoint record. */
+    /*
+     * Open chunks: memory for loaded series, else the head record. Memory
+     * first, noting which ids it held: a series evicted or loaded back
+     * between the two scans is then counted once (evicted: its record is
+     * skipped; loaded: memory missed it, its record counts, and that record
+     * is current, since eviction waits for readers older than the records it
+     * writes). Ids of the snapshot's records are below next_id read now.
+     */
+    uint32_t nid = (uint32_t)atomic_load(&db->next_id);
+    uint8_t *inmem = pl_xcalloc((size_t)nid / 8 + 1, 1);
+    for (uint32_t pg = 0; rc == 0 && pg < TSDB_ID_PAGES; pg++) {
+        struct tsdb__series **page = atomic_load(&db->pages[pg]);
+        if (!page)
+            continue;
+        for (uint32_t i = 0; i < TSDB_ID_PAGE && rc == 0; i++) {
+            if (!__atomic_load_n(&page[i], __ATOMIC_ACQUIRE))
+                continue;
+            /* Eviction frees series under their stripe lock: read the slot under it. */
+            uint32_t id = pg << TSDB_ID_PAGE_BITS | i;
+            pthread_mutex_t *mu = tsdb__stripe(db, id);
+            pthread_mutex_lock(mu);
+            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
+            if (s && id < nid)
+                inmem[id / 8] |= (uint8_t)(1u << (id % 8));
+            if (s && s->persisted == 1 && s->enc.n > 0) {
+                out->head_chunks++;
+                out->samples += s->enc.n;
+                minmax(out, s->enc.t_first, s->enc.t_last);
+            }
+            pthread_mutex_unlock(mu);
+        }
+    }
     if (rc == 0 && (rc = mdb_cursor_open(txn, db->dbi_head, &c)) == 0) {
         while ((rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) == 0) {
             if (key.mv_size != 4 || val.mv_size < 16) {
                 rc = PL_ERR_CORRUPT;
                 break;
             }
-            if (tsdb__head_get(db, tsdb__rd_be32(key.mv_data)))
+            uint32_t id = tsdb__rd_be32(key.mv_data);
+            if (id < nid && (inmem[id / 8] >> (id % 8) & 1))
                 continue;
             if (val.mv_size > 16) {
                 out->head_chunks++;
@@ -97,25 +129,7 @@ int tsdb_summary_get(struct tsdb *db, struct tsdb_summary *out, struct pl_err *e
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    for (uint32_t pg = 0; rc == 0 && pg < TSDB_ID_PAGES; pg++) {
-        struct tsdb__series **page = atomic_load(&db->pages[pg]);
-        if (!page)
-            continue;
-        for (uint32_t i = 0; i < TSDB_ID_PAGE && rc == 0; i++) {
-            if (!__atomic_load_n(&page[i], __ATOMIC_ACQUIRE))
-                continue;
-            /* Eviction frees series under their stripe lock: read the slot under it. */
-            pthread_mutex_t *mu = tsdb__stripe(db, pg << TSDB_ID_PAGE_BITS | i);
-            pthread_mutex_lock(mu);
-            struct tsdb__series *s = __atomic_load_n(&page[i], __ATOMIC_ACQUIRE);
-            if (s && s->persisted == 1 && s->enc.n > 0) {
-                out->head_chunks++;
-                out->samples += s->enc.n;
-                minmax(out, s->enc.t_first, s->enc.t_last);
-            }
-            pthread_mutex_unlock(mu);
-        }
-    }
+    free(inmem);
     /* Samples read from the WAL at open and not yet applied to their series (pend.c). */
     const struct tsdb__pend *pd = atomic_load(&db->pend);
     for (uint32_t id = 0; rc == 0 && pd && id < pd->nids; id++) {

@@ -37,7 +37,7 @@ extern "C" {
 #define EXP_API
 #endif
 
-/* Error codes (match promlite's PL_ERR_INVALID, PL_ERR_NOMEM, ... values). */
+/* Error codes (fixed; the values promlite's PL_ERR_* codes had before they moved to -32000). */
 #define EXP_ERR_INVALID     (-30800) /* bad name, label, value or argument */
 #define EXP_ERR_NOMEM       (-30798) /* allocation failed */
 #define EXP_ERR_LIMIT       (-30797) /* an output or size limit was reached */

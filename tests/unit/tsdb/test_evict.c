@@ -15,6 +15,7 @@
 
 #include "common/labels.h"
 #include "common/timeutil.h"
+#include "tsdb/inspect.h"
 #include "tsdb/tsdb_int.h"
 
 #define STEP 15000
@@ -496,6 +497,186 @@ static void test_queries_and_appends_run_concurrently_with_eviction(void **state
     free(c);
 }
 
+/* Deletes samples [k0, k1] (in STEP units) of the series matching s=<v>; whole: all time. */
+static void del_steps(struct tsdb *db, const char *spec, int64_t k0, int64_t k1)
+{
+    struct tsdb_matcher *ms[1];
+    mk_matchers(ms, &spec, 1);
+    struct pl_err err;
+    assert_int_equal(tsdb_delete_series(db, ms, 1, k0 * STEP, k1 * STEP, &err), 0);
+    free_matchers(ms, 1);
+}
+
+/* Number of head records stored. */
+static size_t head_records(struct tsdb *db)
+{
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(db, &txn), 0);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, db->dbi_head, &st), 0);
+    tsdb__rtxn_end(db, txn);
+    return st.ms_entries;
+}
+
+/*
+ * Deletes see an evicted series through its head record: a range delete
+ * hides samples of the open chunk that only the head record holds (and
+ * cleaning rewrites that record), a delete over the whole range forgets the
+ * series and its head record.
+ */
+static void test_deletes_of_an_evicted_series_cover_its_head_record(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    fill(f->db, &IDLE, 1, 0, 130); /* a sealed chunk of 120, 10 in the open chunk */
+    uint64_t ev = 0;
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &ev, &err), 0);
+    assert_int_equal(ev, 1);
+    del_steps(f->db, "s=idle", 10, 12);
+    del_steps(f->db, "s=idle", 125, 127);
+    assert_int_equal(head_series(f->db), 0);
+    for (int pass = 0; pass < 3; pass++) {
+        struct tsdb_samples s;
+        tsdb_samples_init(&s);
+        assert_int_equal(series_samples(f->db, IDLE, INT64_MIN / 2, INT64_MAX / 2, &s), 124);
+        for (size_t i = 0, k = 0; i < s.n; i++, k++) {
+            while ((k >= 10 && k <= 12) || (k >= 125 && k <= 127))
+                k++;
+            assert_int_equal(s.t[i], (int64_t)k * STEP);
+        }
+        tsdb_samples_fini(&s);
+        if (pass == 0)
+            assert_int_equal(tsdb_clean_tombstones(f->db, &err), 0);
+        else
+            fx_reopen(f);
+    }
+    /* The newest sample still rules appends (the record keeps max_t). */
+    assert_int_equal(app1(f->db, IDLE, 129 * STEP, 1), PL_ERR_DUPLICATE);
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &ev, &err), 0);
+    /* Over its whole range, as the head record tells it: forgotten with its record. */
+    del_steps(f->db, "s=idle", 0, 129);
+    struct tsdb_stats st;
+    tsdb_stats_get(f->db, &st);
+    assert_int_equal(st.series, 0);
+    assert_int_equal(head_records(f->db), 0);
+    assert_int_equal(
+        sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
+    fx_reopen(f);
+    assert_int_equal(head_records(f->db), 0);
+    assert_int_equal(
+        sel(f->db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
+}
+
+/*
+ * A snapshot of a database with evicted series holds their data (head
+ * records written by eviction, WAL records since the checkpoint that replay
+ * as duplicates of them) and a delete's tombstone over part of it.
+ */
+static void test_snapshot_holds_evicted_series(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    const char *both[] = {IDLE, BUSY};
+    fill(f->db, both, 2, 0, 130);
+    uint64_t ev = 0;
+    assert_int_equal(tsdb_head_gc(f->db, 130 * STEP, &ev, &err), 0);
+    assert_int_equal(ev, 2);
+    fill(f->db, both + 1, 1, 130 * STEP, 10);
+    del_steps(f->db, "s=idle", 125, 127);
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s-snap", f->dir);
+    assert_int_equal(tsdb_snapshot(f->db, dir, &err), 0);
+    struct tsdb_options o = f->o;
+    o.path = dir;
+    struct tsdb *db;
+    assert_int_equal(tsdb_open(&o, &db, &err), 0);
+    assert_int_equal(
+        sel(db, (const char *const[]){"s=idle"}, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 127);
+    check(db, BUSY, 0, 140);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+#define SN 400 /* series of the summary race */
+
+struct sum_race {
+    struct tsdb *db;
+    struct pl_labels *ls[SN];
+    _Atomic int stop;
+    _Atomic long rounds, bad;
+};
+
+/* Evicts every series, then loads them all back (a duplicate append loads, adds nothing). */
+static void *sum_churn(void *arg)
+{
+    struct sum_race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        uint64_t ev;
+        struct pl_err err;
+        int rc = tsdb_head_gc(r->db, INT64_MAX, &ev, &err);
+        struct tsdb_appender *a;
+        if ((rc && rc != PL_ERR_TIMEOUT) || tsdb_appender_begin(r->db, &a)) {
+            atomic_fetch_add(&r->bad, 1);
+            break;
+        }
+        for (int i = 0; i < SN; i++)
+            if (tsdb_append(a, r->ls[i], 9 * STEP, 9 * 15, NULL))
+                atomic_fetch_add(&r->bad, 1);
+        tsdb_appender_rollback(a);
+        atomic_fetch_add(&r->rounds, 1);
+    }
+    return NULL;
+}
+
+/*
+ * tsdb_summary_get counts each open chunk once, from memory or from its head
+ * record, while series are evicted and loaded back under it.
+ */
+static void test_summary_counts_each_series_once_while_eviction_runs(void **state)
+{
+    struct fx *f = *state;
+    struct sum_race *r = calloc(1, sizeof(*r));
+    r->db = f->db;
+    struct pl_err err;
+    struct tsdb_appender *a;
+    for (int i = 0; i < SN; i++) {
+        char s[64];
+        snprintf(s, sizeof(s), "m{i=\"%d\"}", i);
+        assert_int_equal(pl_labels_parse(s, strlen(s), &r->ls[i], &err), 0);
+    }
+    for (int k = 0; k < 10; k++) {
+        assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+        for (int i = 0; i < SN; i++)
+            assert_int_equal(tsdb_append(a, r->ls[i], k * STEP, k * 15, NULL), 0);
+        assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, sum_churn, r);
+    int64_t t0 = pl_mono_ns();
+    long sums = 0, wrong = 0;
+    while ((pl_mono_ns() - t0 < 1000000000LL || atomic_load(&r->rounds) < 5) &&
+           pl_mono_ns() - t0 < 10 * 1000000000LL && !atomic_load(&r->bad)) {
+        struct tsdb_summary sum;
+        assert_int_equal(tsdb_summary_get(f->db, &sum, &err), 0);
+        if (sum.samples != SN * 10 || sum.head_chunks != SN) {
+            if (wrong++ < 3)
+                fprintf(stderr, "summary: %llu samples, %llu open chunks\n",
+                        (unsigned long long)sum.samples, (unsigned long long)sum.head_chunks);
+        }
+        tsdb_summary_fini(&sum);
+        sums++;
+    }
+    atomic_store(&r->stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "summary race: %ld summaries, %ld wrong, %ld evict+load rounds\n", sums, wrong,
+            (long)r->rounds);
+    assert_int_equal(r->bad, 0);
+    assert_int_equal(wrong, 0);
+    for (int i = 0; i < SN; i++)
+        pl_labels_free(r->ls[i]);
+    free(r);
+}
+
 int test_evict_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +696,11 @@ int test_evict_run(void)
         cmocka_unit_test_setup_teardown(test_crash_after_eviction_replays_exactly, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_queries_and_appends_run_concurrently_with_eviction,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_deletes_of_an_evicted_series_cover_its_head_record,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_holds_evicted_series, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_summary_counts_each_series_once_while_eviction_runs,
                                         fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_evict", tests, NULL, NULL);

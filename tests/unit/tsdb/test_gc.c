@@ -258,6 +258,54 @@ static void test_gc_keeps_a_series_with_samples_pending_in_an_appender(void **st
     tsdb_samples_fini(&smp);
 }
 
+/*
+ * Series GC judges a series that eviction took out of memory by its head
+ * record: forgotten when its newest sample is before the cut, kept (under
+ * the same id, which appends by labels find again) when it has newer data.
+ */
+static void test_gc_judges_evicted_series_by_their_head_record(void **state)
+{
+    struct fx *f = *state;
+    f->o.retention_ms = 6 * HOUR;
+    fx_reopen(f);
+    struct pl_err err;
+    uint64_t ev = 0;
+    fill(f->db, "a{k=\"1\"}", 0, 60000, 60); /* up to 1 h, evicted at once */
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &ev, &err), 0);
+    assert_int_equal(ev, 1);
+    for (int h = 0; h < 9; h++)
+        fill(f->db, "c{k=\"2\"}", h * HOUR, 60000, 60); /* up to 9 h: the cut passes a */
+    const char *ma[] = {"__name__=a"}, *mc[] = {"__name__=c"};
+    assert_true(f->db->gc_done >= 2 * HOUR);
+    assert_int_equal(sel(f->db, ma, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 0);
+    assert_int_equal(index_series(f->db), 1);
+    const char *cs = "c{k=\"2\"}";
+    struct pl_labels *ls;
+    assert_int_equal(pl_labels_parse(cs, strlen(cs), &ls, &err), 0);
+    uint64_t ref_c = 0, ref2 = 0;
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls, 8 * HOUR + 59 * 60000, 59, &ref_c), 0); /* a duplicate */
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &ev, &err), 0);
+    assert_int_equal(ev, 1);
+    /* Another series moves the retention cut to 6 h: between a's data and c's newest. */
+    for (int h = 9; h < 13; h++)
+        fill(f->db, "d{k=\"3\"}", h * HOUR, 60000, 60);
+    assert_int_equal(f->db->gc_cut, 6 * HOUR);
+    assert_int_equal(f->db->gc_done, 6 * HOUR);
+    assert_int_equal(sel(f->db, mc, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 3 * 60);
+    assert_int_equal(index_series(f->db), 2);
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls, 9 * HOUR, 60, &ref2), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    assert_true(ref_c != 0 && ref2 == ref_c);
+    pl_labels_free(ls);
+    fx_reopen(f);
+    assert_int_equal(index_series(f->db), 2);
+    assert_int_equal(sel(f->db, mc, 1, INT64_MIN / 2, INT64_MAX / 2, NULL, 0), 3 * 60 + 1);
+}
+
 /* Batch map slots: series whose ids collide must not see each other's entries in the next batch. */
 static void test_appender_batches_with_colliding_series_stay_independent(void **state)
 {
@@ -525,6 +573,8 @@ int test_gc_run(void)
         cmocka_unit_test_setup_teardown(test_retention_by_size_forgets_series_of_dropped_partitions,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gc_keeps_a_series_with_samples_pending_in_an_appender,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_judges_evicted_series_by_their_head_record,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_appender_batches_with_colliding_series_stay_independent, fx_setup, fx_teardown),

@@ -1,6 +1,7 @@
 /* test_maint.c - deletes, tombstone cleaning, retention, snapshots, map growth. */
 #include "tests.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +169,36 @@ static void test_snapshot_is_a_consistent_openable_copy(void **state)
     rm_rf(dir);
 }
 
+/*
+ * Our codes and LMDB's travel in the same int (they once shared -30799..):
+ * each code must keep one meaning through tsdb__mdb_err (a map growth that
+ * timed out was reported as "database map full", a state error as corruption).
+ */
+static void test_error_codes_keep_their_meaning_through_the_lmdb_mapping(void **state)
+{
+    (void)state;
+    struct pl_err err;
+    char want[PL_ERR_MSG_MAX];
+    for (int c = PL_ERR_BASE; c < PL_ERR_LAST; c++) {
+        assert_false(c >= MDB_KEYEXIST && c <= MDB_LAST_ERRCODE);
+        assert_int_equal(tsdb__mdb_err(&err, c, "growing the map"), c);
+        assert_int_equal(err.code, c);
+        if (c == PL_ERR_CORRUPT)
+            snprintf(want, sizeof(want), "growing the map: database is corrupt (bad record)");
+        else
+            snprintf(want, sizeof(want), "growing the map: %s", pl_err_str(c));
+        assert_string_equal(err.msg, want);
+    }
+    /* LMDB's own codes keep their translations. */
+    assert_int_equal(tsdb__mdb_err(&err, MDB_MAP_FULL, "x"), PL_ERR_LIMIT);
+    assert_string_equal(err.msg, "x: database map full");
+    assert_int_equal(tsdb__mdb_err(&err, MDB_CORRUPTED, "x"), PL_ERR_CORRUPT);
+    assert_int_equal(tsdb__mdb_err(&err, MDB_NOTFOUND, "x"), PL_ERR_IO);
+    snprintf(want, sizeof(want), "x: %s", mdb_strerror(MDB_NOTFOUND));
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tsdb__mdb_err(&err, -ENOENT, "x"), -ENOENT);
+}
+
 static void test_map_grows_instead_of_failing(void **state)
 {
     struct fx *f = *state;
@@ -251,6 +282,7 @@ int test_maint_run(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_compaction_merges_old_partitions_without_losing_samples, fx_setup, fx_teardown),
+        cmocka_unit_test(test_error_codes_keep_their_meaning_through_the_lmdb_mapping),
         cmocka_unit_test_setup_teardown(test_map_grows_instead_of_failing, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open_sees_unreplayed_wal, fx_setup,
                                         fx_teardown),

@@ -6,6 +6,8 @@
 #include "tests.h"
 
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -306,6 +308,286 @@ static void test_backfill_continues_a_series_with_an_open_chunk(void **state)
     check_series(f->db, 0, 0, 300);
 }
 
+/* Appends samples [j0, j1) of series i through an appender (one commit). */
+static void append_ref(struct tsdb *db, int i, int j0, int j1)
+{
+    struct pl_labels *ls = lbl(i);
+    struct tsdb_appender *a;
+    struct pl_err err;
+    assert_int_equal(tsdb_appender_begin(db, &a), 0);
+    for (int j = j0; j < j1; j++)
+        assert_int_equal(tsdb_append(a, ls, ref_t(j), ref_v(i, j), NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls);
+}
+
+/*
+ * The backfill keeps pointers to the series it buffers samples for (and to
+ * the series of the previous sample): eviction must not free them meanwhile.
+ */
+static void test_backfill_holds_its_series_against_eviction(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    append_ref(f->db, 0, 0, 10);
+    append_ref(f->db, 2, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls0 = lbl(0), *ls2 = lbl(2);
+    for (int j = 10; j < 20; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    /* Series 2 only as the previous sample's series (its sample is refused). */
+    assert_int_equal(tsdb_backfill_add(b, ls2, ref_t(5), ref_v(2, 5), &err), PL_ERR_OUT_OF_ORDER);
+    /* Every series is idle by this bound: only the backfill's hold keeps them. */
+    uint64_t n = 99;
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 0);
+    for (int j = 10; j < 20; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls2, ref_t(j), ref_v(2, j), &err), 0);
+    for (int j = 20; j < 30; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tsdb_backfill_flush(b, &err), 0);
+    /* Flushed: the series of the last sample is still held, the other one may go. */
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 1);
+    check_series(f->db, 0, 0, 30);
+    check_series(f->db, 2, 0, 20);
+    for (int j = 30; j < 40; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls0, ref_t(j), ref_v(0, j), &err), 0);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    pl_labels_free(ls0);
+    pl_labels_free(ls2);
+    /* Finished: nothing holds them any more. */
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &n, &err), 0);
+    assert_int_equal(n, 1);
+    check_series(f->db, 0, 0, 40);
+    check_series(f->db, 2, 0, 20);
+    reopen(f);
+    check_series(f->db, 0, 0, 40);
+    check_series(f->db, 2, 0, 20);
+}
+
+struct evictor {
+    struct tsdb *db;
+    _Atomic int stop;
+    _Atomic long rounds, evicted, bad;
+};
+
+static void *evict_loop(void *arg)
+{
+    struct evictor *ev = arg;
+    while (!atomic_load(&ev->stop)) {
+        uint64_t n = 0;
+        struct pl_err err;
+        int rc = tsdb_head_gc(ev->db, INT64_MAX, &n, &err);
+        if (rc && rc != PL_ERR_TIMEOUT) {
+            fprintf(stderr, "head gc: %s\n", err.msg);
+            atomic_fetch_add(&ev->bad, 1);
+        }
+        atomic_fetch_add(&ev->evicted, (long)n);
+        atomic_fetch_add(&ev->rounds, 1);
+    }
+    return NULL;
+}
+
+/* Eviction rounds without pause while a backfill interleaves series and flushes often. */
+static void test_backfill_runs_concurrently_with_eviction(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    enum { NS = 40, NJ = 300 };
+    struct pl_labels *ls[NS];
+    for (int i = 0; i < NS; i++)
+        ls[i] = lbl(i);
+    append_ref(f->db, 0, 0, 10);
+    struct evictor *ev = calloc(1, sizeof(*ev));
+    ev->db = f->db;
+    pthread_t t;
+    pthread_create(&t, NULL, evict_loop, ev);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 700, &b, &err), 0);
+    for (int j = 0; j < NJ; j++) {
+        for (int i = 0; i < NS; i++) {
+            if (i == 0 && j < 10)
+                continue;
+            assert_int_equal(tsdb_backfill_add(b, ls[i], ref_t(j), ref_v(i, j), &err), 0);
+        }
+        if (j == NJ / 2) {
+            /* Flushed, the series are idle: wait for them to go, then load them back. */
+            assert_int_equal(tsdb_backfill_flush(b, &err), 0);
+            for (int w = 0; w < 5000 && atomic_load(&ev->evicted) < NS - 1; w++)
+                usleep(1000);
+            assert_true(atomic_load(&ev->evicted) >= NS - 1);
+        }
+    }
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    atomic_store(&ev->stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "backfill with eviction: %ld rounds, %ld evicted\n", (long)ev->rounds,
+            (long)ev->evicted);
+    assert_int_equal(ev->bad, 0);
+    assert_true(ev->evicted > 0);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < NS; i++)
+            check_series(f->db, i, 0, NJ);
+        reopen(f);
+    }
+    for (int i = 0; i < NS; i++)
+        pl_labels_free(ls[i]);
+    free(ev);
+}
+
+/*
+ * A head record written while samples are buffered (a checkpoint triggered by
+ * another appender's commit, an eviction round) holds only what is stored:
+ * after a crash there, running the import again stores the buffered samples
+ * instead of refusing them as older than a newest sample never written.
+ */
+static void test_backfill_buffered_samples_stay_out_of_head_records(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tsdb *db;
+        if (tsdb_open(&f->o, &db, &err) != 0)
+            _exit(2);
+        append_ref(db, 0, 0, 10);
+        struct tsdb_backfill *b;
+        if (tsdb_backfill_new(db, 0, &b, &err) != 0)
+            _exit(3);
+        struct pl_labels *ls = lbl(0);
+        for (int j = 10; j < 30; j++)
+            if (tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err) != 0)
+                _exit(4);
+        pthread_mutex_lock(&db->commit_mu);
+        int rc = tsdb__head_checkpoint(db, &err);
+        pthread_mutex_unlock(&db->commit_mu);
+        if (rc != 0)
+            _exit(5);
+        raise(SIGKILL);
+        _exit(6);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    reopen(f);
+    check_series(f->db, 0, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    struct pl_labels *ls = lbl(0);
+    for (int j = 10; j < 30; j++)
+        assert_int_equal(tsdb_backfill_add(b, ls, ref_t(j), ref_v(0, j), &err), 0);
+    pl_labels_free(ls);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    check_series(f->db, 0, 0, 30);
+}
+
+/* Every id with a head record or a chunk has a series entry (nothing orphaned). */
+static void assert_no_orphans(struct tsdb *db)
+{
+    MDB_txn *txn;
+    assert_int_equal(tsdb__rtxn_begin(db, &txn), 0);
+    MDB_dbi dbis[2] = {db->dbi_head, db->dbi_chunks};
+    for (int d = 0; d < 2; d++) {
+        MDB_cursor *cur;
+        assert_int_equal(mdb_cursor_open(txn, dbis[d], &cur), 0);
+        MDB_val k, v;
+        int r;
+        while ((r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+            uint8_t id[4];
+            memcpy(id, (uint8_t *)k.mv_data + (d ? 4 : 0), 4);
+            MDB_val sk = {4, id}, sv;
+            int g = mdb_get(txn, db->dbi_series, &sk, &sv);
+            if (g != 0)
+                fprintf(stderr, "orphan %s of series id %u\n", d ? "chunk" : "head record",
+                        tsdb__rd_be32(id));
+            assert_int_equal(g, 0);
+        }
+        assert_int_equal(r, MDB_NOTFOUND);
+        mdb_cursor_close(cur);
+    }
+    tsdb__rtxn_end(db, txn);
+}
+
+/* Number of series matching s="<i>" in the index. */
+static size_t series_count(struct tsdb *db, int i)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", i);
+    struct tsdb_matcher *m;
+    struct pl_err err;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", v, &m, &err), 0);
+    struct tsdb_querier *q;
+    assert_int_equal(tsdb_querier_open(db, INT64_MIN / 2, INT64_MAX / 2, &q, &err), 0);
+    struct tsdb_series_set *ss;
+    assert_int_equal(tsdb_select(q, &m, 1, &ss, &err), 0);
+    const struct pl_labels *ls;
+    size_t n = 0;
+    while (tsdb_series_set_next(ss, &ls) == 1)
+        n++;
+    tsdb_series_set_free(ss);
+    tsdb_querier_close(q);
+    tsdb_matcher_free(m);
+    return n;
+}
+
+/*
+ * Series GC (after retention) keeps a series the backfill buffers samples
+ * for, and a series deleted meanwhile loses its buffered samples: a flush
+ * never writes chunks or head records for a series the index forgot.
+ */
+static void test_backfill_series_forgotten_meanwhile_leave_nothing_behind(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    f->o.retention_ms = 4 * 3600 * INT64_C(1000);
+    reopen(f);
+    for (int i = 0; i < 3; i++)
+        append_ref(f->db, i, 0, 10);
+    struct tsdb_backfill *b;
+    assert_int_equal(tsdb_backfill_new(f->db, 0, &b, &err), 0);
+    load(b, 3, 10, 20);
+    /* Series 1 is deleted over all time while samples of it are buffered. */
+    struct tsdb_matcher *m;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", "1", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f->db, &m, 1, INT64_MIN, INT64_MAX, &err), 0);
+    tsdb_matcher_free(m);
+    /* Series 2 over what it stores: its buffered samples are newer, so it stays. */
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, "s", "2", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f->db, &m, 1, INT64_MIN, ref_t(9), &err), 0);
+    tsdb_matcher_free(m);
+    assert_int_equal(series_count(f->db, 2), 1);
+    /* A sample 10 h later moves the retention cut past every sample of series 0. */
+    struct pl_labels *ls9 = lbl(9);
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, ls9, T0 + 10 * 3600 * INT64_C(1000), 1, NULL), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    pl_labels_free(ls9);
+    pthread_mutex_lock(&f->db->commit_mu);
+    int rc = tsdb__retention_apply(f->db, &err);
+    pthread_mutex_unlock(&f->db->commit_mu);
+    assert_int_equal(rc, 0);
+    assert_true(f->db->gc_done > ref_t(20));
+    /* Series 0 has samples pending in the backfill: kept. */
+    assert_int_equal(series_count(f->db, 0), 1);
+    assert_int_equal(series_count(f->db, 1), 0);
+    assert_int_equal(tsdb_backfill_finish(b, NULL, &err), 0);
+    assert_no_orphans(f->db);
+    assert_int_equal(series_count(f->db, 1), 0);
+    check_series(f->db, 0, 0, 20);
+    check_series(f->db, 2, 10, 20);
+    reopen(f);
+    assert_no_orphans(f->db);
+    assert_int_equal(series_count(f->db, 1), 0);
+}
+
 static void test_backfill_rerun_completes_and_ignores_stored(void **state)
 {
     struct fx *f = *state;
@@ -527,6 +809,10 @@ int test_backfill_run(void)
         T(test_backfill_applies_append_rules),
         T(test_backfill_continues_a_series_with_an_open_chunk),
         T(test_backfill_rerun_completes_and_ignores_stored),
+        T(test_backfill_holds_its_series_against_eviction),
+        T(test_backfill_runs_concurrently_with_eviction),
+        T(test_backfill_buffered_samples_stay_out_of_head_records),
+        T(test_backfill_series_forgotten_meanwhile_leave_nothing_behind),
         T(test_repack_keeps_contents_and_shrinks),
         T(test_repack_refuses_a_database_open_elsewhere),
         T(test_repack_reports_a_missing_database),
