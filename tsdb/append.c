@@ -336,8 +336,13 @@ uint64_t tsdb__ckpt_limit(struct tsdb *db)
     struct tsdb__pend *pend = atomic_load(&db->pend);
     /* Series with pending samples count: they are in memory once a crash-open is over. */
     uint64_t nser = atomic_load(&db->st_head_series) + (pend ? pend->left : 0);
-    if (!db->opt.checkpoint_bytes && nser * TSDB_CKPT_BYTES_PER_SERIES > at)
-        at = nser * TSDB_CKPT_BYTES_PER_SERIES;
+    if (!db->opt.checkpoint_bytes) {
+        uint64_t by_series = nser * TSDB_CKPT_BYTES_PER_SERIES;
+        if (by_series > TSDB_CKPT_MAX_BYTES)
+            by_series = TSDB_CKPT_MAX_BYTES;
+        if (by_series > at)
+            at = by_series;
+    }
     return at;
 }
 

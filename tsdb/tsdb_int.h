@@ -81,8 +81,14 @@
 #define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
 #define TSDB_MAX_LABELS_SIZE (64 * 1024)
-/* Checkpoint when the WAL since the last one exceeds this many bytes per head series. */
-#define TSDB_CKPT_BYTES_PER_SERIES 64
+/*
+ * Checkpoint when the WAL since the last one exceeds this many bytes per head
+ * series (a checkpoint costs about one head record per series), but at most
+ * TSDB_CKPT_MAX_BYTES: a restart after a crash reads the whole tail, ~4 ms per
+ * MiB, so the cap bounds it (~0.25 s) however many series there are.
+ */
+#define TSDB_CKPT_BYTES_PER_SERIES 128
+#define TSDB_CKPT_MAX_BYTES        (UINT64_C(64) << 20)
 /* Series whose lazily replayed samples one commit applies when the WAL is over its bound. */
 #define TSDB_PEND_STEP 16384
 
