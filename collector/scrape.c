@@ -77,6 +77,7 @@ struct starget {
     int64_t start_ms, start_ns;
     char errbuf[CURL_ERROR_SIZE];
     int64_t prev_start_ns; /* start of the previous scrape, for the interval summary */
+    uint64_t prepared_gen; /* m->cfg_gen the request options were set for (0: never) */
     char *tls_name;        /* tls_config.server_name the URL and connect_to were built for */
     char *tls_url;         /* t.url with the host replaced by tls_name */
     struct curl_slist *connect_to;
@@ -131,6 +132,7 @@ struct coll_scrape_manager {
     int immediate;
     pthread_mutex_t lock, disc_lock;
     struct coll_config *cfg;
+    uint64_t cfg_gen; /* counts apply() calls: request options are set again after one */
     struct coll_config **retired;
     size_t nretired;
     struct spool **pools;
@@ -321,6 +323,12 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms);
     curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /*
+     * Prometheus 2.42 uses a proxy only when proxy_url says so, never one
+     * from the environment; this also spares libcurl reading the proxy
+     * variables on every request.
+     */
+    curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
     return t;
 }
 
@@ -399,6 +407,13 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
 {
     const struct coll_http_config *h = &t->pool->sc->http;
     CURL *e = t->easy;
+    /* The options change only with the configuration, unless secrets are read from files. */
+    int secret_files = (h->has_authorization && h->auth_credentials_file &&
+                        *h->auth_credentials_file) ||
+                       (h->has_basic_auth && h->basic_password_file && *h->basic_password_file);
+    if (t->prepared_gen == m->cfg_gen && !secret_files)
+        return;
+    t->prepared_gen = m->cfg_gen;
     /* A reload may change the limit of a kept target. */
     t->body.limit =
         (size_t)(t->pool->sc->body_size_limit ? t->pool->sc->body_size_limit : DEFAULT_BODY_LIMIT);
@@ -443,7 +458,6 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
         curl_easy_setopt(e, CURLOPT_SSLKEY, h->tls_key_file);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls_insecure_skip_verify ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls_insecure_skip_verify ? 0L : 2L);
-    (void)m;
 }
 
 struct scrape_result {
@@ -1525,6 +1539,7 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         m->retired[m->nretired++] = m->cfg;
     }
     m->cfg = cfg;
+    m->cfg_gen++;
     int rc = 0;
     if (!m->started) {
         if (pthread_create(&m->scrape_thr, NULL, scrape_main, m) != 0) {
