@@ -73,6 +73,7 @@ struct starget {
     CURL *easy;
     struct curl_slist *hdrs;
     struct pl_buf body;
+    size_t last_body_len; /* of the previous scrape, to size the next body's buffer */
     int in_flight, body_over;
     int64_t start_ms, start_ns;
     char errbuf[CURL_ERROR_SIZE];
@@ -284,6 +285,9 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct starget *t = ud;
     size_t n = size * nmemb;
+    /* Room for a body like the last one at once: no chain of reallocs and copies. */
+    if (!t->body.data && t->last_body_len > n && t->last_body_len + 1 <= t->body.limit)
+        (void)pl_buf_reserve(&t->body, t->last_body_len + 1);
     if (pl_buf_append(&t->body, p, n) != 0) {
         t->body_over = 1;
         return 0; /* aborts the transfer */
@@ -1087,6 +1091,7 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
      * target pinning its largest body.
      */
     size_t lim = t->body.limit;
+    t->last_body_len = t->body.len;
     pl_buf_fini(&t->body);
     pl_buf_init(&t->body, lim);
 }
