@@ -163,6 +163,8 @@ struct coll_scrape_manager {
     struct gdone *gdone;
     size_t ngdone, gdone_cap;
     int64_t map_released_ns; /* last tsdb_map_release (monotonic) */
+    int (*commit_fault)(void *ud, size_t nscrapes);
+    void *commit_fault_ud;
     int map_release_warned;
     /* Targets that went away, waiting for their end-of-run stale markers (target_retire). */
     struct starget **dying;
@@ -412,9 +414,9 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
     const struct coll_http_config *h = &t->pool->sc->http;
     CURL *e = t->easy;
     /* The options change only with the configuration, unless secrets are read from files. */
-    int secret_files = (h->has_authorization && h->auth_credentials_file &&
-                        *h->auth_credentials_file) ||
-                       (h->has_basic_auth && h->basic_password_file && *h->basic_password_file);
+    int secret_files =
+        (h->has_authorization && h->auth_credentials_file && *h->auth_credentials_file) ||
+        (h->has_basic_auth && h->basic_password_file && *h->basic_password_file);
     if (t->prepared_gen == m->cfg_gen && !secret_files)
         return;
     t->prepared_gen = m->cfg_gen;
@@ -799,8 +801,8 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
                     limit_hit = 1;
                     continue;
                 }
-                *stage_push(m) = (struct staged){
-                    .ref = ce->ref, .ce = (uint32_t)ci, .t = st, .v = s->value};
+                *stage_push(m) =
+                    (struct staged){.ref = ce->ref, .ce = (uint32_t)ci, .t = st, .v = s->value};
                 continue;
             }
         }
@@ -831,8 +833,8 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
         /* New series appended before the sample limit broke count, even in a rejected scrape. */
         if (is_new && !limit_hit)
             added++;
-        *stage_push(m) = (struct staged){
-            .ls = ls, .ce = (uint32_t)ci, .is_new = is_new, .t = st, .v = s->value};
+        *stage_push(m) =
+            (struct staged){.ls = ls, .ce = (uint32_t)ci, .is_new = is_new, .t = st, .v = s->value};
     }
     if (rc < 0) {
         snprintf(err, errlen, "%s", perr.msg);
@@ -886,8 +888,8 @@ static void append_report(struct tsdb_appender *a, struct starget *t, int64_t ts
     double v[5] = {up ? 1 : 0, dur, (double)r->scraped, (double)r->post_relabel,
                    (double)r->added_series};
     for (int i = 0; i < 5; i++) {
-        int arc = t->report_ref[i] ? tsdb_append_ref(a, t->report_ref[i], ts, v[i])
-                                   : PL_ERR_NOTFOUND;
+        int arc =
+            t->report_ref[i] ? tsdb_append_ref(a, t->report_ref[i], ts, v[i]) : PL_ERR_NOTFOUND;
         if (arc == PL_ERR_NOTFOUND)
             arc = tsdb_append(a, t->report_ls[i], ts, v[i], &t->report_ref[i]);
         count_append(r, arc);
@@ -927,7 +929,14 @@ static void group_flush(struct coll_scrape_manager *m)
         return;
     struct tsdb_append_result res = {0};
     struct pl_err cerr;
-    int failed = tsdb_appender_commit(m->group, &res, &cerr) != 0;
+    int failed;
+    if (m->commit_fault && m->commit_fault(m->commit_fault_ud, m->ngdone)) {
+        tsdb_appender_rollback(m->group);
+        pl_err_set(&cerr, PL_ERR_IO, "injected commit failure");
+        failed = 1;
+    } else {
+        failed = tsdb_appender_commit(m->group, &res, &cerr) != 0;
+    }
     m->group = NULL;
     if (failed) {
         pl_log(PL_LOG_ERROR, "scrape", "Appending scrapes failed", "scrapes",
@@ -950,9 +959,9 @@ static void group_flush(struct coll_scrape_manager *m)
             ok = 0;
             g->r.accepted = 0;
         }
-        enum coll_scrape_outcome outcome = ok                               ? COLL_SCRAPE_SUCCESS
+        enum coll_scrape_outcome outcome = ok                                  ? COLL_SCRAPE_SUCCESS
                                            : g->outcome != COLL_SCRAPE_SUCCESS ? g->outcome
-                                                                             : COLL_SCRAPE_ERROR;
+                                                                               : COLL_SCRAPE_ERROR;
         pool_count(t->pool->st, outcome, g->dur, &g->r);
         t->health = ok ? HEALTH_UP : HEALTH_DOWN;
         snprintf(t->last_error, sizeof(t->last_error), "%s", ok ? "" : g->err);
@@ -976,8 +985,8 @@ static void group_flush(struct coll_scrape_manager *m)
         int rc = tsdb_map_release(m->db);
         if (rc != 0 && !m->map_release_warned) {
             m->map_release_warned = 1;
-            pl_log(PL_LOG_WARN, "scrape", "Releasing the storage map failed", "err",
-                   strerror(-rc), NULL);
+            pl_log(PL_LOG_WARN, "scrape", "Releasing the storage map failed", "err", strerror(-rc),
+                   NULL);
         }
     }
 }
@@ -998,8 +1007,8 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
             return;
         }
         /* Scrapes ending within the delay share the commit; a short interval shortens it. */
-        int64_t delay = m->commit_delay_ms < t->t.interval_ms / 4 ? m->commit_delay_ms
-                                                                   : t->t.interval_ms / 4;
+        int64_t delay =
+            m->commit_delay_ms < t->t.interval_ms / 4 ? m->commit_delay_ms : t->t.interval_ms / 4;
         m->group_due_ns = now_ns + delay * 1000000;
     }
     if (m->ngdone == m->gdone_cap) {
@@ -1078,8 +1087,8 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
     }
     append_report(a, t, ts, ok, dur, r);
     g->ok = ok;
-    g->outcome = ok             ? COLL_SCRAPE_SUCCESS
-                 : t->body_over ? COLL_SCRAPE_BODY_SIZE_LIMIT
+    g->outcome = ok                                 ? COLL_SCRAPE_SUCCESS
+                 : t->body_over                     ? COLL_SCRAPE_BODY_SIZE_LIMIT
                  : code == CURLE_OPERATION_TIMEDOUT ? COLL_SCRAPE_TIMEOUT
                  : r->limit_hit                     ? COLL_SCRAPE_SAMPLE_LIMIT
                                                     : COLL_SCRAPE_ERROR;
@@ -1447,6 +1456,10 @@ int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *o
     m->parser[COLL_EXPFMT_PROMETHEUS] = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, 0);
     m->parser[COLL_EXPFMT_OPENMETRICS] = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
     m->commit_delay_ms = opt && opt->commit_delay_ms ? opt->commit_delay_ms : 250;
+    if (opt) {
+        m->commit_fault = opt->commit_fault;
+        m->commit_fault_ud = opt->commit_fault_ud;
+    }
     pl_buf_init(&m->rekey, DEFAULT_BODY_LIMIT);
     *out = m;
     return 0;

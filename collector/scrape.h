@@ -53,6 +53,13 @@ struct coll_scrape_options {
      */
     int commit_delay_ms;
     /*
+     * Test hook (NULL in production): called before each group commit with
+     * the number of scrapes in it; nonzero makes the commit fail as if
+     * storage refused it (the batch is rolled back).
+     */
+    int (*commit_fault)(void *ud, size_t nscrapes);
+    void *commit_fault_ud;
+    /*
      * Optional observer for figures that need a distribution (a summary in
      * the self-metrics): called once per scrape and once per pool sync on
      * the scrape thread, with the manager's lock held; it must not call back

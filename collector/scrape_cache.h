@@ -21,14 +21,14 @@
 #include <stdint.h>
 
 struct coll_scache_ent {
-    uint64_t ref;       /* tsdb reference; 0 until a sample of it was appended */
-    uint32_t off;       /* key offset in coll_scache.keys */
+    uint64_t ref;         /* tsdb reference; 0 until a sample of it was appended */
+    uint32_t off;         /* key offset in coll_scache.keys */
     uint32_t klen : 30;   /* key length */
     uint32_t dropped : 1; /* metric_relabel_configs dropped the series */
     uint32_t added : 1;   /* counted in scrape_series_added by a rejected scrape (ref still 0) */
-    uint32_t seen;      /* scrape iteration that last saw it */
-    uint32_t last_ok;   /* last successful iteration that saw it */
-    uint64_t hash;      /* of the key, for the index */
+    uint32_t seen;        /* scrape iteration that last saw it */
+    uint32_t last_ok;     /* last successful iteration that saw it */
+    uint64_t hash;        /* of the key, for the index */
 };
 
 struct coll_scache {

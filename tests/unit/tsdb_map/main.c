@@ -207,8 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_map_release_drops_pages_keeps_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_release_concurrent_with_appends, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_map_release_concurrent_with_appends, setup, teardown),
     };
     return cmocka_run_group_tests_name("tsdb_map", tests, NULL, NULL);
 }
