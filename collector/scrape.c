@@ -74,6 +74,7 @@ struct starget {
     struct curl_slist *hdrs;
     struct pl_buf body;
     size_t last_body_len; /* of the previous scrape, to size the next body's buffer */
+    int last_fmt;         /* enum coll_expfmt_format of the previous body, -1 before */
     int in_flight, body_over;
     int64_t start_ms, start_ns;
     char errbuf[CURL_ERROR_SIZE];
@@ -304,6 +305,7 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     t->t = *ct;
     memset(ct, 0, sizeof(*ct));
     t->pool = p;
+    t->last_fmt = -1;
     t->pub = coll_target_public_labels(&t->t);
     for (int i = 0; i < 5; i++)
         t->report_ls[i] = with_name(t->pub, report_names[i], &m->lb);
@@ -781,7 +783,18 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
     struct coll_expfmt_err perr;
     int rc, limit_hit = 0;
     uint64_t added = 0;
-    while ((rc = coll_expfmt_next(p, &e, &perr)) > 0) {
+    /* Only text accepted by this format's parser may skip its label scan (expect below). */
+    int hints = t->last_fmt == (int)fmt;
+    t->last_fmt = (int)fmt;
+    for (;;) {
+        if (hints && c->cursor < c->n) {
+            /* The page likely goes on as the last one did: labels need no second scan. */
+            const struct coll_scache_ent *x = &c->v[c->cursor];
+            if ((x->ref || x->dropped) && x->seen != t->iter)
+                coll_expfmt_expect(p, coll_scache_key(c, c->cursor), x->klen);
+        }
+        if ((rc = coll_expfmt_next(p, &e, &perr)) <= 0)
+            break;
         if (rc != COLL_EXPFMT_SAMPLE)
             continue;
         const struct coll_expfmt_sample *s = &e.sample;
