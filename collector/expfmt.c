@@ -530,7 +530,7 @@ void coll_expfmt_parser_reset(struct coll_expfmt_parser *p, const char *buf, siz
 void coll_expfmt_expect(struct coll_expfmt_parser *p, const char *series, size_t n)
 {
     /* Lenient 0.0.4 only: there a series' text parses the same wherever it appears. */
-    if (p->strict || p->fmt != COLL_EXPFMT_PROMETHEUS || !n || memchr(series, '\n', n))
+    if (p->strict || p->fmt != COLL_EXPFMT_PROMETHEUS || !n)
         return;
     p->hint = series;
     p->hint_len = n;

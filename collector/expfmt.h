@@ -156,7 +156,8 @@ void coll_expfmt_parser_reset(struct coll_expfmt_parser *p, const char *buf, siz
  * exactly series[0..n) and a blank, that series text was accepted by this
  * mode before, so its labels are not scanned again; the sample then comes
  * with `series` and `name` set and no labels (nlabels 0). Ignored in other
- * modes and for text spanning lines. `series` is borrowed until the next
+ * modes. `series` must not span lines (contain '\n': the line count would
+ * be off); it is borrowed until the next
  * coll_expfmt_next, which consumes the hint whether it matched or not.
  */
 void coll_expfmt_expect(struct coll_expfmt_parser *p, const char *series, size_t n);

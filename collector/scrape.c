@@ -790,7 +790,7 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
         if (hints && c->cursor < c->n) {
             /* The page likely goes on as the last one did: labels need no second scan. */
             const struct coll_scache_ent *x = &c->v[c->cursor];
-            if ((x->ref || x->dropped) && x->seen != t->iter)
+            if ((x->ref || x->dropped) && x->seen != t->iter && !x->multiline)
                 coll_expfmt_expect(p, coll_scache_key(c, c->cursor), x->klen);
         }
         if ((rc = coll_expfmt_next(p, &e, &perr)) <= 0)
@@ -800,6 +800,10 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
         const struct coll_expfmt_sample *s = &e.sample;
         r->scraped++;
         int64_t st = sc->honor_timestamps && s->has_ts ? s->ts_ms : ts;
+        if (s->series.n > COLL_SCACHE_MAX_KEY) {
+            snprintf(err, errlen, "series text of %zu bytes is too long", s->series.n);
+            return stage_reject(m, t, r, added);
+        }
         int64_t ci = coll_scache_find(c, s->series.p, s->series.n);
         /* The same series twice in one body: its labels are built and it is appended as written. */
         int again = ci >= 0 && c->v[ci].seen == t->iter;

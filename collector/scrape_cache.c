@@ -108,6 +108,7 @@ uint32_t coll_scache_insert(struct coll_scache *c, const char *key, size_t n)
     e->off = (uint32_t)c->klen;
     e->klen = (uint32_t)n;
     e->hash = pl_hash64(key, n, 0);
+    e->multiline = memchr(key, '\n', n) != NULL;
     memcpy(c->keys + c->klen, key, n);
     c->klen += n;
     if (2 * c->n > c->icap)

@@ -21,15 +21,21 @@
 #include <stdint.h>
 
 struct coll_scache_ent {
-    uint64_t ref;         /* tsdb reference; 0 until a sample of it was appended */
-    uint32_t off;         /* key offset in coll_scache.keys */
-    uint32_t klen : 30;   /* key length */
-    uint32_t dropped : 1; /* metric_relabel_configs dropped the series */
-    uint32_t added : 1;   /* counted in scrape_series_added by a rejected scrape (ref still 0) */
-    uint32_t seen;        /* scrape iteration that last saw it */
-    uint32_t last_ok;     /* last successful iteration that saw it */
-    uint64_t hash;        /* of the key, for the index */
+    uint64_t ref;           /* tsdb reference; 0 until a sample of it was appended */
+    uint32_t off;           /* key offset in coll_scache.keys */
+    uint32_t klen : 29;     /* key length */
+    uint32_t dropped : 1;   /* metric_relabel_configs dropped the series */
+    uint32_t added : 1;     /* counted in scrape_series_added by a rejected scrape (ref still 0) */
+    uint32_t multiline : 1; /* the key spans lines (a lenient label value with a newline) */
+    uint32_t seen;          /* scrape iteration that last saw it */
+    uint32_t last_ok;       /* last successful iteration that saw it */
+    uint64_t hash;          /* of the key, for the index */
 };
+
+_Static_assert(sizeof(struct coll_scache_ent) == 32, "cache entries are 32 bytes");
+
+/* Longest key the cache holds (klen's width); the scraper rejects longer series text. */
+#define COLL_SCACHE_MAX_KEY ((1u << 29) - 1)
 
 struct coll_scache {
     struct coll_scache_ent *v; /* entries, in the order of the last walk after a filter */
