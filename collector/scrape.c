@@ -337,6 +337,7 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
      * variables on every request.
      */
     curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(t->easy, CURLOPT_NOPROXY, ""); /* no_proxy is not read either */
     return t;
 }
 

@@ -956,14 +956,16 @@ static void count_errors(const struct coll_pool_stats *ps, void *ud)
     c[1] += ps->scrapes[COLL_SCRAPE_SUCCESS];
 }
 
-static const char *const three_jobs =
-    "scrape_configs:\n"
-    "  - {job_name: g1, metrics_path: /steady, scrape_interval: 1s, scrape_timeout: 500ms,\n"
-    "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n"
-    "  - {job_name: g2, metrics_path: /steady, scrape_interval: 1s, scrape_timeout: 500ms,\n"
-    "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n"
-    "  - {job_name: g3, metrics_path: /steady, scrape_interval: 1s, scrape_timeout: 500ms,\n"
-    "     static_configs: [{targets: ['127.0.0.1:%d']}]}\n";
+/* One pool (its targets arrive together), three targets told apart by a label. */
+static const char *const three_targets = "scrape_configs:\n"
+                                         "  - job_name: g\n"
+                                         "    metrics_path: /steady\n"
+                                         "    scrape_interval: 1s\n"
+                                         "    scrape_timeout: 500ms\n"
+                                         "    static_configs:\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '1'}}\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '2'}}\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '3'}}\n";
 
 /*
  * Scrapes ending together share one commit (fewer WAL records than scrapes);
@@ -981,7 +983,7 @@ static void test_scrape_group_commit_fails_every_scrape_of_the_group(void **stat
                                      .commit_fault = fail_first_commit,
                                      .commit_fault_ud = &cf};
     struct fixture f;
-    setup_with(&f, three_jobs, &so);
+    setup_with(&f, three_targets, &so);
     wait_scrapes(&f, 6);
     /* The three first scrapes started together: they finished within the delay. */
     size_t first = atomic_load(&cf.first_n);
@@ -999,22 +1001,19 @@ static void test_scrape_group_commit_fails_every_scrape_of_the_group(void **stat
     if (ts.wal_records >= st.scrapes_ok)
         fail_msg("%llu WAL records for %llu scrapes: no group commit",
                  (unsigned long long)ts.wal_records, (unsigned long long)st.scrapes_ok);
-    /* Each job: nothing of the failed scrape stored, the next one stored in full. */
+    /* Each target: nothing of the failed scrape stored, the next one stored in full. */
     char sel[256];
     double v[16];
-    const char *jobs[3] = {"g1", "g2", "g3"};
     size_t total_up = 0;
-    for (int j = 0; j < 3; j++) {
-        snprintf(sel, sizeof(sel), "up{job=\"%s\", instance=\"127.0.0.1:%d\"}", jobs[j], f.port);
+    for (int k = 1; k <= 3; k++) {
+        snprintf(sel, sizeof(sel), "up{job=\"g\", k=\"%d\"}", k);
         size_t n = samples(&f, sel, v, NULL, 16);
         for (size_t i = 0; i < n; i++)
             assert_true(v[i] == 1);
         total_up += n;
-        snprintf(sel, sizeof(sel), "st_b{job=\"%s\", instance=\"127.0.0.1:%d\", x=\"1\"}", jobs[j],
-                 f.port);
+        snprintf(sel, sizeof(sel), "st_b{job=\"g\", k=\"%d\", x=\"1\"}", k);
         assert_int_equal(samples(&f, sel, v, NULL, 16), n);
-        snprintf(sel, sizeof(sel), "scrape_series_added{job=\"%s\", instance=\"127.0.0.1:%d\"}",
-                 jobs[j], f.port);
+        snprintf(sel, sizeof(sel), "scrape_series_added{job=\"g\", k=\"%d\"}", k);
         if (n > 0) {
             assert_int_equal(samples(&f, sel, v, NULL, 16), n);
             assert_true(v[0] == 2);
@@ -1033,7 +1032,7 @@ static void test_scrape_group_commit_disabled_commits_per_scrape(void **state)
     struct coll_scrape_options so = {
         .user_agent = "promlite-test", .scrape_immediately = 1, .commit_delay_ms = -1};
     struct fixture f;
-    setup_with(&f, three_jobs, &so);
+    setup_with(&f, three_targets, &so);
     wait_scrapes(&f, 6);
     struct coll_scrape_stats st;
     coll_scrape_stats_get(f.m, &st);
@@ -1041,6 +1040,42 @@ static void test_scrape_group_commit_disabled_commits_per_scrape(void **state)
     tsdb_stats_get(f.db, &ts);
     assert_int_equal(st.scrapes_failed, 0);
     assert_true(ts.wal_records >= st.scrapes_ok);
+    teardown_all(&f);
+}
+
+/*
+ * A series deleted over its whole range while its target is scraped: the
+ * cached ref goes stale and the next scrape stores the series again (its
+ * labels rebuilt from the cached series text).
+ */
+static void test_scrape_deleted_series_comes_back(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_all(&f, "scrape_configs:\n"
+                  "  - {job_name: del, metrics_path: /steady, scrape_interval: 200ms,\n"
+                  "     scrape_timeout: 150ms, static_configs: [{targets: ['127.0.0.1:%d']}]}\n");
+    wait_scrapes(&f, 2);
+    struct tsdb_matcher *m;
+    struct pl_err err;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, PL_METRIC_NAME, "st_b", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f.db, &m, 1, INT64_MIN / 2, INT64_MAX / 2, &err), 0);
+    tsdb_matcher_free(m);
+    int64_t cut = pl_time_now_ms();
+    struct coll_scrape_stats st;
+    coll_scrape_stats_get(f.m, &st);
+    wait_scrapes(&f, st.scrapes_ok + st.scrapes_failed + 3);
+    char sel[256];
+    double v[64];
+    int64_t ts[64];
+    snprintf(sel, sizeof(sel), "st_b{job=\"del\", instance=\"127.0.0.1:%d\", x=\"1\"}", f.port);
+    size_t n = samples(&f, sel, v, ts, 64);
+    if (n < 2)
+        fail_msg("st_b has %zu samples after its deletion, want the next scrapes'", n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(v[i] == 2 && ts[i] >= cut - 250);
+    coll_scrape_stats_get(f.m, &st);
+    assert_int_equal(st.scrapes_failed, 0);
     teardown_all(&f);
 }
 
@@ -1056,6 +1091,7 @@ int test_scrape_run(void)
         cmocka_unit_test(test_scrape_node_exporter_series_all_stored),
         cmocka_unit_test(test_scrape_group_commit_fails_every_scrape_of_the_group),
         cmocka_unit_test(test_scrape_group_commit_disabled_commits_per_scrape),
+        cmocka_unit_test(test_scrape_deleted_series_comes_back),
     };
     return cmocka_run_group_tests_name("scrape", tests, NULL, NULL);
 }
