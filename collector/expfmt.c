@@ -425,6 +425,9 @@ struct coll_expfmt_parser {
     int state; /* 0 parsing, 1 done, 2 failed */
     int saw_eof;
     struct coll_expfmt_err err;
+    /* coll_expfmt_expect: the series text the next sample probably has (borrowed). */
+    const char *hint;
+    size_t hint_len;
 
     /* per-entry scratch */
     struct coll_expfmt_label *lab;
@@ -521,6 +524,38 @@ void coll_expfmt_parser_reset(struct coll_expfmt_parser *p, const char *buf, siz
     u64set_clear(&p->group_series);
     p->have_group = 0;
     memset(&p->hist, 0, sizeof(p->hist));
+    p->hint = NULL;
+}
+
+void coll_expfmt_expect(struct coll_expfmt_parser *p, const char *series, size_t n)
+{
+    /* Lenient 0.0.4 only: there a series' text parses the same wherever it appears. */
+    if (p->strict || p->fmt != COLL_EXPFMT_PROMETHEUS || !n)
+        return;
+    p->hint = series;
+    p->hint_len = n;
+}
+
+/*
+ * The sample at p->p starts with the expected series text, followed by a
+ * blank and something else than a label set: the text was accepted before,
+ * so its labels need not be scanned again. Returns the end of the series.
+ */
+static const char *hint_match(struct coll_expfmt_parser *p)
+{
+    const char *h = p->hint;
+    size_t n = p->hint_len;
+    p->hint = NULL;
+    if ((size_t)(p->end - p->p) <= n || memcmp(p->p, h, n) != 0)
+        return NULL;
+    const char *q = p->p + n;
+    if (*q != ' ' && *q != '\t')
+        return NULL;
+    while (q < p->end && (*q == ' ' || *q == '\t'))
+        q++;
+    if (q < p->end && *q == '{')
+        return NULL;
+    return p->p + n;
 }
 
 enum coll_expfmt_format coll_expfmt_detect(const char *buf, size_t len)
@@ -1218,6 +1253,7 @@ static int prom_sample(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e
 {
     const char *name = p->p;
     uint32_t line = p->line;
+    const char *known = p->hint ? hint_match(p) : NULL;
     size_t nn = scan_name(p->p, p->end, C_MSTART, C_MCHAR);
     if (!nn) {
         char d[64];
@@ -1229,9 +1265,13 @@ static int prom_sample(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e
         f = pfam_resolve(p, name, nn);
         f->has_type = 1; /* a TYPE line after samples is an error */
     }
-    skip_blanks(p);
     const char *series_end = name + nn;
-    if (p->p < p->end && *p->p == '{') {
+    if (known) {
+        /* The expected series: its labels were checked when it was first parsed. */
+        p->p = series_end = known;
+    }
+    skip_blanks(p);
+    if (!known && p->p < p->end && *p->p == '{') {
         if (prom_labels(p, f))
             return PL_ERR_INVALID;
         series_end = p->p;

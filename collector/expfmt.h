@@ -151,6 +151,18 @@ void coll_expfmt_parser_free(struct coll_expfmt_parser *p);
 void coll_expfmt_parser_reset(struct coll_expfmt_parser *p, const char *buf, size_t len);
 
 /*
+ * A hint for the next sample (the scraper's series cache knows the page it
+ * saw last): when, in lenient 0.0.4 mode, the next sample's text starts with
+ * exactly series[0..n) and a blank, that series text was accepted by this
+ * mode before, so its labels are not scanned again; the sample then comes
+ * with `series` and `name` set and no labels (nlabels 0). Ignored in other
+ * modes. `series` must not span lines (contain '\n': the line count would
+ * be off); it is borrowed until the next
+ * coll_expfmt_next, which consumes the hint whether it matched or not.
+ */
+void coll_expfmt_expect(struct coll_expfmt_parser *p, const char *series, size_t n);
+
+/*
  * Next entry. Returns a COLL_EXPFMT_SAMPLE/HELP/TYPE/UNIT kind (> 0) with *e
  * filled, 0 at the valid end of the input, or PL_ERR_INVALID with *err filled
  * (err may be NULL). After 0 or an error, further calls repeat the result.

@@ -28,12 +28,17 @@
 
 #include "collector/expfmt.h"
 #include "collector/relabel.h"
+#include "collector/scrape_cache.h"
 #include "collector/sd.h"
 #include "collector/target.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
+#include "tsdb/map_release.h"
+
+/* How often the scrape thread unmaps the storage file's pages (tsdb_map_release). */
+#define MAP_RELEASE_NS (2 * INT64_C(1000000000))
 
 /* Body limit when the config sets none: far above any real exposition. */
 #define DEFAULT_BODY_LIMIT (1ull << 30)
@@ -44,37 +49,37 @@ static const char *const report_names[5] = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
 
-/* One series of a target as written in the exposition, and its tsdb ref. */
-struct centry {
-    char *key; /* NULL: empty slot */
-    uint32_t klen;
-    uint32_t seen;    /* scrape iteration that last saw it */
-    uint32_t last_ok; /* last successful iteration that saw it */
-    uint8_t dropped;  /* metric_relabel_configs dropped it */
-    uint64_t hash;
-    uint64_t ref;
-};
-
-struct cache {
-    struct centry *v;
-    size_t cap, n; /* cap is a power of two (or 0) */
-};
-
 struct spool;
+
+/* A sample of the scrape being processed, appended once the scrape is accepted. */
+struct staged {
+    uint64_t ref;         /* the cached series' tsdb ref, or 0: append by `ls` */
+    struct pl_labels *ls; /* owned; the labels of a series not yet stored */
+    uint32_t ce;          /* its entry in the target's series cache */
+    int is_new;           /* no sample of it was appended yet (scrape_series_added) */
+    int64_t t;
+    double v;
+};
+
+struct gdone;
 
 struct starget {
     struct coll_target t;
     struct pl_labels *pub; /* labels stored with samples */
     struct pl_labels *report_ls[5];
+    uint64_t report_ref[5]; /* their tsdb refs, 0 until appended */
     struct spool *pool;
     int64_t next_ms;
     CURL *easy;
     struct curl_slist *hdrs;
     struct pl_buf body;
+    size_t last_body_len; /* of the previous scrape, to size the next body's buffer */
+    int last_fmt;         /* enum coll_expfmt_format of the previous body, -1 before */
     int in_flight, body_over;
     int64_t start_ms, start_ns;
     char errbuf[CURL_ERROR_SIZE];
     int64_t prev_start_ns; /* start of the previous scrape, for the interval summary */
+    uint64_t prepared_gen; /* m->cfg_gen the request options were set for (0: never) */
     char *tls_name;        /* tls_config.server_name the URL and connect_to were built for */
     char *tls_url;         /* t.url with the host replaced by tls_name */
     struct curl_slist *connect_to;
@@ -82,7 +87,7 @@ struct starget {
     char last_error[512];
     int64_t last_scrape_ms;
     double last_duration;
-    struct cache cache;
+    struct coll_scache cache;
     uint32_t iter, last_ok_iter;
     size_t ok_cache_n; /* cache entries after the last successful scrape */
     int keep;          /* sync bookkeeping */
@@ -129,6 +134,7 @@ struct coll_scrape_manager {
     int immediate;
     pthread_mutex_t lock, disc_lock;
     struct coll_config *cfg;
+    uint64_t cfg_gen; /* counts apply() calls: request options are set again after one */
     struct coll_config **retired;
     size_t nretired;
     struct spool **pools;
@@ -143,6 +149,24 @@ struct coll_scrape_manager {
     struct pl_labels_builder lb;
     struct coll_expfmt_parser *parser[2];
     struct coll_scrape_stats stats;
+    /* The samples of the scrape being processed (stage_body). */
+    struct staged *stage;
+    size_t nstage, stage_cap;
+    struct pl_buf rekey; /* a cached key made a one-line page (key_labels) */
+    /*
+     * Group commit: scrapes ending within commit_delay_ms of the first share
+     * one appender, committed at group_due_ns (group_flush); gdone lists
+     * them for the per-scrape bookkeeping that follows the commit.
+     */
+    int64_t commit_delay_ms;
+    struct tsdb_appender *group;
+    int64_t group_due_ns;
+    struct gdone *gdone;
+    size_t ngdone, gdone_cap;
+    int64_t map_released_ns; /* last tsdb_map_release (monotonic) */
+    int (*commit_fault)(void *ud, size_t nscrapes);
+    void *commit_fault_ud;
+    int map_release_warned;
     /* Targets that went away, waiting for their end-of-run stale markers (target_retire). */
     struct starget **dying;
     size_t ndying;
@@ -165,94 +189,19 @@ const double coll_scrape_duration_bounds[COLL_SCRAPE_DURATION_NBOUNDS] = {
 
 #define RELAXED memory_order_relaxed
 
-/* ---- the series cache (open addressing, rebuilt when entries leave) ---- */
+/* ---- the series cache (scrape_cache.h) ---- */
 
-static struct centry *cache_find(struct cache *c, const char *k, size_t n, uint64_t h)
-{
-    if (!c->cap)
-        return NULL;
-    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        struct centry *e = &c->v[i];
-        if (!e->key)
-            return NULL;
-        if (e->hash == h && e->klen == n && memcmp(e->key, k, n) == 0)
-            return e;
-    }
-}
-
-static void cache_place(struct centry *v, size_t cap, const struct centry *e)
-{
-    size_t i = e->hash & (cap - 1);
-    while (v[i].key)
-        i = (i + 1) & (cap - 1);
-    v[i] = *e;
-}
-
-static struct centry *cache_insert(struct cache *c, const char *k, size_t n, uint64_t h)
-{
-    /* Load factor at most 3/4: lookups stay short, the table stays small. */
-    if ((c->n + 1) * 4 > c->cap * 3) {
-        size_t ncap = c->cap ? c->cap * 2 : 64;
-        struct centry *nv = pl_xcalloc(ncap, sizeof(*nv));
-        for (size_t i = 0; i < c->cap; i++)
-            if (c->v[i].key)
-                cache_place(nv, ncap, &c->v[i]);
-        free(c->v);
-        c->v = nv;
-        c->cap = ncap;
-    }
-    struct centry e = {.key = pl_xstrndup(k, n), .klen = (uint32_t)n, .hash = h};
-    size_t i = h & (c->cap - 1);
-    while (c->v[i].key)
-        i = (i + 1) & (c->cap - 1);
-    c->v[i] = e;
-    c->n++;
-    return &c->v[i];
-}
-
-/* Keeps the entries for which keep() is true; rehashes when some leave. */
-static void cache_filter(struct cache *c, int (*keep)(const struct centry *e, uint32_t arg),
-                         uint32_t arg)
-{
-    size_t gone = 0;
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->v[i].key && !keep(&c->v[i], arg))
-            gone++;
-    if (!gone)
-        return;
-    struct centry *nv = pl_xcalloc(c->cap, sizeof(*nv));
-    for (size_t i = 0; i < c->cap; i++) {
-        if (!c->v[i].key)
-            continue;
-        if (keep(&c->v[i], arg))
-            cache_place(nv, c->cap, &c->v[i]);
-        else
-            free(c->v[i].key);
-    }
-    free(c->v);
-    c->v = nv;
-    c->n -= gone;
-}
-
-static void cache_fini(struct cache *c)
-{
-    for (size_t i = 0; i < c->cap; i++)
-        free(c->v[i].key);
-    free(c->v);
-    memset(c, 0, sizeof(*c));
-}
-
-static int keep_seen(const struct centry *e, uint32_t iter)
+static int keep_seen(const struct coll_scache_ent *e, uint32_t iter)
 {
     return e->seen == iter;
 }
 
-static int keep_live(const struct centry *e, uint32_t iter)
+static int keep_live(const struct coll_scache_ent *e, uint32_t iter)
 {
     return e->last_ok == iter;
 }
 
-static int keep_none(const struct centry *e, uint32_t iter)
+static int keep_none(const struct coll_scache_ent *e, uint32_t iter)
 {
     (void)e;
     (void)iter;
@@ -339,6 +288,9 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct starget *t = ud;
     size_t n = size * nmemb;
+    /* Room for a body like the last one at once: no chain of reallocs and copies. */
+    if (!t->body.data && t->last_body_len > n && t->last_body_len + 1 <= t->body.limit)
+        (void)pl_buf_reserve(&t->body, t->last_body_len + 1);
     if (pl_buf_append(&t->body, p, n) != 0) {
         t->body_over = 1;
         return 0; /* aborts the transfer */
@@ -353,6 +305,7 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     t->t = *ct;
     memset(ct, 0, sizeof(*ct));
     t->pool = p;
+    t->last_fmt = -1;
     t->pub = coll_target_public_labels(&t->t);
     for (int i = 0; i < 5; i++)
         t->report_ls[i] = with_name(t->pub, report_names[i], &m->lb);
@@ -378,6 +331,13 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms);
     curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /*
+     * Prometheus 2.42 uses a proxy only when proxy_url says so, never one
+     * from the environment; this also spares libcurl reading the proxy
+     * variables on every request.
+     */
+    curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(t->easy, CURLOPT_NOPROXY, ""); /* no_proxy is not read either */
     return t;
 }
 
@@ -456,6 +416,13 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
 {
     const struct coll_http_config *h = &t->pool->sc->http;
     CURL *e = t->easy;
+    /* The options change only with the configuration, unless secrets are read from files. */
+    int secret_files =
+        (h->has_authorization && h->auth_credentials_file && *h->auth_credentials_file) ||
+        (h->has_basic_auth && h->basic_password_file && *h->basic_password_file);
+    if (t->prepared_gen == m->cfg_gen && !secret_files)
+        return;
+    t->prepared_gen = m->cfg_gen;
     /* A reload may change the limit of a kept target. */
     t->body.limit =
         (size_t)(t->pool->sc->body_size_limit ? t->pool->sc->body_size_limit : DEFAULT_BODY_LIMIT);
@@ -500,7 +467,32 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
         curl_easy_setopt(e, CURLOPT_SSLKEY, h->tls_key_file);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls_insecure_skip_verify ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls_insecure_skip_verify ? 0L : 2L);
-    (void)m;
+}
+
+struct scrape_result {
+    uint64_t scraped, post_relabel, added_series;
+    uint64_t ooo, dup, oob; /* samples storage refused */
+    uint64_t accepted;      /* appends storage took (the pool's samples counter) */
+    int limit_hit;          /* sample_limit exceeded */
+};
+
+/* A scrape in the open group, waiting for the commit (group_flush). */
+struct gdone {
+    struct starget *t;
+    double dur;
+    int64_t ts;
+    int ok; /* accepted (until the commit says otherwise) */
+    enum coll_scrape_outcome outcome;
+    struct scrape_result r;
+    char err[512]; /* last: zeroing the fields before it clears err[0] too */
+};
+
+static inline void count_append(struct scrape_result *r, int arc)
+{
+    r->accepted += arc == 0;
+    r->ooo += arc == PL_ERR_OUT_OF_ORDER;
+    r->dup += arc == PL_ERR_DUPLICATE;
+    r->oob += arc == PL_ERR_TOO_OLD;
 }
 
 /*
@@ -508,19 +500,20 @@ static void target_prepare(struct coll_scrape_manager *m, struct starget *t)
  * in this one, or all of them when `all` (failed scrape, target gone).
  */
 static void append_stale(struct tsdb_appender *a, struct starget *t, int64_t ts, int all,
-                         int report, struct coll_scrape_manager *m)
+                         int report, struct scrape_result *r)
 {
     double stale = tsdb_stale_nan();
-    for (size_t i = 0; i < t->cache.cap; i++) {
-        struct centry *e = &t->cache.v[i];
-        if (e->key && !e->dropped && t->last_ok_iter && e->last_ok == t->last_ok_iter &&
-            (all || e->seen != t->iter))
-            tsdb_append_ref(a, e->ref, ts, stale);
+    for (uint32_t i = 0; t->last_ok_iter && i < t->cache.n; i++) {
+        const struct coll_scache_ent *e = &t->cache.v[i];
+        if (!e->dropped && e->last_ok == t->last_ok_iter && (all || e->seen != t->iter)) {
+            int arc = tsdb_append_ref(a, e->ref, ts, stale);
+            if (r)
+                count_append(r, arc);
+        }
     }
     if (report)
         for (int i = 0; i < 5; i++)
             tsdb_append(a, t->report_ls[i], ts, stale, NULL);
-    (void)m;
 }
 
 /* Writes stale markers for every series of a target that goes away, then frees it. */
@@ -532,7 +525,7 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
         struct tsdb_appender *a;
         if (tsdb_appender_begin(m->db, &a) == 0) {
             int64_t ts = t->next_ms > t->last_scrape_ms ? t->next_ms : pl_time_now_ms();
-            append_stale(a, t, ts, 1, 1, m);
+            append_stale(a, t, ts, 1, 1, NULL);
             struct pl_err err;
             if (tsdb_appender_commit(a, NULL, &err) != 0)
                 pl_log(PL_LOG_WARN, "scrape", "Writing stale markers failed", "target", t->t.url,
@@ -545,7 +538,7 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
     free(t->tls_name);
     free(t->tls_url);
     pl_buf_fini(&t->body);
-    cache_fini(&t->cache);
+    coll_scache_fini(&t->cache);
     for (int i = 0; i < 5; i++)
         pl_labels_free(t->report_ls[i]);
     pl_labels_free(t->pub);
@@ -698,71 +691,147 @@ static int check_label_limits(const struct coll_scrape_config *sc, const struct 
     return 0;
 }
 
-struct scrape_result {
-    uint64_t scraped, post_relabel, added_series;
-    uint64_t ooo, dup, oob; /* samples storage refused */
-    int limit_hit;          /* sample_limit exceeded */
-};
-
-static inline void count_refused(struct scrape_result *r, int arc)
+/*
+ * The labels a sample gets stored with: the target's merged in (honor_labels
+ * or `exported_`), then metric_relabel_configs. Returns 0 when relabeling
+ * dropped the series, 1 with the labels in m->lb.
+ */
+static int sample_labels(struct coll_scrape_manager *m, struct starget *t,
+                         const struct coll_expfmt_sample *s)
 {
-    r->ooo += arc == PL_ERR_OUT_OF_ORDER;
-    r->dup += arc == PL_ERR_DUPLICATE;
-    r->oob += arc == PL_ERR_TOO_OLD;
+    const struct coll_scrape_config *sc = t->pool->sc;
+    coll_expfmt_sample_to_builder(s, &m->lb);
+    merge_target_labels(&m->lb, t->pub, sc->honor_labels);
+    int kept = coll_relabel_apply(sc->metric_relabel, sc->nmetric_relabel, &m->lb, &m->scratch);
+    return kept && m->lb.n > 0;
 }
 
 /*
- * Appends the samples of body into a. Returns 0, or -1 with err set when the
- * whole scrape must be rejected (parse error, sample limit, label limits).
+ * The labels of a cached series whose tsdb reference went stale (the series
+ * was deleted): its key is parsed again as a one-line page. OUT: *out (owned
+ * by the caller). Returns 0, or -1 when the key no longer yields a series.
  */
-static int append_body(struct coll_scrape_manager *m, struct starget *t, struct tsdb_appender *a,
-                       const char *body, size_t len, enum coll_expfmt_format fmt, int64_t ts,
-                       struct scrape_result *r, char *err, size_t errlen)
+static int key_labels(struct coll_scrape_manager *m, struct starget *t, const char *key,
+                      size_t klen, struct pl_labels **out)
+{
+    pl_buf_reset(&m->rekey);
+    if (pl_buf_append(&m->rekey, key, klen) != 0 || pl_buf_append(&m->rekey, " 0\n", 3) != 0)
+        return -1;
+    struct coll_expfmt_parser *p = m->parser[COLL_EXPFMT_PROMETHEUS];
+    coll_expfmt_parser_reset(p, m->rekey.data, m->rekey.len);
+    struct coll_expfmt_entry e;
+    struct coll_expfmt_err perr;
+    int rc;
+    while ((rc = coll_expfmt_next(p, &e, &perr)) > 0)
+        if (rc == COLL_EXPFMT_SAMPLE)
+            break;
+    if (rc != COLL_EXPFMT_SAMPLE || !sample_labels(m, t, &e.sample))
+        return -1;
+    *out = pl_lb_labels(&m->lb);
+    return 0;
+}
+
+static void stage_clear(struct coll_scrape_manager *m)
+{
+    for (size_t i = 0; i < m->nstage; i++)
+        pl_labels_free(m->stage[i].ls);
+    m->nstage = 0;
+}
+
+static struct staged *stage_push(struct coll_scrape_manager *m)
+{
+    if (m->nstage == m->stage_cap) {
+        m->stage_cap = m->stage_cap ? m->stage_cap * 2 : 1024;
+        m->stage = pl_xreallocarray(m->stage, m->stage_cap, sizeof(*m->stage));
+    }
+    return &m->stage[m->nstage++];
+}
+
+/*
+ * A rejected scrape: its staged samples go, but as in Prometheus (whose
+ * scrape cache keeps the refs of a rolled-back append) the new series it
+ * reached before the rejection count in its scrape_series_added, and are
+ * not new again to the next scrape. Returns -1.
+ */
+static int stage_reject(struct coll_scrape_manager *m, struct starget *t, struct scrape_result *r,
+                        uint64_t added)
+{
+    for (size_t i = 0; i < m->nstage; i++)
+        if (m->stage[i].is_new)
+            t->cache.v[m->stage[i].ce].added = 1;
+    r->added_series = added;
+    stage_clear(m);
+    return -1;
+}
+
+/*
+ * Parses body and stages its samples in m->stage: nothing reaches storage
+ * until the whole scrape is accepted (scrapes share an appender, so one
+ * cannot be rolled back alone). Returns 0, or -1 with err set when the whole
+ * scrape must be rejected (parse error, sample limit, label limits); the
+ * caller then clears the stage.
+ */
+static int stage_body(struct coll_scrape_manager *m, struct starget *t, const char *body,
+                      size_t len, enum coll_expfmt_format fmt, int64_t ts, struct scrape_result *r,
+                      char *err, size_t errlen)
 {
     const struct coll_scrape_config *sc = t->pool->sc;
+    struct coll_scache *c = &t->cache;
     struct coll_expfmt_parser *p = m->parser[fmt];
     coll_expfmt_parser_reset(p, body, len);
+    coll_scache_begin(c);
     struct coll_expfmt_entry e;
     struct coll_expfmt_err perr;
     int rc, limit_hit = 0;
-    while ((rc = coll_expfmt_next(p, &e, &perr)) > 0) {
+    uint64_t added = 0;
+    /* Only text accepted by this format's parser may skip its label scan (expect below). */
+    int hints = t->last_fmt == (int)fmt;
+    t->last_fmt = (int)fmt;
+    for (;;) {
+        if (hints && c->cursor < c->n) {
+            /* The page likely goes on as the last one did: labels need no second scan. */
+            const struct coll_scache_ent *x = &c->v[c->cursor];
+            if ((x->ref || x->dropped) && x->seen != t->iter && !x->multiline)
+                coll_expfmt_expect(p, coll_scache_key(c, c->cursor), x->klen);
+        }
+        if ((rc = coll_expfmt_next(p, &e, &perr)) <= 0)
+            break;
         if (rc != COLL_EXPFMT_SAMPLE)
             continue;
         const struct coll_expfmt_sample *s = &e.sample;
         r->scraped++;
         int64_t st = sc->honor_timestamps && s->has_ts ? s->ts_ms : ts;
-        uint64_t h = pl_hash64(s->series.p, s->series.n, 0);
-        struct centry *ce = cache_find(&t->cache, s->series.p, s->series.n, h);
-        if (ce && ce->seen == t->iter)
-            ce = NULL; /* the same series twice in one body: append as written */
-        if (ce) {
+        if (s->series.n > COLL_SCACHE_MAX_KEY) {
+            snprintf(err, errlen, "series text of %zu bytes is too long", s->series.n);
+            return stage_reject(m, t, r, added);
+        }
+        int64_t ci = coll_scache_find(c, s->series.p, s->series.n);
+        /* The same series twice in one body: its labels are built and it is appended as written. */
+        int again = ci >= 0 && c->v[ci].seen == t->iter;
+        if (ci >= 0 && !again) {
+            struct coll_scache_ent *ce = &c->v[ci];
             ce->seen = t->iter;
             if (ce->dropped)
                 continue;
-            r->post_relabel++;
-            if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
-                limit_hit = 1;
+            if (ce->ref) {
+                r->post_relabel++;
+                if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
+                    limit_hit = 1;
+                    continue;
+                }
+                *stage_push(m) =
+                    (struct staged){.ref = ce->ref, .ce = (uint32_t)ci, .t = st, .v = s->value};
                 continue;
             }
-            int arc = tsdb_append_ref(a, ce->ref, st, s->value);
-            if (arc != PL_ERR_NOTFOUND) {
-                count_refused(r, arc);
-                continue;
-            }
-            /* The series was deleted: build its labels again below. */
-            r->post_relabel--;
         }
-        coll_expfmt_sample_to_builder(s, &m->lb);
-        merge_target_labels(&m->lb, t->pub, sc->honor_labels);
-        int kept = coll_relabel_apply(sc->metric_relabel, sc->nmetric_relabel, &m->lb, &m->scratch);
-        if (!ce)
-            ce = cache_find(&t->cache, s->series.p, s->series.n, h);
-        if (!ce)
-            ce = cache_insert(&t->cache, s->series.p, s->series.n, h);
+        int kept = sample_labels(m, t, s);
+        if (ci < 0)
+            ci = coll_scache_insert(c, s->series.p, s->series.n);
+        struct coll_scache_ent *ce = &c->v[ci];
         /* As Prometheus's scrape cache: a series is new until a sample of it was appended. */
-        int is_new = ce->ref == 0;
+        int is_new = ce->ref == 0 && !ce->added;
         ce->seen = t->iter;
-        if (!kept || m->lb.n == 0) {
+        if (!kept) {
             ce->dropped = 1;
             continue;
         }
@@ -771,7 +840,7 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
         struct pl_labels *ls = pl_lb_labels(&m->lb);
         if (check_label_limits(sc, ls, err, errlen) != 0) {
             pl_labels_free(ls);
-            return -1;
+            return stage_reject(m, t, r, added);
         }
         r->post_relabel++;
         if (sc->sample_limit && r->post_relabel > sc->sample_limit) {
@@ -779,41 +848,75 @@ static int append_body(struct coll_scrape_manager *m, struct starget *t, struct 
             pl_labels_free(ls);
             continue;
         }
-        uint64_t ref = 0;
-        int arc = tsdb_append(a, ls, st, s->value, &ref);
-        count_refused(r, arc);
-        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
-            arc == PL_ERR_TOO_OLD)
-            ce->ref = ref;
         /* New series appended before the sample limit broke count, even in a rejected scrape. */
-        if (arc == 0 && is_new && !limit_hit)
-            r->added_series++;
-        pl_labels_free(ls);
+        if (is_new && !limit_hit)
+            added++;
+        *stage_push(m) =
+            (struct staged){.ls = ls, .ce = (uint32_t)ci, .is_new = is_new, .t = st, .v = s->value};
     }
     if (rc < 0) {
         snprintf(err, errlen, "%s", perr.msg);
-        return -1;
+        return stage_reject(m, t, r, added);
     }
     if (limit_hit) {
         r->limit_hit = 1;
         snprintf(err, errlen, "sample limit exceeded");
-        return -1;
+        return stage_reject(m, t, r, added);
     }
     return 0;
 }
 
+/* Appends the staged samples of an accepted scrape into a and empties the stage. */
+static void stage_apply(struct coll_scrape_manager *m, struct starget *t, struct tsdb_appender *a,
+                        struct scrape_result *r)
+{
+    struct coll_scache *c = &t->cache;
+    for (size_t i = 0; i < m->nstage; i++) {
+        struct staged *sg = &m->stage[i];
+        struct coll_scache_ent *ce = &c->v[sg->ce];
+        if (sg->ref) {
+            int arc = tsdb_append_ref(a, sg->ref, sg->t, sg->v);
+            if (arc != PL_ERR_NOTFOUND) {
+                count_append(r, arc);
+                continue;
+            }
+            /* The series was deleted: append it by its labels, which makes it again. */
+            if (key_labels(m, t, coll_scache_key(c, sg->ce), ce->klen, &sg->ls) != 0)
+                continue;
+        }
+        /* A series listed twice in one page is new once. */
+        int is_new = sg->is_new && ce->ref == 0;
+        uint64_t ref = 0;
+        int arc = tsdb_append(a, sg->ls, sg->t, sg->v, &ref);
+        count_append(r, arc);
+        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
+            arc == PL_ERR_TOO_OLD)
+            ce->ref = ref;
+        if (arc == 0 && is_new)
+            r->added_series++;
+        pl_labels_free(sg->ls);
+        sg->ls = NULL;
+    }
+    m->nstage = 0;
+}
+
 static void append_report(struct tsdb_appender *a, struct starget *t, int64_t ts, int up,
-                          double dur, const struct scrape_result *r)
+                          double dur, struct scrape_result *r)
 {
     double v[5] = {up ? 1 : 0, dur, (double)r->scraped, (double)r->post_relabel,
                    (double)r->added_series};
-    for (int i = 0; i < 5; i++)
-        tsdb_append(a, t->report_ls[i], ts, v[i], NULL);
+    for (int i = 0; i < 5; i++) {
+        int arc =
+            t->report_ref[i] ? tsdb_append_ref(a, t->report_ref[i], ts, v[i]) : PL_ERR_NOTFOUND;
+        if (arc == PL_ERR_NOTFOUND)
+            arc = tsdb_append(a, t->report_ls[i], ts, v[i], &t->report_ref[i]);
+        count_append(r, arc);
+    }
 }
 
 /* Counts one finished scrape in its pool's counters (lock-free). */
 static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
-                       const struct scrape_result *r, const struct tsdb_append_result *res)
+                       const struct scrape_result *r)
 {
     atomic_fetch_add_explicit(&ps->scrapes[o], 1, RELAXED);
     size_t b = 0;
@@ -827,42 +930,135 @@ static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
         atomic_fetch_add_explicit(&ps->dup, r->dup, RELAXED);
     if (r->oob)
         atomic_fetch_add_explicit(&ps->oob, r->oob, RELAXED);
-    atomic_fetch_add_explicit(&ps->samples, res->samples, RELAXED);
+    atomic_fetch_add_explicit(&ps->samples, r->accepted, RELAXED);
     if (r->added_series)
         atomic_fetch_add_explicit(&ps->series_added, r->added_series, RELAXED);
+}
+
+/*
+ * Ends every scrape of the group: one commit for all of them (one WAL
+ * record, one write transaction, one fsync with sync=batch), then each
+ * scrape's target state and counters. A failed commit fails every scrape of
+ * the group, each counted and reported on its own target.
+ */
+static void group_flush(struct coll_scrape_manager *m)
+{
+    if (!m->group)
+        return;
+    struct tsdb_append_result res = {0};
+    struct pl_err cerr;
+    int failed;
+    if (m->commit_fault && m->commit_fault(m->commit_fault_ud, m->ngdone)) {
+        tsdb_appender_rollback(m->group);
+        pl_err_set(&cerr, PL_ERR_IO, "injected commit failure");
+        failed = 1;
+    } else {
+        failed = tsdb_appender_commit(m->group, &res, &cerr) != 0;
+    }
+    m->group = NULL;
+    if (failed) {
+        pl_log(PL_LOG_ERROR, "scrape", "Appending scrapes failed", "scrapes",
+               m->ngdone == 1 ? m->gdone[0].t->t.url : "several", "err", cerr.msg, NULL);
+    } else {
+        m->stats.samples_appended += res.samples;
+        m->stats.series_added += res.series_new;
+    }
+    for (size_t i = 0; i < m->ngdone; i++) {
+        struct gdone *g = &m->gdone[i];
+        struct starget *t = g->t;
+        int ok = g->ok;
+        if (failed) {
+            /* Nothing of the scrape was stored: every series is new again to the next one. */
+            coll_scache_filter(&t->cache, keep_none, 0);
+            t->last_ok_iter = 0;
+            memset(t->report_ref, 0, sizeof(t->report_ref));
+            if (ok)
+                snprintf(g->err, sizeof(g->err), "%s", cerr.msg);
+            ok = 0;
+            g->r.accepted = 0;
+        }
+        enum coll_scrape_outcome outcome = ok                                  ? COLL_SCRAPE_SUCCESS
+                                           : g->outcome != COLL_SCRAPE_SUCCESS ? g->outcome
+                                                                               : COLL_SCRAPE_ERROR;
+        pool_count(t->pool->st, outcome, g->dur, &g->r);
+        t->health = ok ? HEALTH_UP : HEALTH_DOWN;
+        snprintf(t->last_error, sizeof(t->last_error), "%s", ok ? "" : g->err);
+        t->last_scrape_ms = g->ts;
+        t->last_duration = g->dur;
+        if (ok)
+            m->stats.scrapes_ok++;
+        else
+            m->stats.scrapes_failed++;
+    }
+    m->ngdone = 0;
+    /*
+     * The pages commits touch in the shared data file would otherwise stay
+     * in the resident set (they are page cache either way); every couple of
+     * seconds they are unmapped, which costs a minor fault per page touched
+     * again.
+     */
+    int64_t now = pl_mono_ns();
+    if (now - m->map_released_ns >= MAP_RELEASE_NS) {
+        m->map_released_ns = now;
+        int rc = tsdb_map_release(m->db);
+        if (rc != 0 && !m->map_release_warned) {
+            m->map_release_warned = 1;
+            pl_log(PL_LOG_WARN, "scrape", "Releasing the storage map failed", "err", strerror(-rc),
+                   NULL);
+        }
+    }
 }
 
 static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code)
 {
     curl_multi_remove_handle(m->multi, t->easy);
     t->in_flight = 0;
-    double dur = (double)(pl_mono_ns() - t->start_ns) / 1e9;
+    int64_t now_ns = pl_mono_ns();
+    double dur = (double)(now_ns - t->start_ns) / 1e9;
     if (m->observe && t->prev_start_ns)
         m->observe(m->observe_ud, COLL_SCRAPE_OBS_INTERVAL, t->pool->job, t->t.interval_ms,
                    (double)(t->start_ns - t->prev_start_ns) / 1e9);
     t->prev_start_ns = t->start_ns;
-    char err[512] = "";
+    if (!m->group) {
+        if (tsdb_appender_begin(m->db, &m->group) != 0) {
+            m->group = NULL;
+            return;
+        }
+        /* Scrapes ending within the delay share the commit; a short interval shortens it. */
+        int64_t delay =
+            m->commit_delay_ms < t->t.interval_ms / 4 ? m->commit_delay_ms : t->t.interval_ms / 4;
+        m->group_due_ns = now_ns + delay * 1000000;
+    }
+    if (m->ngdone == m->gdone_cap) {
+        m->gdone_cap = m->gdone_cap ? m->gdone_cap * 2 : 16;
+        m->gdone = pl_xreallocarray(m->gdone, m->gdone_cap, sizeof(*m->gdone));
+    }
+    struct gdone *g = &m->gdone[m->ngdone++];
+    memset(g, 0, offsetof(struct gdone, err) + 1);
+    g->t = t;
+    g->dur = dur;
+    g->ts = t->start_ms;
+    char *err = g->err;
+    size_t errlen = sizeof(g->err);
     if (code != CURLE_OK) {
         if (t->body_over)
-            snprintf(err, sizeof(err), "body size limit exceeded");
+            snprintf(err, errlen, "body size limit exceeded");
         else if (code == CURLE_OPERATION_TIMEDOUT)
-            snprintf(err, sizeof(err), "Get \"%s\": context deadline exceeded", t->t.url);
+            snprintf(err, errlen, "Get \"%s\": context deadline exceeded", t->t.url);
         else
-            snprintf(err, sizeof(err), "Get \"%s\": %s", t->t.url,
+            snprintf(err, errlen, "Get \"%s\": %s", t->t.url,
                      t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
     } else {
         long status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status != 200)
-            snprintf(err, sizeof(err), "server returned HTTP status %ld %s", status,
+            snprintf(err, errlen, "server returned HTTP status %ld %s", status,
                      status_text(status));
     }
-    struct scrape_result r = {0};
+    struct scrape_result *r = &g->r;
     int64_t ts = t->start_ms;
     t->iter++;
-    struct tsdb_appender *a;
-    if (tsdb_appender_begin(m->db, &a) != 0)
-        return;
+    struct tsdb_appender *a = m->group;
     int ok = !err[0];
     if (ok) {
         char *ct = NULL;
@@ -870,27 +1066,26 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         enum coll_expfmt_format fmt = ct && !strncmp(ct, "application/openmetrics-text", 28)
                                           ? COLL_EXPFMT_OPENMETRICS
                                           : COLL_EXPFMT_PROMETHEUS;
-        ok = append_body(m, t, a, t->body.data ? t->body.data : "", t->body.len, fmt, ts, &r, err,
-                         sizeof(err)) == 0;
+        ok = stage_body(m, t, t->body.data ? t->body.data : "", t->body.len, fmt, ts, r, err,
+                        errlen) == 0;
     }
     if (!ok) {
         /*
-         * The whole scrape is rejected. As Prometheus's scrape cache, series
-         * refs stay cached (a target that recovers adds no series), and the
-         * live series this scrape did not reach get stale markers: all of
-         * them when the request failed; those absent from a rejected body,
-         * or after the point where it was rejected. Live series the body
-         * did show stay live until the next scrape.
+         * The whole scrape is rejected: its staged samples go. As
+         * Prometheus's scrape cache, series refs stay cached (a target that
+         * recovers adds no series), and the live series this scrape did not
+         * reach get stale markers: all of them when the request failed;
+         * those absent from a rejected body, or after the point where it was
+         * rejected. Live series the body did show stay live until the next
+         * scrape.
          */
+        stage_clear(m);
         uint32_t prev = t->last_ok_iter;
-        tsdb_appender_rollback(a);
-        if (tsdb_appender_begin(m->db, &a) != 0)
-            return;
-        append_stale(a, t, ts, 0, 0, m);
+        append_stale(a, t, ts, 0, 0, r);
         int live = 0;
-        for (size_t i = 0; prev && i < t->cache.cap; i++) {
-            struct centry *e = &t->cache.v[i];
-            if (e->key && !e->dropped && e->last_ok == prev && e->seen == t->iter) {
+        for (uint32_t i = 0; prev && i < t->cache.n; i++) {
+            struct coll_scache_ent *e = &t->cache.v[i];
+            if (!e->dropped && e->last_ok == prev && e->seen == t->iter) {
                 e->last_ok = t->iter;
                 live = 1;
             }
@@ -898,51 +1093,32 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
         t->last_ok_iter = live ? t->iter : 0;
         /* Failing scrapes with changing series must not grow the cache without bound. */
         if (t->cache.n > 2 * t->ok_cache_n + 1000)
-            cache_filter(&t->cache, live ? keep_live : keep_none, t->iter);
+            coll_scache_filter(&t->cache, live ? keep_live : keep_none, t->iter);
     } else {
-        append_stale(a, t, ts, 0, 0, m);
-        cache_filter(&t->cache, keep_seen, t->iter);
-        for (size_t i = 0; i < t->cache.cap; i++)
-            if (t->cache.v[i].key)
-                t->cache.v[i].last_ok = t->iter;
+        stage_apply(m, t, a, r);
+        append_stale(a, t, ts, 0, 0, r);
+        coll_scache_filter(&t->cache, keep_seen, t->iter);
+        for (uint32_t i = 0; i < t->cache.n; i++)
+            t->cache.v[i].last_ok = t->iter;
         t->last_ok_iter = t->iter;
         t->ok_cache_n = t->cache.n;
     }
-    append_report(a, t, ts, ok, dur, &r);
-    struct tsdb_append_result res = {0};
-    struct pl_err cerr;
-    if (tsdb_appender_commit(a, &res, &cerr) != 0) {
-        pl_log(PL_LOG_ERROR, "scrape", "Appending scrape failed", "target", t->t.url, "err",
-               cerr.msg, NULL);
-        cache_filter(&t->cache, keep_none, 0);
-        t->last_ok_iter = 0;
-        if (ok)
-            snprintf(err, sizeof(err), "%s", cerr.msg);
-        ok = 0;
-    } else {
-        m->stats.samples_appended += res.samples;
-        m->stats.series_added += res.series_new;
-    }
-    enum coll_scrape_outcome outcome = ok             ? COLL_SCRAPE_SUCCESS
-                                       : t->body_over ? COLL_SCRAPE_BODY_SIZE_LIMIT
-                                       : code == CURLE_OPERATION_TIMEDOUT ? COLL_SCRAPE_TIMEOUT
-                                       : r.limit_hit                      ? COLL_SCRAPE_SAMPLE_LIMIT
-                                                                          : COLL_SCRAPE_ERROR;
-    pool_count(t->pool->st, outcome, dur, &r, &res);
-    t->health = ok ? HEALTH_UP : HEALTH_DOWN;
-    snprintf(t->last_error, sizeof(t->last_error), "%s", ok ? "" : err);
-    t->last_scrape_ms = ts;
-    t->last_duration = dur;
-    if (ok)
-        m->stats.scrapes_ok++;
-    else
-        m->stats.scrapes_failed++;
+    append_report(a, t, ts, ok, dur, r);
+    g->ok = ok;
+    g->outcome = ok                                 ? COLL_SCRAPE_SUCCESS
+                 : t->body_over                     ? COLL_SCRAPE_BODY_SIZE_LIMIT
+                 : code == CURLE_OPERATION_TIMEDOUT ? COLL_SCRAPE_TIMEOUT
+                 : r->limit_hit                     ? COLL_SCRAPE_SAMPLE_LIMIT
+                                                    : COLL_SCRAPE_ERROR;
+    if (m->commit_delay_ms <= 0)
+        group_flush(m);
     /*
      * Give the body back: scrapes are spread over the interval, so the
      * allocator reuses one target's buffer for the next instead of every
      * target pinning its largest body.
      */
     size_t lim = t->body.limit;
+    t->last_body_len = t->body.len;
     pl_buf_fini(&t->body);
     pl_buf_init(&t->body, lim);
 }
@@ -1057,6 +1233,18 @@ static void pool_free(struct coll_scrape_manager *m, struct spool *p, int write_
 /* Applies what discovery and reloads handed over. */
 static void sync_all(struct coll_scrape_manager *m)
 {
+    /*
+     * Targets may be freed below, and stale markers of targets going away
+     * must follow their last samples: the open group commits first.
+     */
+    int changes = m->nretired != 0;
+    int64_t now = pl_time_now_ms();
+    for (size_t i = 0; i < m->ndying && !changes; i++)
+        changes = now >= m->dying[i]->next_ms + m->dying[i]->t.interval_ms;
+    for (size_t i = 0; i < m->npools && !changes; i++)
+        changes = (m->pools[i]->gone && m->pools[i]->ntargets) || m->pools[i]->has_pending;
+    if (changes)
+        group_flush(m);
     for (size_t i = 0; i < m->npools; i++) {
         struct spool *p = m->pools[i];
         if (p->gone) {
@@ -1114,7 +1302,12 @@ static void *scrape_main(void *arg)
                 if (!t->in_flight && t->next_ms < due)
                     due = t->next_ms;
             }
+        int64_t group_due_ms = INT64_MAX;
+        if (m->group)
+            group_due_ms = now + (m->group_due_ns - pl_mono_ns() + 999999) / 1000000;
         pthread_mutex_unlock(&m->lock);
+        if (group_due_ms < due)
+            due = group_due_ms;
         int wait = (int)(due > now ? due - now : 0);
         if (wait > 1000)
             wait = 1000;
@@ -1132,8 +1325,13 @@ static void *scrape_main(void *arg)
             if (t)
                 finish(m, t, msg->data.result);
         }
+        if (m->group && pl_mono_ns() >= m->group_due_ns)
+            group_flush(m);
         pthread_mutex_unlock(&m->lock);
     }
+    pthread_mutex_lock(&m->lock);
+    group_flush(m);
+    pthread_mutex_unlock(&m->lock);
     return NULL;
 }
 
@@ -1275,6 +1473,12 @@ int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *o
     pl_lb_init(&m->lb);
     m->parser[COLL_EXPFMT_PROMETHEUS] = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, 0);
     m->parser[COLL_EXPFMT_OPENMETRICS] = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
+    m->commit_delay_ms = opt && opt->commit_delay_ms ? opt->commit_delay_ms : 250;
+    if (opt) {
+        m->commit_fault = opt->commit_fault;
+        m->commit_fault_ud = opt->commit_fault_ud;
+    }
+    pl_buf_init(&m->rekey, DEFAULT_BODY_LIMIT);
     *out = m;
     return 0;
 }
@@ -1371,6 +1575,7 @@ int coll_scrape_manager_apply(struct coll_scrape_manager *m, struct coll_config 
         m->retired[m->nretired++] = m->cfg;
     }
     m->cfg = cfg;
+    m->cfg_gen++;
     int rc = 0;
     if (!m->started) {
         if (pthread_create(&m->scrape_thr, NULL, scrape_main, m) != 0) {
@@ -1423,6 +1628,10 @@ void coll_scrape_manager_free(struct coll_scrape_manager *m)
     pl_lb_fini(&m->lb);
     coll_expfmt_parser_free(m->parser[0]);
     coll_expfmt_parser_free(m->parser[1]);
+    stage_clear(m);
+    free(m->stage);
+    free(m->gdone);
+    pl_buf_fini(&m->rekey);
     pthread_mutex_destroy(&m->lock);
     pthread_mutex_destroy(&m->disc_lock);
     for (size_t i = 0; i < m->npstats; i++) {

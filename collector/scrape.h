@@ -46,6 +46,20 @@ struct coll_scrape_options {
     /* Test hook: 0 scrapes on the stable offset; >0 scrapes every target right away. */
     int scrape_immediately;
     /*
+     * Group commit: scrapes ending within this many ms of each other (at most
+     * a quarter of the scrape interval) share one tsdb commit (one WAL
+     * record, one write transaction, one fsync). 0: the default, 250 ms;
+     * <0: every scrape commits alone.
+     */
+    int commit_delay_ms;
+    /*
+     * Test hook (NULL in production): called before each group commit with
+     * the number of scrapes in it; nonzero makes the commit fail as if
+     * storage refused it (the batch is rolled back).
+     */
+    int (*commit_fault)(void *ud, size_t nscrapes);
+    void *commit_fault_ud;
+    /*
      * Optional observer for figures that need a distribution (a summary in
      * the self-metrics): called once per scrape and once per pool sync on
      * the scrape thread, with the manager's lock held; it must not call back

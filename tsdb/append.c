@@ -274,7 +274,7 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
          */
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
-        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__head_check(s, t, v);
+        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
         if (rc == 0)
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
         pthread_mutex_unlock(mu);
@@ -330,6 +330,22 @@ int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
     return add(a, s, t, v);
 }
 
+uint64_t tsdb__ckpt_limit(struct tsdb *db)
+{
+    uint64_t at = db->ckpt_bytes;
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    /* Series with pending samples count: they are in memory once a crash-open is over. */
+    uint64_t nser = atomic_load(&db->st_head_series) + (pend ? pend->left : 0);
+    if (!db->opt.checkpoint_bytes) {
+        uint64_t by_series = nser * TSDB_CKPT_BYTES_PER_SERIES;
+        if (by_series > TSDB_CKPT_MAX_BYTES)
+            by_series = TSDB_CKPT_MAX_BYTES;
+        if (by_series > at)
+            at = by_series;
+    }
+    return at;
+}
+
 static int cmp_series_id(const void *x, const void *y)
 {
     const struct tsdb__series *a = *(struct tsdb__series *const *)x,
@@ -363,7 +379,10 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
         uint32_t had = s->sealing_len;
         size_t j = i;
         int rc = 0;
-        for (; j < a->n && a->v[j].s == s; j++) {
+        /* Samples of a lazy WAL replay go first, as a replay at open would have put them. */
+        if (s->persisted == 1)
+            rc = tsdb__pend_drain(db, txn, s, scratch);
+        for (; rc == 0 && j < a->n && a->v[j].s == s; j++) {
             if (s->persisted == 2)
                 continue; /* deleted since tsdb_append */
             rc = tsdb__head_append(db, txn, s, a->v[j].t, a->v[j].v, scratch);
@@ -528,12 +547,18 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
      * after a crash replays at most that much, and a checkpoint costs about
      * one record per active series.
      */
-    uint64_t ckpt_at = db->ckpt_bytes;
-    if (!db->opt.checkpoint_bytes && atomic_load(&db->st_head_series) * 128 > ckpt_at)
-        ckpt_at = atomic_load(&db->st_head_series) * 128;
-    if (db->wal_bytes_since_ckpt > ckpt_at) {
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    if (db->wal_bytes_since_ckpt > tsdb__ckpt_limit(db)) {
         struct pl_err e2;
-        if (tsdb__head_checkpoint(db, &e2) != 0)
+        /*
+         * Samples of a lazy replay block the WAL truncation: apply a bounded
+         * slice of them per commit (the series scraped apply theirs anyway).
+         */
+        if (pend) {
+            if (tsdb__pend_step(db, TSDB_PEND_STEP, &e2) != 0)
+                pl_log(PL_LOG_WARN, "tsdb", "applying replayed WAL samples failed", "err", e2.msg,
+                       NULL);
+        } else if (tsdb__head_checkpoint(db, &e2) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "head checkpoint failed", "err", e2.msg, NULL);
         /* Hand freed pages (sealed chunks' buffers, batch scratch) back to the OS. */
         malloc_trim(0);

@@ -84,6 +84,15 @@ int tsdb_backfill_new(struct tsdb *db, size_t max_samples, struct tsdb_backfill 
 {
     if (db->opt.read_only)
         return pl_err_set(err, PL_ERR_STATE, "storage is read-only");
+    /*
+     * Backfill rewrites head records from their stored state: samples of a
+     * lazy WAL replay must be in them first.
+     */
+    pthread_mutex_lock(&db->commit_mu);
+    int rc = tsdb__pend_drain_all(db, err);
+    pthread_mutex_unlock(&db->commit_mu);
+    if (rc)
+        return rc;
     struct tsdb_backfill *b = pl_xcalloc(1, sizeof(*b));
     b->db = db;
     b->max_samples = max_samples ? max_samples : TSDB_BACKFILL_DEFAULT_SAMPLES;

@@ -110,6 +110,9 @@ int tsdb__compact_step(struct tsdb *db, size_t budget)
      * the checkpoint cover everything first.
      */
     int rc;
+    /* Not while a lazy replay is pending: its checkpoint would apply all of it at once. */
+    if (atomic_load(&db->pend))
+        return 0;
     if (db->wal_seq != db->ckpt_seq) {
         struct pl_err err;
         if ((rc = tsdb__head_checkpoint(db, &err)))

@@ -321,6 +321,7 @@ static void db_free(struct tsdb *db)
         free(page);
     }
     tsdb__smap_fini(&db->map);
+    tsdb__pend_free(atomic_load(&db->pend));
     tsdb__tomb_fini(db);
     tsdb__appender_cache_fini(db);
     tsdb__head_fini(db);
@@ -420,22 +421,6 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         db_free(db);
         return rc;
     }
-    if (!o->read_only && db->wal_bytes_since_ckpt > 0) {
-        /* Persist what was replayed so that the next start skips it, then truncate. */
-        pthread_mutex_lock(&db->commit_mu);
-        rc = tsdb__head_checkpoint(db, err);
-        pthread_mutex_unlock(&db->commit_mu);
-        if (rc == -ENOSPC) {
-            /* The WAL stays and is replayed again: serve reads, refuse writes until there is room.
-             */
-            pl_log(PL_LOG_WARN, "tsdb", "checkpoint at open failed", "err", err->msg, NULL);
-            rc = 0;
-        }
-        if (rc) {
-            db_free(db);
-            return rc;
-        }
-    }
     if (!o->read_only && (o->retention_ms > 0 || o->retention_bytes > 0)) {
         pthread_mutex_lock(&db->commit_mu);
         rc = tsdb__retention_apply(db, err);
@@ -474,8 +459,13 @@ void tsdb_close(struct tsdb *db)
     if (!db->opt.read_only && !db->failed) {
         struct pl_err e;
         pthread_mutex_lock(&db->commit_mu);
+        /*
+         * With samples of a lazy replay still pending, the WAL holds
+         * everything since the checkpoint: leave it for the next open rather
+         * than load every such series now.
+         */
         if ((db->wal_seq != db->ckpt_seq || db->opt.bulk_load) &&
-            tsdb__head_checkpoint(db, &e) != 0)
+            (!atomic_load(&db->pend) || db->opt.bulk_load) && tsdb__head_checkpoint(db, &e) != 0)
             pl_log(PL_LOG_WARN, "tsdb", "checkpoint at close failed", "err", e.msg, NULL);
         pthread_mutex_unlock(&db->commit_mu);
         mdb_env_sync(db->env, 1);
@@ -494,6 +484,15 @@ void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out)
     out->duplicate_rejected = atomic_load(&db->st_dup);
     out->wal_records = atomic_load(&db->st_wal_records);
     out->wal_bytes = atomic_load(&db->st_wal_bytes);
+    out->checkpoints = atomic_load(&db->st_ckpts);
+    out->checkpoint_bytes = atomic_load(&db->st_ckpt_bytes);
+    out->checkpoint_ns = atomic_load(&db->st_ckpt_ns);
+    pthread_mutex_lock(&db->commit_mu);
+    out->wal_tail_bytes = db->wal_bytes_since_ckpt;
+    out->wal_tail_limit = tsdb__ckpt_limit(db);
+    struct tsdb__pend *pend = atomic_load(&db->pend);
+    out->pending_series = pend ? pend->left : 0;
+    pthread_mutex_unlock(&db->commit_mu);
     out->sealed_chunks = atomic_load(&db->st_sealed);
     out->min_time = atomic_load(&db->st_min_t);
     out->max_time = atomic_load(&db->st_max_t);

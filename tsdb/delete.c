@@ -395,8 +395,17 @@ int tsdb_delete_series(struct tsdb *db, struct tsdb_matcher *const *ms, size_t n
         return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
     }
     tsdb__ghost_release(db);
+    /*
+     * Samples of a lazy WAL replay are applied first: tombstones and removals
+     * rewrite head records, which the pending samples would not see.
+     */
+    int rc = tsdb__pend_drain_all(db, err);
+    if (rc) {
+        pthread_mutex_unlock(&db->commit_mu);
+        return rc;
+    }
     MDB_txn *txn;
-    int rc = tsdb__wtxn_begin(db, 1 << 20, &txn);
+    rc = tsdb__wtxn_begin(db, 1 << 20, &txn);
     if (rc) {
         pthread_mutex_unlock(&db->commit_mu);
         return tsdb__wtxn_err(db, err, rc, "deleting series");
@@ -597,8 +606,17 @@ int tsdb_clean_tombstones(struct tsdb *db, struct pl_err *err)
         pthread_mutex_unlock(&db->commit_mu);
         return pl_err_set(err, PL_ERR_STATE, "storage failed after a write error; reopen it");
     }
+    /*
+     * Samples of a lazy WAL replay are applied first: tombstones and removals
+     * rewrite head records, which the pending samples would not see.
+     */
+    int rc = tsdb__pend_drain_all(db, err);
+    if (rc) {
+        pthread_mutex_unlock(&db->commit_mu);
+        return rc;
+    }
     MDB_txn *txn;
-    int rc = tsdb__wtxn_begin(db, 16 << 20, &txn);
+    rc = tsdb__wtxn_begin(db, 16 << 20, &txn);
     if (rc) {
         pthread_mutex_unlock(&db->commit_mu);
         return tsdb__wtxn_err(db, err, rc, "cleaning tombstones");

@@ -92,8 +92,10 @@ static int is_dead(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t cut, int 
     pthread_mutex_t *mu = tsdb__stripe(db, id);
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
-    if (s) {
-        *dead = mem_dead(s, cut);
+    /* Samples of a lazy WAL replay are recent: such a series is alive until they apply. */
+    int pending = tsdb__pend_has(atomic_load(&db->pend), id);
+    if (s || pending) {
+        *dead = !pending && mem_dead(s, cut);
         pthread_mutex_unlock(mu);
         return 0;
     }

@@ -19,6 +19,7 @@
 #include "common/intern.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/timeutil.h"
 
 struct tsdb__series *tsdb__head_get(struct tsdb *db, uint32_t id)
 {
@@ -446,8 +447,14 @@ int tsdb__head_record(const struct tsdb__series *s, struct pl_buf *b)
 
 int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
 {
+    /* The WAL goes: samples held only by the lazy replay must be in the head first. */
+    int prc = tsdb__pend_drain_all(db, err);
+    if (prc)
+        return prc;
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
+    uint64_t written = 0;
+    int64_t t0 = pl_mono_ns();
     MDB_txn *txn;
     int rc = tsdb__wtxn_begin(db, (size_t)atomic_load(&db->st_head_series) * 64, &txn);
     if (rc) {
@@ -473,6 +480,7 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
             tsdb__be32(k, s->id);
             MDB_val key = {4, k}, val = {b.len, b.data};
             rc = mdb_put(txn, db->dbi_head, &key, &val, 0);
+            written += 4 + b.len;
         }
     }
     if (rc == 0)
@@ -506,6 +514,9 @@ int tsdb__head_checkpoint(struct tsdb *db, struct pl_err *err)
         return tsdb__mdb_err(err, rc, "checkpoint");
     db->ckpt_seq = db->wal_seq;
     db->wal_bytes_since_ckpt = 0;
+    atomic_fetch_add(&db->st_ckpts, 1);
+    atomic_fetch_add(&db->st_ckpt_bytes, written);
+    atomic_fetch_add(&db->st_ckpt_ns, (uint64_t)(pl_mono_ns() - t0));
     for (uint32_t pg = 0; pg < TSDB_ID_PAGES; pg++) {
         struct tsdb__series **page = atomic_load(&db->pages[pg]);
         if (!page)

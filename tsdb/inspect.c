@@ -130,6 +130,20 @@ int tsdb_summary_get(struct tsdb *db, struct tsdb_summary *out, struct pl_err *e
             rc = 0;
     }
     free(inmem);
+    /* Samples read from the WAL at open and not yet applied to their series (pend.c). */
+    const struct tsdb__pend *pd = atomic_load(&db->pend);
+    for (uint32_t id = 0; rc == 0 && pd && id < pd->nids; id++) {
+        pthread_mutex_t *mu = tsdb__stripe(db, id);
+        pthread_mutex_lock(mu);
+        pd = atomic_load(&db->pend);
+        if (tsdb__pend_has(pd, id)) {
+            for (uint32_t j = pd->first[id]; j != TSDB_PEND_NONE; j = pd->next[j]) {
+                out->samples++;
+                minmax(out, pd->t[j], pd->t[j]);
+            }
+        }
+        pthread_mutex_unlock(mu);
+    }
     /* Label cardinality: walk postings keys name\0value\0id, counting ids from page headers. */
     size_t cap = 0;
     struct pl_buf prev;

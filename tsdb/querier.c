@@ -47,6 +47,10 @@ struct tsdb_series_set {
     struct pl_buf head, sealing; /* scratch copies of in-memory chunks */
     int64_t *tiv;                /* the current series' tombstone intervals, decoded; owned */
     size_t tcap;
+    /* Scratch copy of the current series' samples pending from a lazy WAL replay. */
+    int64_t *pend_t;
+    uint64_t *pend_v;
+    size_t npend, cappend;
 };
 
 int tsdb_querier_open(struct tsdb *db, int64_t mint, int64_t maxt, struct tsdb_querier **out,
@@ -84,14 +88,18 @@ static int64_t series_max_t(struct tsdb_querier *q, uint32_t id)
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
     int64_t mt = s ? s->max_t : INT64_MIN;
+    /* Samples of a lazy WAL replay not yet applied count as the series' own. */
+    int64_t pt = tsdb__pend_max_t(db, id, INT64_MIN);
     pthread_mutex_unlock(mu);
     if (s)
-        return mt;
+        return mt > pt ? mt : pt;
     uint8_t k[4];
     tsdb__be32(k, id);
     MDB_val key = {4, k}, val;
-    if (mdb_get(q->txn, db->dbi_head, &key, &val) == 0 && val.mv_size >= 16)
-        return (int64_t)tsdb__rd_le64(val.mv_data);
+    if (mdb_get(q->txn, db->dbi_head, &key, &val) == 0 && val.mv_size >= 16) {
+        mt = (int64_t)tsdb__rd_le64(val.mv_data);
+        return mt > pt ? mt : pt;
+    }
     return INT64_MAX;
 }
 
@@ -184,6 +192,8 @@ void tsdb_series_set_free(struct tsdb_series_set *ss)
     pl_buf_fini(&ss->head);
     pl_buf_fini(&ss->sealing);
     free(ss->tiv);
+    free(ss->pend_t);
+    free(ss->pend_v);
     free(ss);
 }
 
@@ -265,6 +275,24 @@ static int emit_chunk(struct emit *e, const uint8_t *p, size_t n)
         rc = tsdb_chunk_dec_next(&d, &t, &v);
     }
     return rc;
+}
+
+/* Emits samples of a lazy WAL replay past what the chunks emitted (WAL order is time order). */
+static void emit_pending(struct emit *e, const int64_t *t, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] < e->mint || (e->any && t[i] <= e->last))
+            continue;
+        if (t[i] > e->maxt)
+            return;
+        if (!e->tn || !tomb_hides(e, t[i])) {
+            double dv;
+            memcpy(&dv, &v[i], 8);
+            push(e, t[i], dv);
+        }
+        e->last = t[i];
+        e->any = 1;
+    }
 }
 
 /* Emits series id's sealed chunks overlapping [mint, maxt] from txn. */
@@ -355,6 +383,20 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
     pthread_mutex_lock(mu);
     struct tsdb__series *s = tsdb__head_get(db, id);
     int rc = 0;
+    /* Samples of a lazy WAL replay not yet applied: newer than the open chunk's. */
+    ss->npend = 0;
+    const struct tsdb__pend *pd = atomic_load_explicit(&db->pend, memory_order_acquire);
+    if (tsdb__pend_has(pd, id)) {
+        for (uint32_t j = pd->first[id]; j != TSDB_PEND_NONE; j = pd->next[j]) {
+            if (ss->npend == ss->cappend) {
+                ss->cappend = ss->cappend ? ss->cappend * 2 : 64;
+                ss->pend_t = pl_xreallocarray(ss->pend_t, ss->cappend, sizeof(*ss->pend_t));
+                ss->pend_v = pl_xreallocarray(ss->pend_v, ss->cappend, sizeof(*ss->pend_v));
+            }
+            ss->pend_t[ss->npend] = pd->t[j];
+            ss->pend_v[ss->npend++] = pd->v[j];
+        }
+    }
     if (s) {
         in_mem = 1;
         seal_txn = s->seal_txn;
@@ -442,6 +484,8 @@ int tsdb_series_set_samples(struct tsdb_series_set *ss, int64_t mint, int64_t ma
                 rc = r;
         }
     }
+    if (rc == 0 && ss->npend)
+        emit_pending(&e, ss->pend_t, ss->pend_v, ss->npend);
     if (rc) {
         out->n = 0;
         return tsdb__mdb_err(err, rc, "reading samples");

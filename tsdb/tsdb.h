@@ -213,6 +213,12 @@ struct tsdb_stats {
     uint64_t used_bytes;        /* LMDB pages in use (up to the last page) */
     int64_t min_time, max_time; /* of stored samples; INT64_MAX/INT64_MIN when empty */
     uint64_t head_evicted;      /* series evicted from memory since open */
+    uint64_t wal_tail_bytes;    /* WAL after the head checkpoint (replayed after a crash) */
+    uint64_t wal_tail_limit;    /* the checkpoint runs when wal_tail_bytes exceeds this */
+    uint64_t pending_series;    /* series with WAL samples read at open, not yet applied */
+    uint64_t checkpoints;       /* head checkpoints since open */
+    uint64_t checkpoint_bytes;  /* head record bytes written by them */
+    uint64_t checkpoint_ns;     /* wall time spent in them */
 };
 void tsdb_stats_get(struct tsdb *db, struct tsdb_stats *out);
 

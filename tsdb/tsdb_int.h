@@ -81,6 +81,16 @@
 #define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
 #define TSDB_MAX_LABELS_SIZE (64 * 1024)
+/*
+ * Checkpoint when the WAL since the last one exceeds this many bytes per head
+ * series (a checkpoint costs about one head record per series), but at most
+ * TSDB_CKPT_MAX_BYTES: a restart after a crash reads the whole tail, ~4 ms per
+ * MiB, so the cap bounds it (~0.25 s) however many series there are.
+ */
+#define TSDB_CKPT_BYTES_PER_SERIES 128
+#define TSDB_CKPT_MAX_BYTES        (UINT64_C(64) << 20)
+/* Series whose lazily replayed samples one commit applies when the WAL is over its bound. */
+#define TSDB_PEND_STEP 16384
 
 #ifdef PL_UNIT_TESTING
 #define TESTABLE
@@ -124,9 +134,9 @@ struct tsdb__series {
      * pending samples (gc.c).
      */
     uint16_t pending;
-    uint16_t lab_len;  /* bytes of lab (at most 65535) */
-    uint8_t lab[];     /* the label set: varint n, then per pair varint name symbol,
-                          varint value length, value bytes; pairs sorted by name */
+    uint16_t lab_len; /* bytes of lab (at most 65535) */
+    uint8_t lab[];    /* the label set: varint n, then per pair varint name symbol,
+                         varint value length, value bytes; pairs sorted by name */
 };
 
 /* The open chunk of a series forgotten by the write transaction `txn`. */
@@ -164,6 +174,27 @@ struct tsdb__smap {
 
 struct tsdb__sample;
 struct tsdb_appender;
+
+/*
+ * WAL samples after the checkpoint, decoded at open and not yet applied to
+ * their series (lazy replay, pend.c). Samples are stored in WAL order
+ * (sequential writes: the decode is what a restart waits for); those of id i
+ * form a chain first[i] -> next[] -> ... -> last[i]. The arrays never change
+ * after open; done[i] is set under i's stripe lock with commit_mu held; left
+ * (ids with samples not applied) and scan (where drain steps resume) are
+ * guarded by commit_mu.
+ */
+#define TSDB_PEND_NONE UINT32_MAX
+struct tsdb__pend {
+    uint32_t nids;
+    uint32_t *first, *last; /* per id; TSDB_PEND_NONE: no sample */
+    uint32_t *next;         /* per sample */
+    int64_t *t;
+    uint64_t *v;
+    uint8_t *done;
+    size_t n, cap; /* samples */
+    uint32_t left, scan;
+};
 
 /* A series found idle and flushed by one eviction round, evicted by a later step. */
 struct tsdb__gc_cand {
@@ -252,6 +283,7 @@ struct tsdb {
     struct tsdb__tomb *tombs;
     size_t ntombs;
     /* Counters for tsdb_stats. */
+    atomic_uint_fast64_t st_ckpts, st_ckpt_bytes, st_ckpt_ns;
     atomic_uint_fast64_t st_samples, st_ooo, st_dup, st_wal_records, st_wal_bytes, st_sealed,
         st_head_series, st_head_chunks;
     _Atomic int64_t st_max_t, st_min_t; /* newest and oldest sample appended */
@@ -262,6 +294,8 @@ struct tsdb {
     pthread_cond_t sync_cv;
     /* Head eviction (head.c). */
     struct tsdb__headgc hg;
+    /* Lazy WAL replay (pend.c); NULL when nothing is pending. Freed with every stripe held. */
+    _Atomic(struct tsdb__pend *) pend;
     /* Label name symbols of the head's label sets (head.c). */
     struct tsdb__syms syms;
 };
@@ -449,10 +483,30 @@ int tsdb__wal_encode(const struct tsdb__sample *s, size_t n, struct pl_buf *out)
 /* Decodes a compressed WAL record; calls fn per sample. PL_ERR_CORRUPT on bad data. */
 int tsdb__wal_decode(const uint8_t *p, size_t n, int (*fn)(void *ctx, const struct tsdb__sample *),
                      void *ctx);
-/* Replays the WAL after ckpt_seq into the head. */
+/*
+ * Decodes the WAL after ckpt_seq into db->pend (lazy replay: no series is
+ * loaded). A record that does not decode ends the WAL there (logged).
+ */
 int tsdb__wal_replay(struct tsdb *db, struct pl_err *err);
 
+/* ---- pend.c: lazy WAL replay ---- */
+void tsdb__pend_free(struct tsdb__pend *p);
+/* Whether id has samples not yet applied (stripe lock of id held). */
+int tsdb__pend_has(const struct tsdb__pend *p, uint32_t id);
+/* tsdb__head_check against the newest of s and its pending samples (stripe lock held). */
+int tsdb__pend_check(struct tsdb *db, const struct tsdb__series *s, int64_t t, uint64_t v);
+/* max(mt, newest pending sample of id) (stripe lock held). */
+int64_t tsdb__pend_max_t(struct tsdb *db, uint32_t id, int64_t mt);
+/* Applies s's pending samples inside txn (commit_mu and stripe lock held). */
+int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, struct pl_buf *scratch);
+/* Loads and drains up to budget pending series in one write txn (commit_mu held). */
+int tsdb__pend_step(struct tsdb *db, size_t budget, struct pl_err *err);
+/* Drains everything (commit_mu held); afterwards db->pend is NULL. */
+int tsdb__pend_drain_all(struct tsdb *db, struct pl_err *err);
+
 /* ---- append.c ---- */
+/* WAL bytes since the checkpoint above which the next commit checkpoints (commit_mu held). */
+uint64_t tsdb__ckpt_limit(struct tsdb *db);
 /* Frees the spare appender and commit scratch (at close). */
 void tsdb__appender_cache_fini(struct tsdb *db);
 /*

@@ -96,119 +96,123 @@ out:
     return rc;
 }
 
-struct replay_ctx {
-    struct tsdb *db;
-    MDB_txn *txn;
-    struct pl_buf scratch;
-    struct tsdb__series **sealed;
-    size_t nsealed, capsealed;
-    uint64_t samples;
-};
-
-static int replay_sample(void *vctx, const struct tsdb__sample *smp)
+/*
+ * Decodes one uncompressed record into p (capacity reserved by the caller).
+ * A corrupt record leaves p unchanged: samples are linked into their series'
+ * chains only once the whole record decoded. ids: scratch of cnt entries.
+ */
+static int pend_add_record(struct tsdb__pend *p, const uint8_t *u, size_t ulen,
+                           struct pl_buf *ids_buf)
 {
-    struct replay_ctx *c = vctx;
-    struct tsdb *db = c->db;
-    struct tsdb__series *s = tsdb__head_get(db, smp->id);
-    if (!s) {
-        int rc = tsdb__head_load_id(db, c->txn, smp->id, &s);
-        if (rc == MDB_NOTFOUND)
-            return 0; /* the series was deleted after this record */
-        if (rc)
-            return rc;
-        tsdb__head_set(db, s->id, s);
-        tsdb__smap_insert(&db->map, s);
-        atomic_fetch_add(&db->st_head_series, 1);
+    uint64_t cnt;
+    size_t off;
+    if (ulen < 2 || u[0] != TSDB_WAL_VERSION || !(off = tsdb__vint_get(u + 1, ulen - 1, &cnt)) ||
+        cnt > ulen / 10 || cnt > p->cap - p->n)
+        return PL_ERR_CORRUPT;
+    off += 1;
+    pl_buf_reset(ids_buf);
+    if (pl_buf_reserve(ids_buf, (size_t)cnt * 4 + 4))
+        return PL_ERR_LIMIT;
+    uint32_t *ids = (uint32_t *)(void *)ids_buf->data;
+    int64_t id = 0, t = 0;
+    size_t base = p->n;
+    for (uint64_t k = 0; k < cnt; k++) {
+        uint64_t d1, d2;
+        size_t m1 = tsdb__vint_get(u + off, ulen - off, &d1);
+        if (!m1)
+            return PL_ERR_CORRUPT;
+        off += m1;
+        size_t m2 = tsdb__vint_get(u + off, ulen - off, &d2);
+        if (!m2 || ulen - off - m2 < 8)
+            return PL_ERR_CORRUPT;
+        off += m2;
+        id += tsdb__unzz(d1);
+        if (id < 0 || id >= (int64_t)p->nids)
+            return PL_ERR_CORRUPT;
+        t = (int64_t)((uint64_t)t + (uint64_t)tsdb__unzz(d2));
+        ids[k] = (uint32_t)id;
+        p->t[base + k] = t;
+        p->v[base + k] = tsdb__rd_le64(u + off);
+        off += 8;
     }
-    uint32_t had = s->sealing_len;
-    int rc = tsdb__head_append(db, c->txn, s, smp->t, smp->v, &c->scratch);
-    if (rc == 1 || rc == PL_ERR_OUT_OF_ORDER || rc == PL_ERR_DUPLICATE)
-        return 0; /* already in the checkpoint or a sealed chunk */
-    if (rc == PL_ERR_LIMIT && db->opt.read_only)
-        return 0; /* a read-only head cannot seal a full chunk */
-    if (rc)
-        return rc;
-    c->samples++;
-    int64_t cur = atomic_load(&db->st_max_t);
-    if (smp->t > cur)
-        atomic_store(&db->st_max_t, smp->t);
-    cur = atomic_load(&db->st_min_t);
-    if (smp->t < cur)
-        atomic_store(&db->st_min_t, smp->t);
-    if (s->sealing_len != had) {
-        if (c->nsealed == c->capsealed) {
-            c->capsealed = c->capsealed ? c->capsealed * 2 : 64;
-            c->sealed = pl_xreallocarray(c->sealed, c->capsealed, sizeof(*c->sealed));
+    if (off != ulen)
+        return PL_ERR_CORRUPT;
+    for (uint64_t k = 0; k < cnt; k++) {
+        uint32_t i = (uint32_t)(base + k), sid = ids[k];
+        p->next[i] = TSDB_PEND_NONE;
+        if (p->last[sid] == TSDB_PEND_NONE) {
+            p->first[sid] = i;
+            p->left++;
+        } else {
+            p->next[p->last[sid]] = i;
         }
-        c->sealed[c->nsealed++] = s;
+        p->last[sid] = i;
     }
+    p->n += cnt;
     return 0;
 }
 
-static void release_sealing(struct replay_ctx *c)
+static struct tsdb__pend *pend_new(uint32_t nids, size_t cap)
 {
-    for (size_t i = 0; i < c->nsealed; i++) {
-        free(c->sealed[i]->sealing);
-        c->sealed[i]->sealing = NULL;
-        c->sealed[i]->sealing_len = 0;
-    }
-    c->nsealed = 0;
+    struct tsdb__pend *p = pl_xcalloc(1, sizeof(*p));
+    p->nids = nids;
+    p->cap = cap;
+    /* Sized by an upper bound (10 bytes per sample at least): untouched pages stay unmapped. */
+    p->first = pl_xmalloc((nids ? nids : 1) * sizeof(*p->first));
+    p->last = pl_xmalloc((nids ? nids : 1) * sizeof(*p->last));
+    memset(p->first, 0xff, (size_t)nids * sizeof(*p->first));
+    memset(p->last, 0xff, (size_t)nids * sizeof(*p->last));
+    p->done = pl_xcalloc(nids ? nids : 1, 1);
+    p->next = pl_xmalloc((cap ? cap : 1) * sizeof(*p->next));
+    p->t = pl_xmalloc((cap ? cap : 1) * sizeof(*p->t));
+    p->v = pl_xmalloc((cap ? cap : 1) * sizeof(*p->v));
+    return p;
 }
 
 int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
 {
-    struct replay_ctx c = {.db = db};
-    pl_buf_init(&c.scratch, 1 << 20);
     uint64_t records = 0, bytes = 0, corrupt = 0;
     uint8_t k[8];
     tsdb__be64(k, db->ckpt_seq + 1);
-    int rc = 0, done = 0;
-    /* Nothing to do (the common case after a clean close)? */
-    MDB_txn *peek;
-    if ((rc = tsdb__rtxn_begin(db, &peek)) == 0) {
-        MDB_cursor *pc;
-        if ((rc = mdb_cursor_open(peek, db->dbi_wal, &pc)) == 0) {
-            MDB_val key = {8, k}, val;
-            int r = mdb_cursor_get(pc, &key, &val, MDB_SET_RANGE);
-            if (r == MDB_NOTFOUND)
-                done = 1;
-            else if (r)
-                rc = r;
-            mdb_cursor_close(pc);
-        }
-        tsdb__rtxn_end(db, peek);
-    }
-    /*
-     * Replay in bounded transactions (by compressed bytes) so that the map
-     * can be grown between them: a transaction that changed the head must
-     * not fail for want of map space.
-     */
-    while (!done && rc == 0) {
-        MDB_txn *txn;
-        /* Read-only opens replay into memory only (the head never seals then). */
-        if (db->opt.read_only)
-            rc = tsdb__rtxn_begin(db, &txn);
-        else
-            rc = tsdb__wtxn_begin(db, 32u << 20, &txn);
-        if (rc)
-            break;
-        c.txn = txn;
-        MDB_cursor *cur;
-        rc = mdb_cursor_open(txn, db->dbi_wal, &cur);
-        if (rc) {
-            mdb_txn_abort(txn);
-            break;
-        }
+    MDB_txn *txn;
+    int rc = tsdb__rtxn_begin(db, &txn);
+    if (rc)
+        return tsdb__mdb_err(err, rc, "replaying the WAL");
+    MDB_cursor *cur;
+    struct tsdb__pend *p = NULL;
+    struct pl_buf ubuf, ids;
+    pl_buf_init(&ubuf, 1u << 30);
+    pl_buf_init(&ids, 1u << 30);
+    if ((rc = mdb_cursor_open(txn, db->dbi_wal, &cur)) == 0) {
+        /* First the bound on the samples: snappy headers hold the uncompressed lengths. */
         MDB_val key = {8, k}, val;
+        uint64_t bound = 0;
         int r = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-        size_t in_txn = 0, txn_bytes = 0;
-        while (r == 0 && in_txn < 4096 && txn_bytes < (1u << 20)) {
+        for (; r == 0; r = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+            size_t ulen;
+            if (snappy_uncompressed_length(val.mv_data, val.mv_size, &ulen) == SNAPPY_OK)
+                bound += ulen / 10;
+        }
+        if (r != MDB_NOTFOUND)
+            rc = r;
+        else if (bound >= TSDB_PEND_NONE)
+            rc = pl_err_set(err, PL_ERR_LIMIT, "the WAL tail holds over 2^32 samples");
+        if (rc == 0 && bound > 0)
+            p = pend_new((uint32_t)atomic_load(&db->next_id), (size_t)bound);
+        key.mv_size = 8;
+        key.mv_data = k;
+        r = p ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE) : MDB_NOTFOUND;
+        while (rc == 0 && r == 0) {
             if (key.mv_size != 8) {
                 rc = PL_ERR_CORRUPT;
                 break;
             }
-            uint64_t seq = tsdb__rd_be64(key.mv_data);
-            int dr = tsdb__wal_decode(val.mv_data, val.mv_size, replay_sample, &c);
+            size_t ulen;
+            int dr = PL_ERR_CORRUPT;
+            if (snappy_uncompressed_length(val.mv_data, val.mv_size, &ulen) == SNAPPY_OK &&
+                ulen <= (1u << 30) && (pl_buf_reset(&ubuf), pl_buf_reserve(&ubuf, ulen + 1)) == 0 &&
+                snappy_uncompress(val.mv_data, val.mv_size, ubuf.data, &ulen) == SNAPPY_OK)
+                dr = pend_add_record(p, (const uint8_t *)ubuf.data, ulen, &ids);
             if (dr == PL_ERR_CORRUPT) {
                 /* A record LMDB committed is whole; a corrupt one is skipped, loudly. */
                 corrupt++;
@@ -218,29 +222,36 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
             }
             records++;
             bytes += val.mv_size;
-            txn_bytes += val.mv_size;
-            db->wal_seq = seq;
-            tsdb__be64(k, seq + 1);
-            in_txn++;
             r = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         }
-        mdb_cursor_close(cur);
-        if (rc == 0 && r != 0 && r != MDB_NOTFOUND)
+        if (rc == 0 && r != MDB_NOTFOUND)
             rc = r;
-        if (r == MDB_NOTFOUND)
-            done = 1;
-        if (db->opt.read_only)
-            tsdb__rtxn_end(db, txn);
-        else if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-        release_sealing(&c);
+        mdb_cursor_close(cur);
     }
-    free(c.sealed);
-    pl_buf_fini(&c.scratch);
-    if (rc)
-        return tsdb__mdb_err(err, rc, "replaying the WAL");
+    tsdb__rtxn_end(db, txn);
+    pl_buf_fini(&ubuf);
+    pl_buf_fini(&ids);
+    if (rc) {
+        tsdb__pend_free(p);
+        return rc == PL_ERR_LIMIT ? rc : tsdb__mdb_err(err, rc, "replaying the WAL");
+    }
+    size_t nsamples = p ? p->n : 0;
+    if (p && p->left) {
+        int64_t maxt = INT64_MIN, mint = INT64_MAX;
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->t[i] > maxt)
+                maxt = p->t[i];
+            if (p->t[i] < mint)
+                mint = p->t[i];
+        }
+        if (maxt > atomic_load(&db->st_max_t))
+            atomic_store(&db->st_max_t, maxt);
+        if (mint < atomic_load(&db->st_min_t))
+            atomic_store(&db->st_min_t, mint);
+        atomic_store(&db->pend, p);
+    } else {
+        tsdb__pend_free(p);
+    }
     if (corrupt) {
         char n[32];
         snprintf(n, sizeof(n), "%llu", (unsigned long long)corrupt);
@@ -250,8 +261,9 @@ int tsdb__wal_replay(struct tsdb *db, struct pl_err *err)
     if (records) {
         char r1[32], r2[32];
         snprintf(r1, sizeof(r1), "%llu", (unsigned long long)records);
-        snprintf(r2, sizeof(r2), "%llu", (unsigned long long)c.samples);
-        pl_log(PL_LOG_INFO, "tsdb", "WAL replayed", "records", r1, "samples", r2, NULL);
+        snprintf(r2, sizeof(r2), "%llu", (unsigned long long)nsamples);
+        pl_log(PL_LOG_INFO, "tsdb", "WAL read (applied to series lazily)", "records", r1, "samples",
+               r2, NULL);
     }
     return 0;
 }

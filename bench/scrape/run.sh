@@ -23,13 +23,16 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-# A base with N consecutive free ports.
+# A base with N consecutive free ports, below the kernel's ephemeral range: a
+# target port the kernel also hands out to an outgoing connection fails every
+# scrape of that target and silently skews the figures.
 free_base() {
     python3 - "$1" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
-    base = random.randint(20000, 60000 - n)
+    base = random.randint(10000, max(10001, low - n - 1))
     socks = []
     try:
         for i in range(n):

@@ -17,7 +17,15 @@
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
  *   bench_tsdb churn DIR SERIES HOURS             head series and RSS under pod churn,
  *                                                 without and with eviction
- *   bench_tsdb ready DIR SERIES [SAMPLES]         time to ready (clean and crash restarts)
+ *   bench_tsdb ready DIR SERIES [SAMPLES [OPENS [MODES]]]  time to ready: clean close (1),
+ *                                                 kill -9 right after the load (2), kill -9
+ *                                                 just before the next checkpoint (4: the
+ *                                                 longest WAL tail), kill -9 right after a
+ *                                                 checkpoint (8); MODES is a mask (default
+ *                                                 15); each state opened OPENS times (3)
+ *   bench_tsdb open DIR [N]                       time N opens (+ one head query) of an
+ *                                                 existing data directory (e.g. a copy of
+ *                                                 a ready-* state), median
  *   bench_tsdb decode DIR                         sequential decode speed over all series
  */
 #include <inttypes.h>
@@ -237,9 +245,9 @@ static void load(struct tsdb *db, struct pl_labels **ls, struct gen_series *gs, 
 
 static int cmd_append(const char *dir, int nser, int nsmp)
 {
-    const char *names[] = {"none", "batch"};
-    enum tsdb_sync syncs[] = {TSDB_SYNC_NONE, TSDB_SYNC_BATCH};
-    for (int s = 0; s < 2; s++) {
+    const char *names[] = {"none", "interval", "batch"};
+    enum tsdb_sync syncs[] = {TSDB_SYNC_NONE, TSDB_SYNC_INTERVAL, TSDB_SYNC_BATCH};
+    for (int s = 0; s < 3; s++) {
         char d[1024];
         snprintf(d, sizeof(d), "%s/append-%s", dir, names[s]);
         struct gen_series *gs;
@@ -262,6 +270,14 @@ static int cmd_append(const char *dir, int nser, int nsmp)
                "samples/s, %.2f ms per %d-sample commit\n",
                names[s], nser, nsmp - 1, n / ((double)na / 1e9), n / ((double)nc / 1e9),
                n / ((double)(na + nc) / 1e9), (double)nc / 1e6 / (nsmp - 1), nser);
+        struct tsdb_stats st;
+        tsdb_stats_get(db, &st);
+        printf("append[sync=%s]: WAL %.2f B/sample; %llu checkpoints wrote %.2f B/sample of head "
+               "records in %.3f s (%.1f%% of commit time, %.1f%% of the thread's CPU)\n",
+               names[s], (double)st.wal_bytes / n, (unsigned long long)st.checkpoints,
+               (double)st.checkpoint_bytes / n, (double)st.checkpoint_ns / 1e9,
+               100.0 * (double)st.checkpoint_ns / (double)nc,
+               100.0 * (double)st.checkpoint_ns / (double)cpu);
         tsdb_close(db);
         for (int i = 0; i < nser; i++)
             pl_labels_free(ls[i]);
@@ -659,12 +675,19 @@ static double time_open(const char *dir, int query)
     return open_s;
 }
 
-static int cmd_ready(const char *dir, int nser, int nsmp)
+static int cmd_ready(const char *dir, int nser, int nsmp, int opens, int modes)
 {
-    /* A child loads 2 h (480 scrapes) and either closes cleanly or dies. */
-    for (int crash = 0; crash < 2; crash++) {
+    /*
+     * A child loads 2 h (one commit per scrape) and closes cleanly, dies at
+     * once, or keeps scraping and dies when the next scrape would trigger a
+     * checkpoint: the WAL tail a restart reads is then the longest it gets.
+     */
+    const char *names[] = {"clean", "kill", "kill-before-checkpoint", "kill-after-checkpoint"};
+    for (int mode = 0; mode < 4; mode++) {
+        if (!(modes & (1 << mode)))
+            continue;
         char d[1024];
-        snprintf(d, sizeof(d), "%s/ready-%s", dir, crash ? "crash" : "clean");
+        snprintf(d, sizeof(d), "%s/ready-%s", dir, names[mode]);
         pid_t pid = fork();
         if (pid == 0) {
             struct gen_series *gs;
@@ -680,18 +703,76 @@ static int cmd_ready(const char *dir, int nser, int nsmp)
                 _exit(1);
             int64_t na, nc;
             load(db, ls, gs, nser, 0, nsmp, &na, &nc);
-            if (crash)
+            struct tsdb_stats st;
+            tsdb_stats_get(db, &st);
+            if (mode == 2) {
+                uint64_t last = st.wal_bytes, round = 0;
+                int extra = 0;
+                for (;;) {
+                    tsdb_stats_get(db, &st);
+                    round = st.wal_bytes - last;
+                    last = st.wal_bytes;
+                    if (extra > 0 && st.wal_tail_bytes + round + round / 8 > st.wal_tail_limit)
+                        break;
+                    load(db, ls, gs, nser, nsmp + extra, 1, &na, &nc);
+                    extra++;
+                }
+                printf("  [%s] %d more scrapes; WAL tail %.1f MiB (limit %.1f MiB), %.2f B/sample, "
+                       "%llu checkpoints writing %.1f MiB of head records for %llu WAL bytes\n",
+                       names[mode], extra, st.wal_tail_bytes / 1048576.0,
+                       st.wal_tail_limit / 1048576.0,
+                       (double)st.wal_bytes / ((double)nser * (nsmp + extra)),
+                       (unsigned long long)st.checkpoints, st.checkpoint_bytes / 1048576.0,
+                       (unsigned long long)st.wal_bytes);
+            } else if (mode == 3) {
+                /* Scrape until one checkpoints: the WAL tail is then empty. */
+                uint64_t ck = st.checkpoints;
+                int extra = 0;
+                while (st.checkpoints == ck) {
+                    load(db, ls, gs, nser, nsmp + extra, 1, &na, &nc);
+                    extra++;
+                    tsdb_stats_get(db, &st);
+                }
+                printf("  [%s] %d more scrapes; WAL tail %.1f MiB\n", names[mode], extra,
+                       st.wal_tail_bytes / 1048576.0);
+            } else {
+                printf("  [%s] WAL tail %.1f MiB (limit %.1f MiB), %.2f B/sample\n", names[mode],
+                       st.wal_tail_bytes / 1048576.0, st.wal_tail_limit / 1048576.0,
+                       (double)st.wal_bytes / ((double)nser * nsmp));
+            }
+            fflush(stdout);
+            if (mode > 0)
                 _exit(0); /* WAL after the last checkpoint is replayed on open */
             tsdb_close(db);
             _exit(0);
         }
         int st;
         waitpid(pid, &st, 0);
-        printf("ready[%s restart]: %d series x %d samples:\n", crash ? "kill" : "clean", nser,
-               nsmp);
-        double s = time_open(d, 1);
-        printf("  open to ready: %.3f s\n", s);
+        printf("ready[%s]: %d series x %d samples:\n", names[mode], nser, nsmp);
+        for (int k = 0; k < opens; k++) {
+            double s = time_open(d, 1);
+            printf("  open %d to ready: %.3f s\n", k + 1, s);
+        }
+        fflush(stdout);
     }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_open(const char *dir, int n)
+{
+    double *v = calloc((size_t)n, sizeof(*v));
+    for (int k = 0; k < n; k++)
+        v[k] = time_open(dir, 1);
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    printf("open %s: %d opens, min %.3f s, median %.3f s, max %.3f s\n", dir, n, v[0], v[n / 2],
+           v[n - 1]);
+    free(v);
     return 0;
 }
 
@@ -745,7 +826,10 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "churn") == 0)
         return cmd_churn(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "ready") == 0)
-        return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480);
+        return cmd_ready(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 480,
+                         argc > 5 ? atoi(argv[5]) : 3, argc > 6 ? atoi(argv[6]) : 15);
+    if (argc >= 3 && strcmp(argv[1], "open") == 0)
+        return cmd_open(argv[2], argc > 3 ? atoi(argv[3]) : 5);
     if (argc >= 3 && strcmp(argv[1], "decode") == 0)
         return cmd_decode(argv[2]);
     fprintf(stderr, "usage: see the comment at the top of bench_tsdb.c\n");

@@ -237,6 +237,74 @@ static void test_expfmt_handles_huge_lines_and_many_labels(void **state)
     free(b);
 }
 
+/* Next sample after a coll_expfmt_expect hint; returns coll_expfmt_next's result. */
+static int next_hinted(struct coll_expfmt_parser *p, const char *hint, struct coll_expfmt_entry *e,
+                       struct coll_expfmt_err *err)
+{
+    if (hint)
+        coll_expfmt_expect(p, hint, strlen(hint));
+    int rc;
+    while ((rc = coll_expfmt_next(p, e, err)) > 0 && rc != COLL_EXPFMT_SAMPLE)
+        ;
+    return rc;
+}
+
+/*
+ * The scraper's hint skips the label scan of a series it saw before, and
+ * only that: other text, a label set after the hinted name, a bad value
+ * after the hinted series, strict mode and OpenMetrics parse in full.
+ */
+static void test_expfmt_expect_skips_only_the_known_series(void **state)
+{
+    (void)state;
+    const char *body = "# TYPE a counter\n"
+                       "a_total{x=\"1\",y=\"\\\"q\"} 3 1000\n"
+                       "b{x=\"2\"} 4\n"
+                       "c {x=\"3\"} 5\n"
+                       "d{x=\"4\"}\t6\n"
+                       "e{x=\"5\"} zz\n";
+    struct coll_expfmt_parser *p = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, 0);
+    struct coll_expfmt_entry e;
+    struct coll_expfmt_err err;
+    coll_expfmt_parser_reset(p, body, strlen(body));
+    /* Hinted and present: no labels, everything else as usual. */
+    assert_int_equal(next_hinted(p, "a_total{x=\"1\",y=\"\\\"q\"}", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 0);
+    assert_true(e.sample.value == 3 && e.sample.has_ts && e.sample.ts_ms == 1000);
+    assert_int_equal(e.sample.type, COLL_EXPFMT_COUNTER);
+    assert_int_equal(e.sample.series.n, strlen("a_total{x=\"1\",y=\"\\\"q\"}"));
+    assert_int_equal(e.line, 2);
+    /* Another series than hinted: parsed in full. */
+    assert_int_equal(next_hinted(p, "b{x=\"9\"}", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 1);
+    assert_true(e.sample.value == 4);
+    /* The hinted name is followed by a label set: parsed in full. */
+    assert_int_equal(next_hinted(p, "c", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 1);
+    assert_true(e.sample.value == 5);
+    /* A tab after the series. */
+    assert_int_equal(next_hinted(p, "d{x=\"4\"}", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 0);
+    assert_true(e.sample.value == 6);
+    /* The value is still checked. */
+    assert_int_equal(next_hinted(p, "e{x=\"5\"}", &e, &err), PL_ERR_INVALID);
+    assert_int_equal(err.line, 6);
+    coll_expfmt_parser_free(p);
+    /* Strict mode ignores hints. */
+    p = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, COLL_EXPFMT_STRICT);
+    coll_expfmt_parser_reset(p, body, strlen(body));
+    assert_int_equal(next_hinted(p, "a_total{x=\"1\",y=\"\\\"q\"}", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 2);
+    coll_expfmt_parser_free(p);
+    /* So does OpenMetrics. */
+    const char *om = "b{x=\"2\"} 4\n# EOF\n";
+    p = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
+    coll_expfmt_parser_reset(p, om, strlen(om));
+    assert_int_equal(next_hinted(p, "b{x=\"2\"}", &e, &err), COLL_EXPFMT_SAMPLE);
+    assert_int_equal(e.sample.nlabels, 1);
+    coll_expfmt_parser_free(p);
+}
+
 int test_expfmt_robust_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +312,7 @@ int test_expfmt_robust_run(void)
         cmocka_unit_test(test_expfmt_survives_every_prefix),
         cmocka_unit_test(test_expfmt_survives_random_mutations),
         cmocka_unit_test(test_expfmt_handles_huge_lines_and_many_labels),
+        cmocka_unit_test(test_expfmt_expect_skips_only_the_known_series),
     };
     return cmocka_run_group_tests_name("expfmt_robust", tests, NULL, NULL);
 }

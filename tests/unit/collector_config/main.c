@@ -9,6 +9,7 @@ int main(void)
     failed += test_target_run();
     failed += test_sd_run();
     failed += test_check_run();
+    failed += test_scrape_cache_run();
     failed += test_scrape_run();
     return failed ? 1 : 0;
 }

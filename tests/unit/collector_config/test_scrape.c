@@ -67,6 +67,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                   : "# TYPE a counter\na_total 2\n";
         return reply(c, 200, body, strlen(body), text, NULL);
     }
+    if (!strcmp(url, "/steady")) {
+        const char *body = "st_a 1\nst_b{x=\"1\"} 2\n";
+        return reply(c, 200, body, strlen(body), text, NULL);
+    }
     if (!strcmp(url, "/limited")) {
         const char *body = "s1 1\ns2 2\ns3 3\n";
         return reply(c, 200, body, strlen(body), text, NULL);
@@ -177,7 +181,15 @@ static void start_target(struct fixture *f)
     assert_true(f->port > 0);
 }
 
+static void setup_with(struct fixture *f, const char *yaml_fmt, struct coll_scrape_options *so);
+
 static void setup_all(struct fixture *f, const char *yaml_fmt)
+{
+    struct coll_scrape_options so = {.user_agent = "promlite-test", .scrape_immediately = 1};
+    setup_with(f, yaml_fmt, &so);
+}
+
+static void setup_with(struct fixture *f, const char *yaml_fmt, struct coll_scrape_options *so)
 {
     memset(f, 0, sizeof(*f));
     atomic_store(&n_metrics, 0);
@@ -193,8 +205,7 @@ static void setup_all(struct fixture *f, const char *yaml_fmt)
     struct pl_err err;
     if (tsdb_open(&o, &f->db, &err) != 0)
         fail_msg("tsdb_open: %s", err.msg);
-    struct coll_scrape_options so = {.user_agent = "promlite-test", .scrape_immediately = 1};
-    assert_int_equal(coll_scrape_manager_new(f->db, &so, &f->m, &err), 0);
+    assert_int_equal(coll_scrape_manager_new(f->db, so, &f->m, &err), 0);
     char yaml[4096];
     snprintf(yaml, sizeof(yaml), yaml_fmt, f->port, f->port, f->port, f->port, f->port, f->port,
              f->port, f->port, f->port);
@@ -922,6 +933,152 @@ static void test_scrape_node_exporter_series_all_stored(void **state)
         fail_msg("stored %zu series, node_exporter exposed %.0f samples", series - 5, scraped);
 }
 
+/* Fails the first group commit and records how many scrapes it held. */
+struct commit_faults {
+    atomic_int calls;
+    atomic_size_t first_n;
+};
+
+static int fail_first_commit(void *ud, size_t nscrapes)
+{
+    struct commit_faults *cf = ud;
+    if (atomic_fetch_add(&cf->calls, 1) == 0) {
+        atomic_store(&cf->first_n, nscrapes);
+        return 1;
+    }
+    return 0;
+}
+
+static void count_errors(const struct coll_pool_stats *ps, void *ud)
+{
+    uint64_t *c = ud;
+    c[0] += ps->scrapes[COLL_SCRAPE_ERROR];
+    c[1] += ps->scrapes[COLL_SCRAPE_SUCCESS];
+}
+
+/* One pool (its targets arrive together), three targets told apart by a label. */
+static const char *const three_targets = "scrape_configs:\n"
+                                         "  - job_name: g\n"
+                                         "    metrics_path: /steady\n"
+                                         "    scrape_interval: 1s\n"
+                                         "    scrape_timeout: 500ms\n"
+                                         "    static_configs:\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '1'}}\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '2'}}\n"
+                                         "      - {targets: ['127.0.0.1:%d'], labels: {k: '3'}}\n";
+
+/*
+ * Scrapes ending together share one commit (fewer WAL records than scrapes);
+ * when that commit fails, every scrape of the group fails on its own target
+ * and counters, and none of their samples is half stored: the next scrapes
+ * store everything again, their series counted as added again.
+ */
+static void test_scrape_group_commit_fails_every_scrape_of_the_group(void **state)
+{
+    (void)state;
+    struct commit_faults cf = {0};
+    struct coll_scrape_options so = {.user_agent = "promlite-test",
+                                     .scrape_immediately = 1,
+                                     .commit_delay_ms = 200,
+                                     .commit_fault = fail_first_commit,
+                                     .commit_fault_ud = &cf};
+    struct fixture f;
+    setup_with(&f, three_targets, &so);
+    wait_scrapes(&f, 6);
+    /* The three first scrapes started together: they finished within the delay. */
+    size_t first = atomic_load(&cf.first_n);
+    if (first < 2)
+        fail_msg("the first group held %zu scrape(s), want the 3 started together", first);
+    struct coll_scrape_stats st;
+    coll_scrape_stats_get(f.m, &st);
+    assert_int_equal(st.scrapes_failed, first);
+    uint64_t c[2] = {0, 0};
+    coll_scrape_pools_foreach(f.m, count_errors, c, NULL);
+    assert_int_equal(c[0], first);
+    assert_int_equal(c[1], st.scrapes_ok);
+    struct tsdb_stats ts;
+    tsdb_stats_get(f.db, &ts);
+    if (ts.wal_records >= st.scrapes_ok)
+        fail_msg("%llu WAL records for %llu scrapes: no group commit",
+                 (unsigned long long)ts.wal_records, (unsigned long long)st.scrapes_ok);
+    /* Each target: nothing of the failed scrape stored, the next one stored in full. */
+    char sel[256];
+    double v[16];
+    size_t total_up = 0;
+    for (int k = 1; k <= 3; k++) {
+        snprintf(sel, sizeof(sel), "up{job=\"g\", k=\"%d\"}", k);
+        size_t n = samples(&f, sel, v, NULL, 16);
+        for (size_t i = 0; i < n; i++)
+            assert_true(v[i] == 1);
+        total_up += n;
+        snprintf(sel, sizeof(sel), "st_b{job=\"g\", k=\"%d\", x=\"1\"}", k);
+        assert_int_equal(samples(&f, sel, v, NULL, 16), n);
+        snprintf(sel, sizeof(sel), "scrape_series_added{job=\"g\", k=\"%d\"}", k);
+        if (n > 0) {
+            assert_int_equal(samples(&f, sel, v, NULL, 16), n);
+            assert_true(v[0] == 2);
+        }
+    }
+    /* One `up` sample per successful scrape, none for the failed ones. */
+    coll_scrape_stats_get(f.m, &st);
+    assert_true(total_up >= 3 && total_up <= st.scrapes_ok);
+    teardown_all(&f);
+}
+
+/* With a negative delay every scrape commits alone: one WAL record per scrape. */
+static void test_scrape_group_commit_disabled_commits_per_scrape(void **state)
+{
+    (void)state;
+    struct coll_scrape_options so = {
+        .user_agent = "promlite-test", .scrape_immediately = 1, .commit_delay_ms = -1};
+    struct fixture f;
+    setup_with(&f, three_targets, &so);
+    wait_scrapes(&f, 6);
+    struct coll_scrape_stats st;
+    coll_scrape_stats_get(f.m, &st);
+    struct tsdb_stats ts;
+    tsdb_stats_get(f.db, &ts);
+    assert_int_equal(st.scrapes_failed, 0);
+    assert_true(ts.wal_records >= st.scrapes_ok);
+    teardown_all(&f);
+}
+
+/*
+ * A series deleted over its whole range while its target is scraped: the
+ * cached ref goes stale and the next scrape stores the series again (its
+ * labels rebuilt from the cached series text).
+ */
+static void test_scrape_deleted_series_comes_back(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_all(&f, "scrape_configs:\n"
+                  "  - {job_name: del, metrics_path: /steady, scrape_interval: 200ms,\n"
+                  "     scrape_timeout: 150ms, static_configs: [{targets: ['127.0.0.1:%d']}]}\n");
+    wait_scrapes(&f, 2);
+    struct tsdb_matcher *m;
+    struct pl_err err;
+    assert_int_equal(tsdb_matcher_new(TSDB_MATCH_EQ, PL_METRIC_NAME, "st_b", &m, &err), 0);
+    assert_int_equal(tsdb_delete_series(f.db, &m, 1, INT64_MIN / 2, INT64_MAX / 2, &err), 0);
+    tsdb_matcher_free(m);
+    int64_t cut = pl_time_now_ms();
+    struct coll_scrape_stats st;
+    coll_scrape_stats_get(f.m, &st);
+    wait_scrapes(&f, st.scrapes_ok + st.scrapes_failed + 3);
+    char sel[256];
+    double v[64];
+    int64_t ts[64];
+    snprintf(sel, sizeof(sel), "st_b{job=\"del\", instance=\"127.0.0.1:%d\", x=\"1\"}", f.port);
+    size_t n = samples(&f, sel, v, ts, 64);
+    if (n < 2)
+        fail_msg("st_b has %zu samples after its deletion, want the next scrapes'", n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(v[i] == 2 && ts[i] >= cut - 250);
+    coll_scrape_stats_get(f.m, &st);
+    assert_int_equal(st.scrapes_failed, 0);
+    teardown_all(&f);
+}
+
 int test_scrape_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -932,6 +1089,9 @@ int test_scrape_run(void)
         cmocka_unit_test(test_scrape_tls_server_name_verifies_against_the_name),
         cmocka_unit_test(test_scrape_pool_stats_count_outcomes_and_refused_samples),
         cmocka_unit_test(test_scrape_node_exporter_series_all_stored),
+        cmocka_unit_test(test_scrape_group_commit_fails_every_scrape_of_the_group),
+        cmocka_unit_test(test_scrape_group_commit_disabled_commits_per_scrape),
+        cmocka_unit_test(test_scrape_deleted_series_comes_back),
     };
     return cmocka_run_group_tests_name("scrape", tests, NULL, NULL);
 }

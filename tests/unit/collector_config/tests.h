@@ -20,6 +20,7 @@ int test_target_run(void);
 int test_sd_run(void);
 int test_check_run(void);
 int test_scrape_run(void);
+int test_scrape_cache_run(void);
 
 /* util.c */
 /* Parses YAML that must be valid; fails the test otherwise. */

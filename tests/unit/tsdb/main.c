@@ -11,5 +11,6 @@ int main(void)
     failed += test_gc_run();
     failed += test_diskfull_run();
     failed += test_evict_run();
+    failed += test_lazy_run();
     return failed ? 1 : 0;
 }

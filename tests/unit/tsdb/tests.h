@@ -21,6 +21,7 @@ int test_cli_run(void);
 int test_gc_run(void);
 int test_diskfull_run(void);
 int test_evict_run(void);
+int test_lazy_run(void);
 
 /* A temporary database: mkdtemp directory, small map, no fsync. */
 struct fx {
