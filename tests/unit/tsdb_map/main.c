@@ -31,8 +31,11 @@ static long map_rss_kib(const char *dir)
     int in = 0;
     while (fgets(line, sizeof(line), f)) {
         long v;
-        if (strchr(line, '-') && strchr(line, '/') && line[0] != ' ' &&
-            strncmp(line, "Rss", 3) != 0) {
+        unsigned long lo, hi;
+        char sp;
+        /* A mapping's header ("lo-hi perms ..."), with or without a path: an anonymous
+         * mapping after the file's must end its count. */
+        if (sscanf(line, "%lx-%lx%c", &lo, &hi, &sp) == 3 && sp == ' ') {
             line[strcspn(line, "\n")] = '\0';
             size_t l = strlen(line), wl = strlen(want);
             in = l >= wl && !strcmp(line + l - wl, want);
