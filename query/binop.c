@@ -89,7 +89,7 @@ __attribute__((noinline)) static int scalar_scalar(struct ev_ctx *c, const struc
             v = keep ? 1 : 0;
         out->sc[k] = v;
     }
-    return 0;
+    return query__tick(c, c->nsteps);
 }
 
 /* vector op scalar (swap = 0) or scalar op vector (swap = 1). */
@@ -135,6 +135,9 @@ __attribute__((noinline)) static int vector_scalar(struct ev_ctx *c, const struc
             if (rc)
                 return rc;
         }
+        int rc = query__tick(c, 1 + s->n);
+        if (rc)
+            return rc;
     }
     return query__matrix_dedupe(c, &out->m);
 }

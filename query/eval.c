@@ -43,10 +43,9 @@ int query__errf(struct ev_ctx *c, enum query_err_type t, const char *fmt, ...)
     }
 }
 
-int query__check(struct ev_ctx *c)
+int query__check_now(struct ev_ctx *c)
 {
-    if ((++c->tick & 255) != 0)
-        return 0;
+    c->budget = QUERY__CHECK_UNITS;
     if (c->cancel && *c->cancel)
         return query__errf(c, QUERY_ERR_CANCELED, "query was canceled in expression evaluation");
     if (c->deadline_ns && pl_mono_ns() > c->deadline_ns)
@@ -357,7 +356,7 @@ __attribute__((noinline)) static int load_series(struct ev_ctx *c, const struct 
             rc = storage_err(c, &pe);
             break;
         }
-        if ((rc = query__check(c)) != 0)
+        if ((rc = query__tick(c, 1 + c->buf.n)) != 0)
             break;
         size_t keep = 0;
         for (size_t i = 0; i < c->buf.n; i++)
@@ -411,6 +410,8 @@ __attribute__((noinline)) static int eval_vector_selector(struct ev_ctx *c,
         struct ev_series *o = NULL;
         size_t j = 0;
         for (size_t k = 0; k < c->nsteps; k++) {
+            if ((rc = query__tick(c, 1)) != 0)
+                break;
             int64_t ts = query__step_time(c, k);
             int64_t ref = query__ref_time(c, n->vs.at, n->vs.at_ms, n->vs.offset_ms, ts);
             while (j < in->n && in->t[j] <= ref)
@@ -429,10 +430,10 @@ __attribute__((noinline)) static int eval_vector_selector(struct ev_ctx *c,
             }
             query__series_push(o, ts, ts_mode ? (double)st / 1000.0 : sv);
         }
-        if (o && (rc = query__samples_add(c, o->n)) != 0)
-            break;
+        if (rc == 0 && o)
+            rc = query__samples_add(c, o->n);
         if (rc == 0)
-            rc = query__check(c);
+            rc = query__tick(c, in->n);
     }
     query__matrix_fini(&raw);
     return rc;
@@ -511,10 +512,12 @@ int query__msrc_load(struct ev_ctx *c, const struct query_node *n, struct ev_msr
         /* A scalar subquery result is one series without labels. */
         struct ev_series *s = query__matrix_add(&out->m, c->empty);
         int64_t st = align_up(query__tsub(lo, out->range), step);
-        for (size_t k = 0; k < ns; k++)
+        for (size_t k = 0; k < ns && rc == 0; k++) {
             query__series_push(s, st + (int64_t)k * step, v.sc[k]);
+            rc = query__tick(c, 1);
+        }
         query__value_fini(c, &v);
-        return 0;
+        return rc;
     }
     out->m = v.m; /* points at the subquery's steps */
     v.m.s = NULL;
@@ -544,14 +547,15 @@ __attribute__((noinline)) static int eval_range_value(struct ev_ctx *c, const st
     for (size_t i = 0; rc == 0 && i < ms.m.n; i++) {
         struct ev_series *in = &ms.m.s[i];
         struct ev_series *o = NULL;
-        for (size_t j = 0; j < in->n; j++) {
+        for (size_t j = 0; j < in->n && rc == 0; j++) {
+            rc = query__tick(c, 1);
             if (in->t[j] < query__tsub(ref, ms.range) || in->t[j] > ref)
                 continue;
             if (!o)
                 o = query__matrix_add(&out->m, in->ls);
             query__series_push(o, in->t[j], in->v[j]);
         }
-        if (o)
+        if (rc == 0 && o)
             rc = query__samples_add(c, o->n);
     }
     query__msrc_fini(c, &ms);
@@ -566,13 +570,15 @@ static int eval_unary(struct ev_ctx *c, const struct query_node *n, struct ev_va
     if (out->type == QUERY_VT_SCALAR) {
         for (size_t k = 0; k < c->nsteps; k++)
             out->sc[k] = -out->sc[k];
-        return 0;
+        return query__tick(c, c->nsteps);
     }
     for (size_t i = 0; i < out->m.n; i++) {
         struct ev_series *s = &out->m.s[i];
         s->ls = query__drop_name(c, s->ls);
         for (size_t j = 0; j < s->n; j++)
             s->v[j] = -s->v[j];
+        if ((rc = query__tick(c, 1 + s->n)) != 0)
+            return rc;
     }
     /* Prometheus checks this in range mode too. */
     size_t save = c->nsteps;
@@ -611,9 +617,10 @@ int query__eval(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
             return rc;
         out->type = QUERY_VT_SCALAR;
         out->sc = pl_xmalloc(c->nsteps * sizeof(double));
+        /* A simple fill, bounded by max_samples: counted, not interrupted. */
         for (size_t k = 0; k < c->nsteps; k++)
             out->sc[k] = n->number;
-        return 0;
+        return query__tick(c, c->nsteps);
     case QUERY_NODE_STRING:
         out->type = QUERY_VT_STRING;
         out->str = n->string.s;

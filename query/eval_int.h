@@ -77,7 +77,7 @@ struct ev_ctx {
     uint64_t max_samples, cur_samples, total_samples;
     int64_t deadline_ns; /* monotonic; 0: none */
     volatile int *cancel;
-    uint32_t tick;
+    int64_t budget; /* work units left before the next cancel/deadline check */
     struct query_error *err;
     struct pl_labels_builder lb;
     struct pl_labels **pool;
@@ -117,8 +117,28 @@ int query__eval_selector_times(struct ev_ctx *c, const struct query_node *n, str
 /* ---- context helpers (eval.c) ---- */
 int query__errf(struct ev_ctx *c, enum query_err_type t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Checks the deadline now and then; 0 or an error. */
-int query__check(struct ev_ctx *c);
+/*
+ * Cancellation and the deadline are checked after every QUERY__CHECK_UNITS
+ * units of work, so that loops over steps or samples stop within a few
+ * microseconds of either without a clock read per iteration. A unit is about
+ * one step or sample visited.
+ */
+#define QUERY__CHECK_UNITS 4096
+/* Checks cancellation and the deadline now and refills the budget; 0 or an error. */
+int query__check_now(struct ev_ctx *c);
+/* Counts `units` of work done; checks now and then; 0 or an error. */
+static inline int query__tick(struct ev_ctx *c, size_t units)
+{
+    c->budget -= (int64_t)units;
+    if (__builtin_expect(c->budget > 0, 1))
+        return 0;
+    return query__check_now(c);
+}
+/* A check per node or series: weighs as a few steps. */
+static inline int query__check(struct ev_ctx *c)
+{
+    return query__tick(c, 16);
+}
 /* Adds n samples to the current count; errors past max_samples. */
 int query__samples_add(struct ev_ctx *c, size_t n);
 /* Errors when a value per step would pass max_samples (before allocating one). */

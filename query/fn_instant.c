@@ -832,19 +832,22 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
     case QUERY_FN_PI:
         out->type = QUERY_VT_SCALAR;
         out->sc = pl_xmalloc(c->nsteps * sizeof(double));
+        /* A simple fill, bounded by max_samples: counted, not interrupted. */
         for (size_t k = 0; k < c->nsteps; k++)
             out->sc[k] = id == QUERY_FN_PI ? M_PI : (double)query__step_time(c, k) / 1000.0;
-        return 0;
+        return query__tick(c, c->nsteps);
     case QUERY_FN_VECTOR: {
         double *sc;
         if ((rc = query__eval_scalar(c, n->call.args[0], &sc)) != 0)
             return rc;
         out->type = QUERY_VT_VECTOR;
         struct ev_series *s = query__matrix_add(&out->m, c->empty);
-        for (size_t k = 0; k < c->nsteps; k++)
+        for (size_t k = 0; k < c->nsteps && rc == 0; k++) {
             query__series_push(s, query__step_time(c, k), sc[k]);
+            rc = query__tick(c, 1);
+        }
         free(sc);
-        return query__samples_add(c, c->nsteps);
+        return rc ? rc : query__samples_add(c, s->n);
     }
     default:
         break;
@@ -853,11 +856,12 @@ int query__call(struct ev_ctx *c, const struct query_node *n, struct ev_value *o
     if (is_date_fn(id) && n->call.nargs == 0) {
         out->type = QUERY_VT_VECTOR;
         struct ev_series *s = query__matrix_add(&out->m, c->empty);
-        for (size_t k = 0; k < c->nsteps; k++) {
+        for (size_t k = 0; k < c->nsteps && rc == 0; k++) {
             int64_t ts = query__step_time(c, k);
             query__series_push(s, ts, date_value(id, (double)ts / 1000.0));
+            rc = query__tick(c, 1);
         }
-        return query__samples_add(c, c->nsteps);
+        return rc ? rc : query__samples_add(c, s->n);
     }
 
     /* Every other function has a vector first argument (histogram_quantile: second). */
@@ -906,11 +910,13 @@ static int call_apply(struct ev_ctx *c, const struct query_node *n, const struct
         size_t *cnt = pl_xcalloc(c->nsteps, sizeof(size_t));
         for (size_t k = 0; k < c->nsteps; k++)
             out->sc[k] = NAN;
-        for (size_t i = 0; i < in.m.n; i++)
+        for (size_t i = 0; i < in.m.n && rc == 0; i++) {
             for (size_t j = 0; j < in.m.s[i].n; j++) {
                 size_t k = step_index(c, in.m.s[i].t[j]);
                 out->sc[k] = cnt[k]++ ? NAN : in.m.s[i].v[j];
             }
+            rc = query__tick(c, 1 + in.m.s[i].n);
+        }
         for (size_t k = 0; k < c->nsteps; k++)
             if (cnt[k] > 1)
                 out->sc[k] = NAN;
@@ -920,11 +926,15 @@ static int call_apply(struct ev_ctx *c, const struct query_node *n, const struct
     case QUERY_FN_ABSENT: {
         out->type = QUERY_VT_VECTOR;
         char *has = pl_xcalloc(c->nsteps, 1);
-        for (size_t i = 0; i < in.m.n; i++)
+        for (size_t i = 0; i < in.m.n && rc == 0; i++) {
             for (size_t j = 0; j < in.m.s[i].n; j++)
                 has[step_index(c, in.m.s[i].t[j])] = 1;
+            rc = query__tick(c, 1 + in.m.s[i].n);
+        }
         struct ev_series *s = NULL;
-        for (size_t k = 0; k < c->nsteps; k++) {
+        for (size_t k = 0; k < c->nsteps && rc == 0; k++) {
+            if ((rc = query__tick(c, 1)) != 0)
+                break;
             if (has[k])
                 continue;
             if (!s)
@@ -988,6 +998,8 @@ static int call_apply(struct ev_ctx *c, const struct query_node *n, const struct
             query__series_push(o, s->t[j], r);
         }
         if (o && (rc = query__samples_add(c, o->n)) != 0)
+            goto out_in;
+        if ((rc = query__tick(c, 1 + s->n)) != 0)
             goto out_in;
     }
     rc = query__matrix_dedupe(c, &out->m);

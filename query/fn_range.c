@@ -362,6 +362,8 @@ static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg
         struct ev_series *o = NULL;
         size_t *lo = pl_xcalloc(ms.m.n + 1, sizeof(size_t));
         for (size_t k = 0; k < c->nsteps; k++) {
+            if ((rc = query__tick(c, 1 + ms.m.n)) != 0)
+                break;
             int64_t ts = query__step_time(c, k);
             int64_t ref = query__ref_time(c, ms.at, ms.at_ms, ms.offset, ts);
             int any = 0;
@@ -417,6 +419,9 @@ static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg
                 hi = lo;
             while (hi < s->n && s->t[hi] <= ref)
                 hi++;
+            /* Most functions read the whole window: its length is the work. */
+            if ((rc = query__tick(c, 1 + (hi - lo))) != 0)
+                break;
             if (hi == lo)
                 continue;
             if (c->max_samples && c->cur_samples + (hi - lo) > c->max_samples) {

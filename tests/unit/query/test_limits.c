@@ -111,6 +111,87 @@ static void test_canceled_query_reports_canceled(void **state)
     memstore_free(ms);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Queries over one series whose work is in per-step loops: the nested
+ * subquery slides a day-long window over 1.7M steps (about 1.5e11 window
+ * reads), the range query a 30-day one over 11001 steps (about 3e10). Unchecked, each
+ * runs far beyond the bound below.
+ */
+#define STEP_HEAVY_INSTANT "count_over_time(sum_over_time(vector(1)[1d:1s])[20d:1s])"
+#define STEP_HEAVY_RANGE   "sum_over_time(vector(1)[30d:1s])"
+
+static void test_step_heavy_query_times_out(void **state)
+{
+    (void)state;
+    struct memstore *ms = memstore_new();
+    struct query_queryable st;
+    memstore_queryable(ms, &st);
+    struct query_engine *e = engine(20, 0, 0);
+    struct query_exec_opts xo = {.timeout_ms = 100};
+    struct query_result r;
+    struct query_error err;
+    double t0 = mono_s();
+    assert_int_not_equal(
+        query_exec_instant_opts(e, &st, STEP_HEAVY_INSTANT, 20 * 86400000LL, &xo, &r, &err), 0);
+    assert_int_equal(err.type, QUERY_ERR_TIMEOUT);
+    assert_string_equal(err.msg, "query timed out in expression evaluation");
+    assert_true(mono_s() - t0 < 5.0);
+    t0 = mono_s();
+    assert_int_not_equal(
+        query_exec_range_opts(e, &st, STEP_HEAVY_RANGE, 0, 660000000, 60000, &xo, &r, &err), 0);
+    assert_int_equal(err.type, QUERY_ERR_TIMEOUT);
+    assert_true(mono_s() - t0 < 5.0);
+    query_engine_free(e);
+    memstore_free(ms);
+}
+
+struct canceler {
+    volatile int *flag;
+    int after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceler *k = arg;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = k->after_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    *k->flag = 1;
+    return NULL;
+}
+
+static void test_cancel_stops_a_step_heavy_query(void **state)
+{
+    (void)state;
+    struct memstore *ms = memstore_new();
+    struct query_queryable st;
+    memstore_queryable(ms, &st);
+    struct query_engine *e = engine(20, 0, 0);
+    volatile int cancel = 0;
+    struct query_exec_opts xo = {.cancel = &cancel}; /* as the server sets it on shutdown */
+    struct canceler k = {.flag = &cancel, .after_ms = 100};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &k), 0);
+    struct query_result r;
+    struct query_error err;
+    double t0 = mono_s();
+    assert_int_not_equal(
+        query_exec_instant_opts(e, &st, STEP_HEAVY_INSTANT, 20 * 86400000LL, &xo, &r, &err), 0);
+    double took = mono_s() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(err.type, QUERY_ERR_CANCELED);
+    assert_string_equal(err.msg, "query was canceled in expression evaluation");
+    assert_true(took < 5.0);
+    query_engine_free(e);
+    memstore_free(ms);
+}
+
 struct bg {
     struct query_engine *e;
     const struct query_queryable *st;
@@ -281,6 +362,8 @@ int test_limits_run(void)
         cmocka_unit_test(test_opts_default_to_prometheus_flags),
         cmocka_unit_test(test_slow_query_times_out_in_evaluation),
         cmocka_unit_test(test_canceled_query_reports_canceled),
+        cmocka_unit_test(test_step_heavy_query_times_out),
+        cmocka_unit_test(test_cancel_stops_a_step_heavy_query),
         cmocka_unit_test(test_queries_wait_for_a_concurrency_slot),
         cmocka_unit_test(test_max_samples_counts_range_windows_and_results),
         cmocka_unit_test(test_range_query_rejects_bad_shapes),
