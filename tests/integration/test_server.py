@@ -432,17 +432,23 @@ def run(srv, binary, data):
     check(r.returncode == 0, "promlite check metrics accepts /metrics (%r)" % (r.stdout[-300:] + r.stderr[-300:]))
 
     # A `timeout` shorter than --query.timeout applies (captures/query_timeout2.json).
-    slow = "count_over_time(vector(1)[200d:1s])"
     st, doc = srv.json("GET", "/api/v1/query", {"query": "count_over_time(vector(1)[100d:1s])", "timeout": "20ms"})
     check(st == 503 and err_of(doc) == ("error", "timeout", "query timed out in expression evaluation"),
           "timeout parameter: 503 timeout (got %d %s)" % (st, err_of(doc)))
+    # One series, all the work in per-step loops: a day-long window slid over
+    # 1.7M subquery steps (unbounded: ~1.5e11 window reads, hours of CPU). The
+    # engine checks the deadline inside those loops, so 1 s is kept.
+    slow = "count_over_time(sum_over_time(vector(1)[1d:1s])[20d:1s])"
+    t0 = time.time()
+    st, doc = srv.json("GET", "/api/v1/query", {"query": slow, "timeout": "1s"})
+    took = time.time() - t0
+    check(st == 503 and err_of(doc) == ("error", "timeout", "query timed out in expression evaluation")
+          and took < 5, "step-heavy query with timeout=1s: 503 timeout in %.2f s (got %d %s)" % (took, st, err_of(doc)))
 
-    # Shutdown, with a slow query in flight, and restart on the same directory.
-    # The server gives requests in progress 5 s (server.c), then closes their
-    # connections. The query (~0.3 s of CPU, not cancellable part way: the
-    # engine looks at the cancel flag between series) can outlast that on a
-    # loaded machine (seen under `ctest -j2` with other builds running): the
-    # server logs it, and only then is a missing answer not a failure.
+    # Shutdown, with an unbounded query in flight, and restart on the same
+    # directory. Shutdown sets the engine's cancel flag, which the per-step
+    # loops look at, so the query answers 503 canceled well within the 5 s the
+    # server gives requests in progress (server.c).
     inflight = []
     th = threading.Thread(target=lambda: inflight.append(srv.json("GET", "/api/v1/query", {"query": slow})))
     th.start()
@@ -450,14 +456,11 @@ def run(srv, binary, data):
     took = srv.stop(timeout=60)
     th.join()
     drain_expired = "closing connections with requests still in progress" in srv.dump_log()
-    check(srv.proc.returncode == 0 and (took < 10 or drain_expired and took < 60),
-          "SIGTERM with a query in flight stops the server cleanly in %.2f s" % took)
+    check(srv.proc.returncode == 0 and took < 5 and not drain_expired,
+          "SIGTERM with an unbounded query in flight cancels it and stops cleanly in %.2f s" % took)
     answered = inflight[0] if inflight else (0, {})
-    if drain_expired and answered[0] == 0:
-        print("skip the query in flight outlasted the 5 s shutdown drain (loaded machine)")
-    else:
-        check(answered[0] in (200, 422, 503) and answered[1].get("status") in ("success", "error"),
-              "the query in flight gets an answer before shutdown (got %s)" % (answered,))
+    check(answered[0] == 503 and err_of(answered[1])[:2] == ("error", "canceled"),
+          "the query in flight answers 503 canceled (got %d %s)" % (answered[0], err_of(answered[1])))
     srv2 = Server(binary, data, [])
     try:
         check(srv2.wait_ready(), "restarted server becomes ready")
