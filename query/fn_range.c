@@ -401,7 +401,7 @@ static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg
     for (size_t i = 0; rc == 0 && i < ms.m.n; i++) {
         struct ev_series *s = &ms.m.s[i];
         struct ev_series *o = NULL;
-        size_t lo = 0, hi = 0;
+        size_t lo = 0, hi = 0, work = 0;
         if (cnt && s->n) {
             cnt[0] = 0;
             for (size_t j = 1; j < s->n; j++)
@@ -419,9 +419,16 @@ static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg
                 hi = lo;
             while (hi < s->n && s->t[hi] <= ref)
                 hi++;
-            /* Most functions read the whole window: its length is the work. */
-            if ((rc = query__tick(c, 1 + (hi - lo))) != 0)
-                break;
+            /*
+             * Most functions read the whole window: its length is the work,
+             * summed in a register and handed over a few thousand at a time.
+             */
+            work += 1 + (hi - lo);
+            if (work >= QUERY__CHECK_UNITS) {
+                if ((rc = query__tick(c, work)) != 0)
+                    break;
+                work = 0;
+            }
             if (hi == lo)
                 continue;
             if (c->max_samples && c->cur_samples + (hi - lo) > c->max_samples) {
@@ -457,7 +464,7 @@ static int range_apply(struct ev_ctx *c, const struct query_node *n, size_t marg
         if (rc == 0 && o)
             rc = query__samples_add(c, o->n);
         if (rc == 0)
-            rc = query__check(c);
+            rc = query__tick(c, 16 + work);
     }
     free(scratch);
     free(cnt);
