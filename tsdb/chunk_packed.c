@@ -193,8 +193,16 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
  */
 static uint64_t select_u64(const uint64_t *a, size_t n, size_t k)
 {
-    uint64_t prefix = 0, mask = 0;
-    for (int shift = 56; shift >= 0; shift -= 8) {
+    /* Bytes above the highest one where any two values differ are common to all. */
+    uint64_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= a[i] ^ a[0];
+    if (diff == 0)
+        return a[0];
+    int top = (63 - __builtin_clzll(diff)) / 8 * 8;
+    uint64_t mask = top == 56 ? 0 : ~((UINT64_C(1) << (top + 8)) - 1);
+    uint64_t prefix = a[0] & mask;
+    for (int shift = top; shift >= 0; shift -= 8) {
         size_t cnt[256] = {0};
         for (size_t i = 0; i < n; i++)
             if ((a[i] & mask) == prefix)
@@ -278,10 +286,17 @@ static struct tchoice choose_time(const int64_t *ts, size_t n, struct work *w)
     uint64_t first = deltas[0];
     uint64_t median = select_u64(deltas, n - 1, (n - 2) / 2);
     uint64_t mean = span / (n - 1) + (span % (n - 1) >= n / 2);
+    /* A model that costs no bits cannot be beaten (a later one must be cheaper to win). */
     t_try(&best, ts, n, 0, median, w);
+    if (best.code.bits == 0)
+        return best;
     if (mean != median)
         t_try(&best, ts, n, 0, mean, w);
+    if (best.code.bits == 0)
+        return best;
     t_try(&best, ts, n, 1, mindelta, w);
+    if (best.code.bits == 0)
+        return best;
     t_try(&best, ts, n, 2, first, w);
     return best;
 }

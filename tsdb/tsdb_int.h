@@ -77,6 +77,7 @@
 #define TSDB_POSTINGS_PAGE   512
 #define TSDB_SEAL_SAMPLES    120
 #define TSDB_STRIPES         4096
+#define TSDB_STRIPE_RUN      8
 #define TSDB_ID_PAGE_BITS    16
 #define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
@@ -410,7 +411,12 @@ struct tsdb__series *tsdb__head_get(struct tsdb *db, uint32_t id);
 void tsdb__head_set(struct tsdb *db, uint32_t id, struct tsdb__series *s);
 static inline pthread_mutex_t *tsdb__stripe(struct tsdb *db, uint32_t id)
 {
-    return &db->stripes[id & (TSDB_STRIPES - 1)];
+    /*
+     * Runs of TSDB_STRIPE_RUN consecutive ids share a stripe: a scrape's
+     * series were created together, so a commit takes one lock per run of
+     * them instead of one per series (and the mutexes it touches stay hot).
+     */
+    return &db->stripes[(id / TSDB_STRIPE_RUN) & (TSDB_STRIPES - 1)];
 }
 /* Looks up a series by label set in memory (map_lock held by caller, any mode). */
 struct tsdb__series *tsdb__smap_find(struct tsdb__smap *m, const struct pl_labels *ls);
