@@ -551,6 +551,12 @@ int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id);
 int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim);
 /* Applies retention (commit_mu held), then a bounded step of series GC. */
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err);
+/*
+ * The time before which retention leaves nothing: the cut of the last pass
+ * or, with retention by age, the start of the oldest partition the next pass
+ * keeps, whichever is later (commit_mu held).
+ */
+int64_t tsdb__retention_cut(struct tsdb *db);
 /* Removes id's in-memory tombstone (tomb_lock held exclusively). */
 void tsdb__tomb_remove(struct tsdb *db, uint32_t id);
 
