@@ -68,7 +68,10 @@ static uint64_t rice_bits(const uint64_t *x, size_t n, unsigned k)
 
 /*
  * The best Rice parameter for x[0..n): near log2 of the mean (for a
- * geometric distribution, k ~ log2(mean * ln 2)); a few around it are tried.
+ * geometric distribution, k ~ log2(mean * ln 2)). The cost over k is
+ * convex but for escapes, so instead of pricing all of [kc - 3, kc + 1]
+ * (a pass over x each) the search starts at kc - 1 and walks downhill,
+ * preferring the lower k on a tie as a full scan would: 2-3 passes.
  */
 static unsigned best_rice(const uint64_t *x, size_t n, uint64_t *bits)
 {
@@ -78,16 +81,28 @@ static unsigned best_rice(const uint64_t *x, size_t n, uint64_t *bits)
     double mean = n ? sum / (double)n : 0;
     unsigned kc = mean >= 1.0 ? tsdb__bitlen((uint64_t)(mean < 1.8e19 ? mean : 1.8e19)) : 0;
     unsigned lo = kc > 3 ? kc - 3 : 0, hi = kc + 1 < 62 ? kc + 1 : 62;
-    unsigned bestk = lo;
-    *bits = UINT64_MAX;
-    for (unsigned k = lo; k <= hi; k++) {
-        uint64_t b = rice_bits(x, n, k);
-        if (b < *bits) {
-            *bits = b;
-            bestk = k;
-        }
+    unsigned k = kc > lo ? kc - 1 : lo;
+    if (k > hi)
+        k = hi;
+    uint64_t b = rice_bits(x, n, k);
+    int moved = 0;
+    while (k > lo) {
+        uint64_t d = rice_bits(x, n, k - 1);
+        if (d > b)
+            break;
+        b = d;
+        k--;
+        moved = 1;
     }
-    return bestk;
+    while (!moved && k < hi) {
+        uint64_t u = rice_bits(x, n, k + 1);
+        if (u >= b)
+            break;
+        b = u;
+        k++;
+    }
+    *bits = b;
+    return k;
 }
 
 /* Splits x into zero-run lengths and nonzero values minus one (see Codes). */
@@ -367,10 +382,15 @@ static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias
         if (gg != 1)
             gg = gcd64(gg, a);
     }
-    if (gg == 0)
+    if (gg <= 1) {
+        /* Most streams: no divisor, and a 64-bit division per residual is costly. */
         gg = 1;
-    for (size_t j = 1; j < k; j++)
-        x[j - 1] = tsdb__zigzag((int64_t)x[j - 1] / (int64_t)gg);
+        for (size_t j = 1; j < k; j++)
+            x[j - 1] = tsdb__zigzag((int64_t)x[j - 1]);
+    } else {
+        for (size_t j = 1; j < k; j++)
+            x[j - 1] = tsdb__zigzag((int64_t)x[j - 1] / (int64_t)gg);
+    }
     *g = gg;
 }
 
