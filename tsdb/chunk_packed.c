@@ -362,11 +362,12 @@ static size_t uvarint_len(uint64_t v)
 /*
  * Residuals of order `order` (with bias for order 1) over the non-exception
  * integers m[0..k), divided by their gcd (*g), zigzagged into x[0..k-1).
+ * known_g, when not 0, is that gcd, already computed (see v_try_scale).
  */
 static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias, uint64_t *x,
-                        uint64_t *g)
+                        uint64_t known_g, uint64_t *g)
 {
-    uint64_t prev_delta = 0, gg = 0;
+    uint64_t prev_delta = 0, gg = known_g;
     for (size_t j = 1; j < k; j++) {
         uint64_t delta = (uint64_t)m[j] - (uint64_t)m[j - 1];
         uint64_t r;
@@ -379,7 +380,7 @@ static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias
         prev_delta = delta;
         x[j - 1] = r;
         uint64_t a = (int64_t)r < 0 ? (uint64_t)0 - r : r;
-        if (gg != 1)
+        if (!known_g && gg != 1)
             gg = gcd64(gg, a);
     }
     if (gg <= 1) {
@@ -423,10 +424,10 @@ static size_t v_scale(const uint64_t *vs, size_t n, unsigned E, struct work *w, 
 }
 
 static void v_try(struct vchoice *best, size_t k, unsigned E, unsigned order, int64_t bias,
-                  size_t nexc, size_t exc_bytes, struct work *w)
+                  uint64_t known_g, size_t nexc, size_t exc_bytes, struct work *w)
 {
     uint64_t g;
-    v_residuals(w->m, k, order, bias, w->x, &g);
+    v_residuals(w->m, k, order, bias, w->x, known_g, &g);
     struct code_choice c = best_code(w->x, k - 1, w->scratch);
     /* Scale byte, m0, optional bias, gcd, exception count, list, kv byte. */
     size_t hdr = 1 + uvarint_len(tsdb__zigzag(w->m[0])) +
@@ -453,8 +454,27 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
     size_t k = v_scale(vs, n, E, w, &nexc, &exc_bytes);
     if (k == 0)
         return;
+    /*
+     * Orders 0, 1 and 2 (without bias) have the same gcd: each order's
+     * residuals are sums or differences of consecutive ones of another (the
+     * first order-2 residual is the first delta), so they generate the same
+     * integers. It holds while nothing wraps: |m| < 2^60 keeps every residual
+     * under 2^62. Computed once here instead of per order.
+     */
+    uint64_t g = 0;
+    int small = 1;
+    for (size_t j = 0; j < k && small; j++)
+        small = w->m[j] < ((int64_t)1 << 60) && w->m[j] > -((int64_t)1 << 60);
+    if (small) {
+        for (size_t j = 1; j < k && g != 1; j++) {
+            int64_t d = w->m[j] - w->m[j - 1];
+            g = gcd64(g, (uint64_t)(d < 0 ? -d : d));
+        }
+        if (g == 0)
+            g = 1; /* all equal: residuals are all zero, divided by 1 */
+    }
     for (unsigned order = 0; order <= 2; order++)
-        v_try(best, k, E, order, 0, nexc, exc_bytes, w);
+        v_try(best, k, E, order, 0, g, nexc, exc_bytes, w);
     if (k < 3)
         return;
     /*
@@ -468,7 +488,7 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
         d[j - 1] = ((uint64_t)w->m[j] - (uint64_t)w->m[j - 1]) ^ sign;
     int64_t median = (int64_t)(select_u64(d, k - 1, (k - 2) / 2) ^ sign);
     if (median != 0)
-        v_try(best, k, E, 1, median, nexc, exc_bytes, w);
+        v_try(best, k, E, 1, median, 0, nexc, exc_bytes, w);
 }
 
 static struct vchoice choose_decimal(const uint64_t *vs, size_t n, struct work *w)
@@ -554,7 +574,7 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
         size_t nexc, exc_bytes;
         k = v_scale(vs, n, vc.scale, &w, &nexc, &exc_bytes);
         uint64_t g;
-        v_residuals(w.m, k, vc.order, vc.bias, w.x, &g);
+        v_residuals(w.m, k, vc.order, vc.bias, w.x, vc.g, &g);
     }
 
     uint64_t bits = tc.code.bits + (use_xor ? xor_bits : vc.code.bits);
