@@ -28,6 +28,8 @@ struct tsdb_appender {
     /* Indexes in v of each series' first entry (the ones holding its pending mark). */
     uint32_t *first;
     size_t nfirst;
+    /* first[0..nreleased) had their mark released by apply (commit_mu held). */
+    size_t nreleased;
     /* id -> index+1 of the batch's last entry for that series (open addressing). */
     uint32_t *hk;
     uint32_t *hv;
@@ -171,8 +173,9 @@ static void appender_destroy(struct tsdb_appender *a)
 static void appender_free(struct tsdb_appender *a)
 {
     struct tsdb *db = a->db;
-    for (size_t i = 0; i < a->nfirst; i++)
+    for (size_t i = a->nreleased; i < a->nfirst; i++)
         __atomic_fetch_sub(&a->v[a->first[i]].s->pending, 1, __ATOMIC_RELEASE);
+    a->nreleased = 0;
     if (a->nfirst * 8 >= a->hcap) {
         /* The batch filled a good part of the map: wiping it is cheaper than probing. */
         memset(a->hv, 0, a->hcap * sizeof(*a->hv));
@@ -402,6 +405,16 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
                 pthread_mutex_unlock(held);
             pthread_mutex_lock(mu);
             held = mu;
+        }
+        /*
+         * Release the series' pending mark here, while it is in cache: its
+         * readers (series GC, eviction, deletes) hold commit_mu, as this
+         * commit does until its samples are in the head. A series' first
+         * entry starts a run, and first[] is in entry order.
+         */
+        if (a->nreleased < a->nfirst && a->first[a->nreleased] == i) {
+            __atomic_fetch_sub(&s->pending, 1, __ATOMIC_RELEASE);
+            a->nreleased++;
         }
         uint32_t had = s->sealing_len;
         size_t j = i;
