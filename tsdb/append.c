@@ -297,7 +297,7 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
         rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
         if (rc == 0) {
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
-            /* Room was made below for the entry this sample becomes. */
+            /* The entry this sample becomes (below) holds the series' mark. */
             if (a->n == a->cap)
                 grow_entries(a);
             a->first[a->nfirst++] = (uint32_t)a->n;
