@@ -176,7 +176,9 @@ static void appender_free(struct tsdb_appender *a)
     for (size_t i = a->nreleased; i < a->nfirst; i++)
         __atomic_fetch_sub(&a->v[a->first[i]].s->pending, 1, __ATOMIC_RELEASE);
     a->nreleased = 0;
-    if (a->nfirst * 8 >= a->hcap) {
+    if (a->nfirst == 0) {
+        /* Nothing to clear (and the map may not exist yet). */
+    } else if (a->nfirst * 8 >= a->hcap) {
         /* The batch filled a good part of the map: wiping it is cheaper than probing. */
         memset(a->hv, 0, a->hcap * sizeof(*a->hv));
     } else {
