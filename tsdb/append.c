@@ -25,6 +25,11 @@ struct tsdb_appender {
     struct tsdb *db;
     struct aent *v;
     size_t n, cap;
+    /* Indexes in v of each series' first entry (the ones holding its pending mark). */
+    uint32_t *first;
+    size_t nfirst;
+    /* first[0..nreleased) had their mark released by apply (commit_mu held). */
+    size_t nreleased;
     /* id -> index+1 of the batch's last entry for that series (open addressing). */
     uint32_t *hk;
     uint32_t *hv;
@@ -159,6 +164,7 @@ int tsdb_appender_begin(struct tsdb *db, struct tsdb_appender **out)
 static void appender_destroy(struct tsdb_appender *a)
 {
     free(a->v);
+    free(a->first);
     free(a->hk);
     free(a->hv);
     free(a);
@@ -167,23 +173,32 @@ static void appender_destroy(struct tsdb_appender *a)
 static void appender_free(struct tsdb_appender *a)
 {
     struct tsdb *db = a->db;
-    /*
-     * Clear only the slots this batch used, in two passes: clearing a slot
-     * while others are still to be found would cut the probe chain of a
-     * series that collided with it, leaving a stale slot behind that a later
-     * batch would read as its own entry. The first pass finds every slot (t
-     * is no longer needed) and releases each series' pending mark once.
-     */
-    for (size_t i = 0; i < a->n; i++) {
-        size_t j = (a->v[i].s->id * 2654435761u) & (a->hcap - 1);
-        while (a->hv[j] && a->hk[j] != a->v[i].s->id)
-            j = (j + 1) & (a->hcap - 1);
-        if (a->hv[j] == i + 1)
-            __atomic_fetch_sub(&a->v[i].s->pending, 1, __ATOMIC_RELEASE);
-        a->v[i].t = (int64_t)j;
+    for (size_t i = a->nreleased; i < a->nfirst; i++)
+        __atomic_fetch_sub(&a->v[a->first[i]].s->pending, 1, __ATOMIC_RELEASE);
+    a->nreleased = 0;
+    if (a->nfirst == 0) {
+        /* Nothing to clear (and the map may not exist yet). */
+    } else if (a->nfirst * 8 >= a->hcap) {
+        /* The batch filled a good part of the map: wiping it is cheaper than probing. */
+        memset(a->hv, 0, a->hcap * sizeof(*a->hv));
+    } else {
+        /*
+         * Clear only the slots this batch used, in two passes: clearing a
+         * slot while others are still to be found would cut the probe chain
+         * of a series that collided with it, leaving a stale slot behind
+         * that a later batch would read as its own entry.
+         */
+        for (size_t i = 0; i < a->nfirst; i++) {
+            uint32_t id = a->v[a->first[i]].s->id;
+            size_t j = (id * 2654435761u) & (a->hcap - 1);
+            while (a->hv[j] && a->hk[j] != id)
+                j = (j + 1) & (a->hcap - 1);
+            a->first[i] = (uint32_t)j;
+        }
+        for (size_t i = 0; i < a->nfirst; i++)
+            a->hv[a->first[i]] = 0;
     }
-    for (size_t i = 0; i < a->n; i++)
-        a->hv[a->v[i].t] = 0;
+    a->nfirst = 0;
     a->n = 0;
     /* Last use of the batch's series pointers: eviction may free them now. */
     tsdb__head_unpin(db);
@@ -245,6 +260,13 @@ static size_t hash_slot(struct tsdb_appender *a, uint32_t id)
     return j;
 }
 
+static void grow_entries(struct tsdb_appender *a)
+{
+    a->cap = a->cap ? a->cap * 2 : 256;
+    a->v = pl_xreallocarray(a->v, a->cap, sizeof(*a->v));
+    a->first = pl_xreallocarray(a->first, a->cap, sizeof(*a->first));
+}
+
 static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, double dv)
 {
     struct tsdb *db = a->db;
@@ -275,8 +297,13 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
         pthread_mutex_lock(mu);
         rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
-        if (rc == 0)
+        if (rc == 0) {
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
+            /* The entry this sample becomes (below) holds the series' mark. */
+            if (a->n == a->cap)
+                grow_entries(a);
+            a->first[a->nfirst++] = (uint32_t)a->n;
+        }
         pthread_mutex_unlock(mu);
     }
     if (rc == 1)
@@ -287,10 +314,8 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
         atomic_fetch_add(&db->st_dup, 1);
     if (rc)
         return rc;
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 256;
-        a->v = pl_xreallocarray(a->v, a->cap, sizeof(*a->v));
-    }
+    if (a->n == a->cap)
+        grow_entries(a);
     a->v[a->n].s = s;
     a->v[a->n].t = t;
     a->v[a->n].v = v;
@@ -360,6 +385,7 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
     struct tsdb *db = a->db;
     size_t na = 0, ns = 0;
     int64_t maxt = INT64_MIN, mint = INT64_MAX;
+    pthread_mutex_t *held = NULL;
     for (size_t i = 0; i < a->n;) {
         struct tsdb__series *s = a->v[i].s;
         /*
@@ -374,8 +400,24 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
                 __builtin_prefetch(ahead->enc.buf + ahead->enc.bitlen / 8, 1);
             __builtin_prefetch(tsdb__stripe(db, ahead->id), 1);
         }
+        /* Consecutive ids share a stripe: keep it locked over a run of them. */
         pthread_mutex_t *mu = tsdb__stripe(db, s->id);
-        pthread_mutex_lock(mu);
+        if (mu != held) {
+            if (held)
+                pthread_mutex_unlock(held);
+            pthread_mutex_lock(mu);
+            held = mu;
+        }
+        /*
+         * Release the series' pending mark here, while it is in cache: its
+         * readers (series GC, eviction, deletes) hold commit_mu, as this
+         * commit does until its samples are in the head. A series' first
+         * entry starts a run, and first[] is in entry order.
+         */
+        if (a->nreleased < a->nfirst && a->first[a->nreleased] == i) {
+            __atomic_fetch_sub(&s->pending, 1, __ATOMIC_RELEASE);
+            a->nreleased++;
+        }
         uint32_t had = s->sealing_len;
         size_t j = i;
         int rc = 0;
@@ -410,11 +452,14 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
         }
         if (s->sealing_len != had)
             sealed[ns++] = s;
-        pthread_mutex_unlock(mu);
-        if (rc)
+        if (rc) {
+            pthread_mutex_unlock(held);
             return rc;
+        }
         i = j;
     }
+    if (held)
+        pthread_mutex_unlock(held);
     *nacc = na;
     *nsealed = ns;
     int64_t cur = atomic_load(&db->st_max_t);
@@ -511,14 +556,21 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
+    pthread_mutex_t *held = NULL;
     for (size_t i = 0; i < nsealed; i++) {
         pthread_mutex_t *mu = tsdb__stripe(db, sealed[i]->id);
-        pthread_mutex_lock(mu);
+        if (mu != held) {
+            if (held)
+                pthread_mutex_unlock(held);
+            pthread_mutex_lock(mu);
+            held = mu;
+        }
         free(sealed[i]->sealing);
         sealed[i]->sealing = NULL;
         sealed[i]->sealing_len = 0;
-        pthread_mutex_unlock(mu);
     }
+    if (held)
+        pthread_mutex_unlock(held);
     if (rc) {
         db->failed = 1;
         tsdb__mdb_err(err, rc, "committing samples");

@@ -68,7 +68,10 @@ static uint64_t rice_bits(const uint64_t *x, size_t n, unsigned k)
 
 /*
  * The best Rice parameter for x[0..n): near log2 of the mean (for a
- * geometric distribution, k ~ log2(mean * ln 2)); a few around it are tried.
+ * geometric distribution, k ~ log2(mean * ln 2)). The cost over k is
+ * convex but for escapes, so instead of pricing all of [kc - 3, kc + 1]
+ * (a pass over x each) the search starts at kc - 1 and walks downhill,
+ * preferring the lower k on a tie as a full scan would: 2-3 passes.
  */
 static unsigned best_rice(const uint64_t *x, size_t n, uint64_t *bits)
 {
@@ -78,16 +81,28 @@ static unsigned best_rice(const uint64_t *x, size_t n, uint64_t *bits)
     double mean = n ? sum / (double)n : 0;
     unsigned kc = mean >= 1.0 ? tsdb__bitlen((uint64_t)(mean < 1.8e19 ? mean : 1.8e19)) : 0;
     unsigned lo = kc > 3 ? kc - 3 : 0, hi = kc + 1 < 62 ? kc + 1 : 62;
-    unsigned bestk = lo;
-    *bits = UINT64_MAX;
-    for (unsigned k = lo; k <= hi; k++) {
-        uint64_t b = rice_bits(x, n, k);
-        if (b < *bits) {
-            *bits = b;
-            bestk = k;
-        }
+    unsigned k = kc > lo ? kc - 1 : lo;
+    if (k > hi)
+        k = hi;
+    uint64_t b = rice_bits(x, n, k);
+    int moved = 0;
+    while (k > lo) {
+        uint64_t d = rice_bits(x, n, k - 1);
+        if (d > b)
+            break;
+        b = d;
+        k--;
+        moved = 1;
     }
-    return bestk;
+    while (!moved && k < hi) {
+        uint64_t u = rice_bits(x, n, k + 1);
+        if (u >= b)
+            break;
+        b = u;
+        k++;
+    }
+    *bits = b;
+    return k;
 }
 
 /* Splits x into zero-run lengths and nonzero values minus one (see Codes). */
@@ -193,8 +208,16 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
  */
 static uint64_t select_u64(const uint64_t *a, size_t n, size_t k)
 {
-    uint64_t prefix = 0, mask = 0;
-    for (int shift = 56; shift >= 0; shift -= 8) {
+    /* Bytes above the highest one where any two values differ are common to all. */
+    uint64_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= a[i] ^ a[0];
+    if (diff == 0)
+        return a[0];
+    int top = (63 - __builtin_clzll(diff)) / 8 * 8;
+    uint64_t mask = top == 56 ? 0 : ~((UINT64_C(1) << (top + 8)) - 1);
+    uint64_t prefix = a[0] & mask;
+    for (int shift = top; shift >= 0; shift -= 8) {
         size_t cnt[256] = {0};
         for (size_t i = 0; i < n; i++)
             if ((a[i] & mask) == prefix)
@@ -278,10 +301,17 @@ static struct tchoice choose_time(const int64_t *ts, size_t n, struct work *w)
     uint64_t first = deltas[0];
     uint64_t median = select_u64(deltas, n - 1, (n - 2) / 2);
     uint64_t mean = span / (n - 1) + (span % (n - 1) >= n / 2);
+    /* A model that costs no bits cannot be beaten (a later one must be cheaper to win). */
     t_try(&best, ts, n, 0, median, w);
+    if (best.code.bits == 0)
+        return best;
     if (mean != median)
         t_try(&best, ts, n, 0, mean, w);
+    if (best.code.bits == 0)
+        return best;
     t_try(&best, ts, n, 1, mindelta, w);
+    if (best.code.bits == 0)
+        return best;
     t_try(&best, ts, n, 2, first, w);
     return best;
 }
@@ -332,11 +362,12 @@ static size_t uvarint_len(uint64_t v)
 /*
  * Residuals of order `order` (with bias for order 1) over the non-exception
  * integers m[0..k), divided by their gcd (*g), zigzagged into x[0..k-1).
+ * known_g, when not 0, is that gcd, already computed (see v_try_scale).
  */
 static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias, uint64_t *x,
-                        uint64_t *g)
+                        uint64_t known_g, uint64_t *g)
 {
-    uint64_t prev_delta = 0, gg = 0;
+    uint64_t prev_delta = 0, gg = known_g;
     for (size_t j = 1; j < k; j++) {
         uint64_t delta = (uint64_t)m[j] - (uint64_t)m[j - 1];
         uint64_t r;
@@ -349,13 +380,18 @@ static void v_residuals(const int64_t *m, size_t k, unsigned order, int64_t bias
         prev_delta = delta;
         x[j - 1] = r;
         uint64_t a = (int64_t)r < 0 ? (uint64_t)0 - r : r;
-        if (gg != 1)
+        if (!known_g && gg != 1)
             gg = gcd64(gg, a);
     }
-    if (gg == 0)
+    if (gg <= 1) {
+        /* Most streams: no divisor, and a 64-bit division per residual is costly. */
         gg = 1;
-    for (size_t j = 1; j < k; j++)
-        x[j - 1] = tsdb__zigzag((int64_t)x[j - 1] / (int64_t)gg);
+        for (size_t j = 1; j < k; j++)
+            x[j - 1] = tsdb__zigzag((int64_t)x[j - 1]);
+    } else {
+        for (size_t j = 1; j < k; j++)
+            x[j - 1] = tsdb__zigzag((int64_t)x[j - 1] / (int64_t)gg);
+    }
     *g = gg;
 }
 
@@ -388,10 +424,10 @@ static size_t v_scale(const uint64_t *vs, size_t n, unsigned E, struct work *w, 
 }
 
 static void v_try(struct vchoice *best, size_t k, unsigned E, unsigned order, int64_t bias,
-                  size_t nexc, size_t exc_bytes, struct work *w)
+                  uint64_t known_g, size_t nexc, size_t exc_bytes, struct work *w)
 {
     uint64_t g;
-    v_residuals(w->m, k, order, bias, w->x, &g);
+    v_residuals(w->m, k, order, bias, w->x, known_g, &g);
     struct code_choice c = best_code(w->x, k - 1, w->scratch);
     /* Scale byte, m0, optional bias, gcd, exception count, list, kv byte. */
     size_t hdr = 1 + uvarint_len(tsdb__zigzag(w->m[0])) +
@@ -418,8 +454,27 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
     size_t k = v_scale(vs, n, E, w, &nexc, &exc_bytes);
     if (k == 0)
         return;
+    /*
+     * Orders 0, 1 and 2 (without bias) have the same gcd: each order's
+     * residuals are sums or differences of consecutive ones of another (the
+     * first order-2 residual is the first delta), so they generate the same
+     * integers. It holds while nothing wraps: |m| < 2^60 keeps every residual
+     * under 2^62. Computed once here instead of per order.
+     */
+    uint64_t g = 0;
+    int small = 1;
+    for (size_t j = 0; j < k && small; j++)
+        small = w->m[j] < ((int64_t)1 << 60) && w->m[j] > -((int64_t)1 << 60);
+    if (small) {
+        for (size_t j = 1; j < k && g != 1; j++) {
+            int64_t d = w->m[j] - w->m[j - 1];
+            g = gcd64(g, (uint64_t)(d < 0 ? -d : d));
+        }
+        if (g == 0)
+            g = 1; /* all equal: residuals are all zero, divided by 1 */
+    }
     for (unsigned order = 0; order <= 2; order++)
-        v_try(best, k, E, order, 0, nexc, exc_bytes, w);
+        v_try(best, k, E, order, 0, g, nexc, exc_bytes, w);
     if (k < 3)
         return;
     /*
@@ -433,7 +488,7 @@ static void v_try_scale(struct vchoice *best, const uint64_t *vs, size_t n, unsi
         d[j - 1] = ((uint64_t)w->m[j] - (uint64_t)w->m[j - 1]) ^ sign;
     int64_t median = (int64_t)(select_u64(d, k - 1, (k - 2) / 2) ^ sign);
     if (median != 0)
-        v_try(best, k, E, 1, median, nexc, exc_bytes, w);
+        v_try(best, k, E, 1, median, 0, nexc, exc_bytes, w);
 }
 
 static struct vchoice choose_decimal(const uint64_t *vs, size_t n, struct work *w)
@@ -519,7 +574,7 @@ int tsdb__chunk_packed_encode(const int64_t *ts, const uint64_t *vs, size_t n, s
         size_t nexc, exc_bytes;
         k = v_scale(vs, n, vc.scale, &w, &nexc, &exc_bytes);
         uint64_t g;
-        v_residuals(w.m, k, vc.order, vc.bias, w.x, &g);
+        v_residuals(w.m, k, vc.order, vc.bias, w.x, vc.g, &g);
     }
 
     uint64_t bits = tc.code.bits + (use_xor ? xor_bits : vc.code.bits);

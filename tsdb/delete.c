@@ -713,6 +713,29 @@ static int first_partition(struct tsdb *db, MDB_txn *txn, uint32_t *part)
     return rc;
 }
 
+/* The first partition retention by age keeps for a newest sample `newest` (retention_ms > 0). */
+static uint32_t age_keep_from(const struct tsdb *db, int64_t newest)
+{
+    int64_t cutoff = newest - db->opt.retention_ms;
+    /* Partitions ending at or before the cutoff go. */
+    uint32_t below = tsdb__partition(cutoff);
+    if (tsdb__partition_start(below + 1) - 1 <= cutoff)
+        below++;
+    return below;
+}
+
+int64_t tsdb__retention_cut(struct tsdb *db)
+{
+    int64_t cut = db->gc_cut;
+    int64_t newest = atomic_load(&db->st_max_t);
+    if (db->opt.retention_ms > 0 && newest != INT64_MIN && newest - db->opt.retention_ms < newest) {
+        int64_t c = tsdb__partition_start(age_keep_from(db, newest));
+        if (c > cut)
+            cut = c;
+    }
+    return cut;
+}
+
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
 {
     MDB_txn *txn;
@@ -737,10 +760,7 @@ int tsdb__retention_apply(struct tsdb *db, struct pl_err *err)
     if (db->opt.retention_ms > 0 && newest != INT64_MIN) {
         int64_t cutoff = newest - db->opt.retention_ms;
         if (cutoff < newest) {
-            /* Partitions ending at or before the cutoff go. */
-            uint32_t below = tsdb__partition(cutoff);
-            if (tsdb__partition_start(below + 1) - 1 <= cutoff)
-                below++;
+            uint32_t below = age_keep_from(db, newest);
             rc = drop_before(db, txn, below, &budget);
             cut = tsdb__partition_start(below);
         }

@@ -75,7 +75,15 @@ int tsdb__pend_drain(struct tsdb *db, MDB_txn *txn, struct tsdb__series *s, stru
     struct tsdb__pend *p = atomic_load_explicit(&db->pend, memory_order_acquire);
     if (!tsdb__pend_has(p, s->id))
         return 0;
+    /*
+     * The WAL tail may reach back past what retention dropped meanwhile:
+     * applying those samples would seal chunks into dropped partitions (or
+     * keep them in the open chunk), bringing deleted data back.
+     */
+    int64_t cut = tsdb__retention_cut(db);
     for (uint32_t i = p->first[s->id]; i != TSDB_PEND_NONE; i = p->next[i]) {
+        if (p->t[i] < cut)
+            continue;
         int rc = tsdb__head_append(db, txn, s, p->t[i], p->v[i], scratch);
         if (rc == 1 || rc == PL_ERR_OUT_OF_ORDER || rc == PL_ERR_DUPLICATE)
             continue; /* already in the head record or a sealed chunk */

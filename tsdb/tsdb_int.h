@@ -77,6 +77,7 @@
 #define TSDB_POSTINGS_PAGE   512
 #define TSDB_SEAL_SAMPLES    120
 #define TSDB_STRIPES         4096
+#define TSDB_STRIPE_RUN      8
 #define TSDB_ID_PAGE_BITS    16
 #define TSDB_ID_PAGE         (1u << TSDB_ID_PAGE_BITS)
 #define TSDB_ID_PAGES        (1u << (32 - TSDB_ID_PAGE_BITS))
@@ -426,7 +427,12 @@ struct tsdb__series *tsdb__head_get(struct tsdb *db, uint32_t id);
 void tsdb__head_set(struct tsdb *db, uint32_t id, struct tsdb__series *s);
 static inline pthread_mutex_t *tsdb__stripe(struct tsdb *db, uint32_t id)
 {
-    return &db->stripes[id & (TSDB_STRIPES - 1)];
+    /*
+     * Runs of TSDB_STRIPE_RUN consecutive ids share a stripe: a scrape's
+     * series were created together, so a commit takes one lock per run of
+     * them instead of one per series (and the mutexes it touches stay hot).
+     */
+    return &db->stripes[(id / TSDB_STRIPE_RUN) & (TSDB_STRIPES - 1)];
 }
 /* Looks up a series by label set in memory (map_lock held by caller, any mode). */
 struct tsdb__series *tsdb__smap_find(struct tsdb__smap *m, const struct pl_labels *ls);
@@ -561,6 +567,12 @@ int tsdb__series_forget(struct tsdb *db, MDB_txn *txn, uint32_t id);
 int tsdb__series_forget_before(struct tsdb *db, MDB_txn *txn, uint32_t id, uint64_t plim);
 /* Applies retention (commit_mu held), then a bounded step of series GC. */
 int tsdb__retention_apply(struct tsdb *db, struct pl_err *err);
+/*
+ * The time before which retention leaves nothing: the cut of the last pass
+ * or, with retention by age, the start of the oldest partition the next pass
+ * keeps, whichever is later (commit_mu held).
+ */
+int64_t tsdb__retention_cut(struct tsdb *db);
 /* Removes id's in-memory tombstone (tomb_lock held exclusively). */
 void tsdb__tomb_remove(struct tsdb *db, uint32_t id);
 

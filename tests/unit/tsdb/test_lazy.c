@@ -1,8 +1,9 @@
 /*
  * test_lazy.c - lazy WAL replay after a crash: samples read at open and not
  * yet applied to their series are seen by queries, checked by the append
- * rules, kept across eviction, closes and deletes, applied in bounded steps,
- * and a corrupt record is skipped without losing the others.
+ * rules, kept across eviction, closes and deletes, applied in bounded steps
+ * (never before the retention cut), and a corrupt record is skipped without
+ * losing the others.
  */
 #include "tests.h"
 
@@ -227,6 +228,78 @@ static void test_lazy_delete_applies_pending_first(void **state)
     free_matchers(ms, 1);
 }
 
+/*
+ * Child: every 10 min, series 1 from 0 to 50 min, series 0 from 120 to
+ * 230 min; no close. No chunk is sealed, so nothing checkpoints (a seal
+ * may compact, which checkpoints first) and the WAL holds it all.
+ */
+static void child_append_hours(struct fx *f)
+{
+    struct tsdb *db;
+    struct pl_err err;
+    struct tsdb_options o = f->o;
+    o.checkpoint_bytes = UINT64_MAX / 2;
+    o.head_idle_ms = -1; /* series 1 goes idle: eviction would write its head record */
+    if (tsdb_open(&o, &db, &err))
+        _exit(2);
+    for (int b = 0; b <= 23; b++) {
+        struct tsdb_appender *a;
+        tsdb_appender_begin(db, &a);
+        for (int i = 0; i < 2; i++) {
+            if (i == 1 ? b > 5 : b < 12)
+                continue;
+            struct pl_labels *ls;
+            char buf[64];
+            series_name(buf, sizeof(buf), i);
+            pl_labels_parse(buf, strlen(buf), &ls, &err);
+            if (tsdb_append(a, ls, (int64_t)b * 600000, b + i, NULL))
+                _exit(3);
+            pl_labels_free(ls);
+        }
+        if (tsdb_appender_commit(a, NULL, &err))
+            _exit(4);
+    }
+    _exit(0);
+}
+
+static void test_lazy_retention_drops_old_pending_samples(void **state)
+{
+    struct fx *f = *state;
+    tsdb_close(f->db);
+    f->db = NULL;
+    pid_t pid = fork();
+    if (pid == 0)
+        child_append_hours(f);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /*
+     * Reopened with 1 h of retention: the newest sample is at 230 min, so
+     * the partition [0, 2 h) is dropped and nothing before 2 h may come back
+     * when the pending samples are applied.
+     */
+    f->o.retention_ms = 3600 * 1000;
+    f->o.checkpoint_bytes = 1; /* the first commit applies every pending series */
+    struct pl_err err;
+    assert_int_equal(tsdb_open(&f->o, &f->db, &err), 0);
+    assert_int_equal(pending(f->db), 2);
+    assert_int_equal(app1(f->db, "lz{i=\"0\"}", 24 * 600000, 24), 0);
+    assert_int_equal(pending(f->db), 0);
+    struct tsdb_samples s;
+    tsdb_samples_init(&s);
+    /* Series 1 lived only before the cut: applying it must not resurrect it. */
+    assert_int_equal(series_samples(f->db, "lz{i=\"1\"}", 0, INT64_MAX / 2, &s), 0);
+    /* Series 0 keeps 2 h .. 4 h: samples 12..24. */
+    assert_int_equal(series_samples(f->db, "lz{i=\"0\"}", 0, INT64_MAX / 2, &s), 13);
+    assert_int_equal(s.t[0], 7200000);
+    tsdb_samples_fini(&s);
+    fx_reopen(f);
+    tsdb_samples_init(&s);
+    assert_int_equal(series_samples(f->db, "lz{i=\"1\"}", 0, INT64_MAX / 2, &s), 0);
+    assert_int_equal(series_samples(f->db, "lz{i=\"0\"}", 0, INT64_MAX / 2, &s), 13);
+    tsdb_samples_fini(&s);
+}
+
 /* Overwrites the value of WAL record number `which` (1-based) with garbage. */
 static void corrupt_record(const char *dir, int which)
 {
@@ -295,6 +368,8 @@ int test_lazy_run(void)
         cmocka_unit_test_setup_teardown(test_lazy_delete_applies_pending_first, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_lazy_corrupt_record_is_skipped, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_retention_drops_old_pending_samples, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_lazy", tests, NULL, NULL);
 }
