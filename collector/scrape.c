@@ -42,6 +42,8 @@
 
 /* Body limit when the config sets none: far above any real exposition. */
 #define DEFAULT_BODY_LIMIT (1ull << 30)
+/* libcurl receive buffer per target (CURLOPT_BUFFERSIZE, at most 512 KiB before 7.88). */
+#define SCRAPE_RECV_BUFFER (128L * 1024)
 
 enum health { HEALTH_UNKNOWN, HEALTH_UP, HEALTH_DOWN };
 
@@ -338,6 +340,12 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
      */
     curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
     curl_easy_setopt(t->easy, CURLOPT_NOPROXY, ""); /* no_proxy is not read either */
+    /*
+     * libcurl's default 16 KiB receive buffer takes a typical page (tens of
+     * KiB) in several recv calls, write callbacks and poll wakeups; a larger
+     * one takes it in one or two. Only the pages a body fills are touched.
+     */
+    curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, SCRAPE_RECV_BUFFER);
     return t;
 }
 
