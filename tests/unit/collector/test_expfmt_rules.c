@@ -126,6 +126,26 @@ static const struct rule_case cases[] = {
      "# HELP a \xff"
      "\n",
      11},
+    /* utf8_valid skips 8 ASCII bytes of HELP at a time: bad bytes after and within a step. */
+    {P, L, 0, 1, 10, "prom: invalid UTF-8 after 10 ASCII bytes of HELP",
+     "# HELP a abcdefghij\xff"
+     "\n",
+     21},
+    {P, L, 0, 1, 10, "prom: invalid UTF-8 as the 16th byte of HELP",
+     "# HELP a abcdefghijklmno\xff"
+     "\n",
+     26},
+    {P, L, 0, 1, 10, "prom: UTF-8 surrogate after 8 ASCII bytes of HELP",
+     "# HELP a abcdefgh\xed"
+     "\xa0"
+     "\x80"
+     "\n",
+     21},
+    {P, L, 1, 0, 0, "prom: 2-byte UTF-8 after 16 ASCII bytes of HELP",
+     "# HELP a abcdefghijklmnop\xc3"
+     "\xa9"
+     "\n",
+     28},
     {P, S, 0, 2, 12, "prom: summary quantile not a float",
      "# TYPE s summary\ns{quantile=\"x\"} 1\n", 35},
     {P, L, 1, 0, 0, "prom: summary quantile not a float", "# TYPE s summary\ns{quantile=\"x\"} 1\n",
