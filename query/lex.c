@@ -168,6 +168,10 @@ int query__quote(struct pl_buf *out, const char *s, size_t n, size_t max_runes)
             char tmp[8];
             snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned char)s[i]);
             rc = pl_buf_puts(out, tmp);
+        } else if (r == RUNE_ERROR) {
+            /* A real U+FFFD: Go prints it raw, but the lexer (as Prometheus's) rejects a raw
+             * U+FFFD as an invalid rune, so the printed query would not parse again. */
+            rc = pl_buf_puts(out, "\\ufffd");
         } else {
             rc = put_escaped_rune(out, r, '"');
         }
