@@ -54,8 +54,8 @@ static const char *const report_names[5] = {
 struct spool;
 
 /* A sample of the scrape being processed, appended once the scrape is accepted. */
+/* A sample of a series to append by its labels (series with a ref are staged in rstage). */
 struct staged {
-    uint64_t ref;         /* the cached series' tsdb ref, or 0: append by `ls` */
     struct pl_labels *ls; /* owned; the labels of a series not yet stored */
     uint32_t ce;          /* its entry in the target's series cache */
     int is_new;           /* no sample of it was appended yet (scrape_series_added) */
@@ -151,9 +151,19 @@ struct coll_scrape_manager {
     struct pl_labels_builder lb;
     struct coll_expfmt_parser *parser[2];
     struct coll_scrape_stats stats;
-    /* The samples of the scrape being processed (stage_body). */
+    /*
+     * The samples of the scrape being processed (stage_body): those of
+     * series the cache knows a ref for in rstage (appended in one call, their
+     * cache entries in rstage_ce, results in rstage_rc), the others in stage.
+     * A series' later samples in a page are always in stage, so appending
+     * rstage first keeps each series' samples in page order.
+     */
     struct staged *stage;
     size_t nstage, stage_cap;
+    struct tsdb_ref_sample *rstage;
+    uint32_t *rstage_ce;
+    int *rstage_rc;
+    size_t nrstage, rstage_cap;
     struct pl_buf rekey; /* a cached key made a one-line page (key_labels) */
     /*
      * Group commit: scrapes ending within commit_delay_ms of the first share
@@ -744,6 +754,20 @@ static void stage_clear(struct coll_scrape_manager *m)
     for (size_t i = 0; i < m->nstage; i++)
         pl_labels_free(m->stage[i].ls);
     m->nstage = 0;
+    m->nrstage = 0;
+}
+
+static void rstage_push(struct coll_scrape_manager *m, uint64_t ref, uint32_t ce, int64_t t,
+                        double v)
+{
+    if (m->nrstage == m->rstage_cap) {
+        m->rstage_cap = m->rstage_cap ? m->rstage_cap * 2 : 1024;
+        m->rstage = pl_xreallocarray(m->rstage, m->rstage_cap, sizeof(*m->rstage));
+        m->rstage_ce = pl_xreallocarray(m->rstage_ce, m->rstage_cap, sizeof(*m->rstage_ce));
+        m->rstage_rc = pl_xreallocarray(m->rstage_rc, m->rstage_cap, sizeof(*m->rstage_rc));
+    }
+    m->rstage[m->nrstage] = (struct tsdb_ref_sample){.ref = ref, .t = t, .v = v};
+    m->rstage_ce[m->nrstage++] = ce;
 }
 
 static struct staged *stage_push(struct coll_scrape_manager *m)
@@ -827,8 +851,7 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
                     limit_hit = 1;
                     continue;
                 }
-                *stage_push(m) =
-                    (struct staged){.ref = ce->ref, .ce = (uint32_t)ci, .t = st, .v = s->value};
+                rstage_push(m, ce->ref, (uint32_t)ci, st, s->value);
                 continue;
             }
         }
@@ -879,19 +902,30 @@ static void stage_apply(struct coll_scrape_manager *m, struct starget *t, struct
                         struct scrape_result *r)
 {
     struct coll_scache *c = &t->cache;
+    tsdb_append_refs(a, m->rstage, m->nrstage, m->rstage_rc);
+    for (size_t i = 0; i < m->nrstage; i++) {
+        int arc = m->rstage_rc[i];
+        if (arc != PL_ERR_NOTFOUND) {
+            count_append(r, arc);
+            continue;
+        }
+        /* The series was deleted: append it by its labels, which makes it again. */
+        uint32_t ci = m->rstage_ce[i];
+        struct pl_labels *ls;
+        if (key_labels(m, t, coll_scache_key(c, ci), c->v[ci].klen, &ls) != 0)
+            continue;
+        uint64_t ref = 0;
+        arc = tsdb_append(a, ls, m->rstage[i].t, m->rstage[i].v, &ref);
+        pl_labels_free(ls);
+        count_append(r, arc);
+        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
+            arc == PL_ERR_TOO_OLD)
+            c->v[ci].ref = ref;
+    }
+    m->nrstage = 0;
     for (size_t i = 0; i < m->nstage; i++) {
         struct staged *sg = &m->stage[i];
         struct coll_scache_ent *ce = &c->v[sg->ce];
-        if (sg->ref) {
-            int arc = tsdb_append_ref(a, sg->ref, sg->t, sg->v);
-            if (arc != PL_ERR_NOTFOUND) {
-                count_append(r, arc);
-                continue;
-            }
-            /* The series was deleted: append it by its labels, which makes it again. */
-            if (key_labels(m, t, coll_scache_key(c, sg->ce), ce->klen, &sg->ls) != 0)
-                continue;
-        }
         /* A series listed twice in one page is new once. */
         int is_new = sg->is_new && ce->ref == 0;
         uint64_t ref = 0;
@@ -1638,6 +1672,9 @@ void coll_scrape_manager_free(struct coll_scrape_manager *m)
     coll_expfmt_parser_free(m->parser[1]);
     stage_clear(m);
     free(m->stage);
+    free(m->rstage);
+    free(m->rstage_ce);
+    free(m->rstage_rc);
     free(m->gdone);
     pl_buf_fini(&m->rekey);
     pthread_mutex_destroy(&m->lock);

@@ -30,6 +30,13 @@ struct tsdb_appender {
     size_t nfirst;
     /* first[0..nreleased) had their mark released by apply (commit_mu held). */
     size_t nreleased;
+    /*
+     * Indexes in v of the first entries of series that had no index entries
+     * when added: the commit looks only at these for series to index, not at
+     * every entry's series (a cache miss each).
+     */
+    uint32_t *fresh;
+    size_t nfresh;
     /* id -> index+1 of the batch's last entry for that series (open addressing). */
     uint32_t *hk;
     uint32_t *hv;
@@ -165,6 +172,7 @@ static void appender_destroy(struct tsdb_appender *a)
 {
     free(a->v);
     free(a->first);
+    free(a->fresh);
     free(a->hk);
     free(a->hv);
     free(a);
@@ -199,6 +207,7 @@ static void appender_free(struct tsdb_appender *a)
             a->hv[a->first[i]] = 0;
     }
     a->nfirst = 0;
+    a->nfresh = 0;
     a->n = 0;
     /* Last use of the batch's series pointers: eviction may free them now. */
     tsdb__head_unpin(db);
@@ -265,9 +274,17 @@ static void grow_entries(struct tsdb_appender *a)
     a->cap = a->cap ? a->cap * 2 : 256;
     a->v = pl_xreallocarray(a->v, a->cap, sizeof(*a->v));
     a->first = pl_xreallocarray(a->first, a->cap, sizeof(*a->first));
+    a->fresh = pl_xreallocarray(a->fresh, a->cap, sizeof(*a->fresh));
 }
 
-static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, double dv)
+/*
+ * Adds a sample of s (whose id is id: reading it from s would be one more
+ * cache miss). With held NULL the series' stripe is locked and unlocked
+ * here; otherwise *held is the stripe the caller holds, swapped for s's if
+ * they differ, and left locked on return.
+ */
+static int add(struct tsdb_appender *a, struct tsdb__series *s, uint32_t id, int64_t t, double dv,
+               pthread_mutex_t **held)
 {
     struct tsdb *db = a->db;
     uint64_t v = dbits(dv);
@@ -278,7 +295,7 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
     }
     if ((a->n + 1) * 2 > a->hcap)
         hash_grow(a);
-    size_t slot = hash_slot(a, s->id);
+    size_t slot = hash_slot(a, id);
     int rc;
     if (a->hv[slot]) {
         const struct aent *last = &a->v[a->hv[slot] - 1];
@@ -294,17 +311,29 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
          * series GC keeps it until the batch ends; a series forgotten since
          * it was looked up is reported as not found (tsdb_append looks again).
          */
-        pthread_mutex_t *mu = tsdb__stripe(db, s->id);
-        pthread_mutex_lock(mu);
-        rc = s->persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
+        pthread_mutex_t *mu = tsdb__stripe(db, id);
+        if (!held) {
+            pthread_mutex_lock(mu);
+        } else if (*held != mu) {
+            if (*held)
+                pthread_mutex_unlock(*held);
+            pthread_mutex_lock(mu);
+            *held = mu;
+        }
+        uint8_t persisted = s->persisted;
+        rc = persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
         if (rc == 0) {
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
             /* The entry this sample becomes (below) holds the series' mark. */
             if (a->n == a->cap)
                 grow_entries(a);
             a->first[a->nfirst++] = (uint32_t)a->n;
+            /* Indexed series stay indexed; a new one may be indexed by the time of the commit. */
+            if (!persisted)
+                a->fresh[a->nfresh++] = (uint32_t)a->n;
         }
-        pthread_mutex_unlock(mu);
+        if (!held)
+            pthread_mutex_unlock(mu);
     }
     if (rc == 1)
         return 0;
@@ -320,7 +349,7 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, int64_t t, doubl
     a->v[a->n].t = t;
     a->v[a->n].v = v;
     a->n++;
-    a->hk[slot] = s->id;
+    a->hk[slot] = id;
     a->hv[slot] = (uint32_t)a->n;
     return 0;
 }
@@ -336,7 +365,7 @@ int tsdb_append(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, 
         int rc = tsdb__head_get_or_create(a->db, ls, &s);
         if (rc)
             return rc;
-        rc = add(a, s, t, v);
+        rc = add(a, s, s->id, t, v, NULL);
         if (rc == PL_ERR_NOTFOUND && tries < 3)
             continue;
         if (ref && rc != PL_ERR_NOTFOUND)
@@ -352,7 +381,65 @@ int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v)
     struct tsdb__series *s;
     if (tsdb__head_get_or_load(a->db, (uint32_t)(ref - 1), &s))
         return PL_ERR_NOTFOUND;
-    return add(a, s, t, v);
+    return add(a, s, (uint32_t)(ref - 1), t, v, NULL);
+}
+
+/* How far ahead tsdb_append_refs fetches the id table and batch map, and the series. */
+#define REFS_AHEAD_FAR  16
+#define REFS_AHEAD_NEAR 8
+
+void tsdb_append_refs(struct tsdb_appender *a, const struct tsdb_ref_sample *in, size_t n, int *rcs)
+{
+    struct tsdb *db = a->db;
+    /* Room for all of them now: the map is not rehashed under the prefetches. */
+    while ((a->n + n + 1) * 2 > a->hcap)
+        hash_grow(a);
+    pthread_mutex_t *held = NULL;
+    for (size_t i = 0; i < n; i++) {
+        /*
+         * A scrape's series are scattered over memory: their id-table slots
+         * and batch-map slots are fetched far ahead, then (once the slot is
+         * there) the series themselves, so the misses overlap.
+         */
+        if (i + REFS_AHEAD_FAR < n && in[i + REFS_AHEAD_FAR].ref - 1 < UINT32_MAX) {
+            uint32_t id = (uint32_t)(in[i + REFS_AHEAD_FAR].ref - 1);
+            struct tsdb__series **page = atomic_load_explicit(&db->pages[id >> TSDB_ID_PAGE_BITS],
+                                                              memory_order_acquire);
+            if (page)
+                __builtin_prefetch(&page[id & (TSDB_ID_PAGE - 1)]);
+            size_t j = (id * 2654435761u) & (a->hcap - 1);
+            __builtin_prefetch(&a->hk[j]);
+            __builtin_prefetch(&a->hv[j]);
+        }
+        if (i + REFS_AHEAD_NEAR < n && in[i + REFS_AHEAD_NEAR].ref - 1 < UINT32_MAX) {
+            struct tsdb__series *ahead =
+                tsdb__head_get(db, (uint32_t)(in[i + REFS_AHEAD_NEAR].ref - 1));
+            if (ahead) {
+                __builtin_prefetch(ahead, 1);
+                __builtin_prefetch((const char *)ahead + 63, 1);
+            }
+        }
+        uint64_t ref = in[i].ref;
+        if (ref == 0 || ref > UINT32_MAX) {
+            rcs[i] = PL_ERR_NOTFOUND;
+            continue;
+        }
+        uint32_t id = (uint32_t)(ref - 1);
+        struct tsdb__series *s = tsdb__head_get(db, id);
+        if (!s) {
+            /* Evicted: loading takes map_lock, which is never taken under a stripe. */
+            if (held)
+                pthread_mutex_unlock(held);
+            held = NULL;
+            if (tsdb__head_get_or_load(db, id, &s)) {
+                rcs[i] = PL_ERR_NOTFOUND;
+                continue;
+            }
+        }
+        rcs[i] = add(a, s, id, in[i].t, in[i].v, &held);
+    }
+    if (held)
+        pthread_mutex_unlock(held);
 }
 
 uint64_t tsdb__ckpt_limit(struct tsdb *db)
@@ -505,7 +592,9 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
                         "storage is in a failed state after a write error; reopen it");
         goto unlock;
     }
-    for (size_t i = 0; i < a->n; i++) {
+    for (size_t k = 0; k < a->nfresh; k++) {
+        /* A series' first entry in the batch has its oldest sample (add keeps them in order). */
+        size_t i = a->fresh[k];
         struct tsdb__series *s = a->v[i].s;
         if (!s->persisted && !s->dirty) {
             /* dirty doubles as "queued" for unpersisted series within this commit. */

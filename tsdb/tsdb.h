@@ -100,6 +100,20 @@ int tsdb_append(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, 
 /* Like tsdb_append for a series known by reference. PL_ERR_NOTFOUND if the ref is stale. */
 int tsdb_append_ref(struct tsdb_appender *a, uint64_t ref, int64_t t, double v);
 
+/* A sample of a series known by reference, for tsdb_append_refs. */
+struct tsdb_ref_sample {
+    uint64_t ref;
+    int64_t t;
+    double v;
+};
+/*
+ * Appends in[0..n) in order, as n calls of tsdb_append_ref would, and puts
+ * each one's result in rcs[i]. Faster for a scrape's worth of samples: the
+ * series ahead are fetched into cache while the current one is added, and a
+ * lock is taken once per run of neighbouring series instead of per sample.
+ */
+void tsdb_append_refs(struct tsdb_appender *a, const struct tsdb_ref_sample *in, size_t n, int *rcs);
+
 struct tsdb_append_result {
     uint64_t samples;    /* samples made durable */
     uint64_t series_new; /* series created by this batch */

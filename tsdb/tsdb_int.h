@@ -125,8 +125,8 @@ struct tsdb__series {
      */
     uint8_t *sealing;
     uint32_t sealing_len;
+    /* What an append checks (with max_t and last_v) is in the first 64 bytes. */
     uint32_t id;
-    struct tsdb_chunk_enc enc;
     uint8_t persisted; /* 1: index entries committed to LMDB; 2: forgotten (deleted) */
     uint8_t dirty;     /* changed since the last head checkpoint */
     /*
@@ -136,8 +136,9 @@ struct tsdb__series {
      */
     uint16_t pending;
     uint16_t lab_len; /* bytes of lab (at most 65535) */
-    uint8_t lab[];    /* the label set: varint n, then per pair varint name symbol,
-                         varint value length, value bytes; pairs sorted by name */
+    struct tsdb_chunk_enc enc;
+    uint8_t lab[]; /* the label set: varint n, then per pair varint name symbol,
+                      varint value length, value bytes; pairs sorted by name */
 };
 
 /* The open chunk of a series forgotten by the write transaction `txn`. */

@@ -242,6 +242,94 @@ static void test_invalid_labels_are_rejected(void **state)
     tsdb_appender_rollback(a);
 }
 
+/*
+ * tsdb_append_refs gives each sample the result tsdb_append_ref would,
+ * whether its series is in memory or evicted (loaded back, with the stripe
+ * lock given up), and a batch mixing it with tsdb_append indexes new series.
+ */
+static void test_append_refs_match_single_ref_appends(void **state)
+{
+    struct fx *f = *state;
+    struct pl_err err;
+    enum { NS = 40 };
+    uint64_t refs[NS];
+    struct tsdb_appender *a;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    for (int i = 0; i < NS; i++) {
+        char txt[64];
+        int n = snprintf(txt, sizeof(txt), "r{i=\"%d\"}", i);
+        struct pl_labels *ls;
+        assert_int_equal(pl_labels_parse(txt, (size_t)n, &ls, &err), 0);
+        assert_int_equal(tsdb_append(a, ls, 1000, i, &refs[i]), 0);
+        pl_labels_free(ls);
+    }
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+    /* Every series evicted, then every third loaded back: both paths in one batch. */
+    uint64_t ev = 0;
+    assert_int_equal(tsdb_head_gc(f->db, INT64_MAX, &ev, &err), 0);
+    assert_int_equal(ev, NS);
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    for (int i = 0; i < NS; i += 3)
+        assert_int_equal(tsdb_append_ref(a, refs[i], 1500, i), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL, &err), 0);
+
+    struct tsdb_ref_sample in[NS + 8];
+    int want[NS + 8], got[NS + 8];
+    size_t n = 0;
+    for (int i = 0; i < NS; i++) {
+        in[n] = (struct tsdb_ref_sample){refs[i], 2000, i};
+        want[n++] = 0;
+    }
+    in[n] = (struct tsdb_ref_sample){refs[3], 500, 1}; /* older than the head's newest */
+    want[n++] = PL_ERR_OUT_OF_ORDER;
+    in[n] = (struct tsdb_ref_sample){refs[4], 2000, 4}; /* same sample again: ignored */
+    want[n++] = 0;
+    in[n] = (struct tsdb_ref_sample){refs[5], 2000, 99}; /* same time, other value */
+    want[n++] = PL_ERR_DUPLICATE;
+    in[n] = (struct tsdb_ref_sample){refs[6], 3000, 6};
+    want[n++] = 0;
+    in[n] = (struct tsdb_ref_sample){refs[6], 2500, 6}; /* older than the batch's newest */
+    want[n++] = PL_ERR_OUT_OF_ORDER;
+    in[n] = (struct tsdb_ref_sample){0, 2000, 1};
+    want[n++] = PL_ERR_NOTFOUND;
+    in[n] = (struct tsdb_ref_sample){refs[NS - 1] + 1000, 2000, 1};
+    want[n++] = PL_ERR_NOTFOUND;
+    in[n] = (struct tsdb_ref_sample){UINT64_MAX, 2000, 1};
+    want[n++] = PL_ERR_NOTFOUND;
+
+    /* A new series, appended by labels and then by ref in the same batch. */
+    struct pl_labels *nls;
+    assert_int_equal(pl_labels_parse("fresh{a=\"b\"}", 12, &nls, &err), 0);
+    uint64_t nref = 0;
+    assert_int_equal(tsdb_appender_begin(f->db, &a), 0);
+    assert_int_equal(tsdb_append(a, nls, 5000, 1, &nref), 0);
+    tsdb_append_refs(a, in, n, got);
+    for (size_t i = 0; i < n; i++) {
+        if (got[i] != want[i])
+            fail_msg("sample %zu: got %d, want %d", i, got[i], want[i]);
+    }
+    struct tsdb_ref_sample more[2] = {{nref, 6000, 2}, {nref, 5500, 3}};
+    int mrc[2];
+    tsdb_append_refs(a, more, 2, mrc);
+    assert_int_equal(mrc[0], 0);
+    assert_int_equal(mrc[1], PL_ERR_OUT_OF_ORDER);
+    struct tsdb_append_result res;
+    assert_int_equal(tsdb_appender_commit(a, &res, &err), 0);
+    assert_int_equal(res.samples, NS + 1 + 2);
+    assert_int_equal(res.series_new, 1);
+    pl_labels_free(nls);
+
+    for (int round = 0; round < 2; round++) {
+        const char *all[] = {"__name__=r"};
+        assert_int_equal(sel(f->db, all, 1, 0, 10000, NULL, 0), NS * 2 + (NS + 2) / 3 + 1);
+        const char *fr[] = {"__name__=fresh"};
+        /* The new series' oldest sample is its first in the batch. */
+        assert_int_equal(sel(f->db, fr, 1, 0, 5200, NULL, 0), 1);
+        assert_int_equal(sel(f->db, fr, 1, 0, 10000, NULL, 0), 2);
+        fx_reopen(f);
+    }
+}
+
 int test_head_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +347,8 @@ int test_head_run(void)
         cmocka_unit_test_setup_teardown(test_concurrent_appenders_share_series_safely, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_interval_sync_policy_persists_on_close, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_refs_match_single_ref_appends, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);
