@@ -403,8 +403,8 @@ void tsdb_append_refs(struct tsdb_appender *a, const struct tsdb_ref_sample *in,
          */
         if (i + REFS_AHEAD_FAR < n && in[i + REFS_AHEAD_FAR].ref - 1 < UINT32_MAX) {
             uint32_t id = (uint32_t)(in[i + REFS_AHEAD_FAR].ref - 1);
-            struct tsdb__series **page = atomic_load_explicit(&db->pages[id >> TSDB_ID_PAGE_BITS],
-                                                              memory_order_acquire);
+            struct tsdb__series **page =
+                atomic_load_explicit(&db->pages[id >> TSDB_ID_PAGE_BITS], memory_order_acquire);
             if (page)
                 __builtin_prefetch(&page[id & (TSDB_ID_PAGE - 1)]);
             size_t j = (id * 2654435761u) & (a->hcap - 1);

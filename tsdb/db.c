@@ -87,6 +87,7 @@ int tsdb__rtxn_begin(struct tsdb *db, MDB_txn **txn)
     if (rc == MDB_MAP_RESIZED) {
         /* Another process grew the map: adopt its size. */
         mdb_env_set_mapsize(db->env, 0);
+        atomic_fetch_add(&db->map_gen, 1);
         rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     }
     if (rc)
@@ -113,6 +114,7 @@ int tsdb__map_grow(struct tsdb *db, size_t min_size)
     if (pthread_rwlock_timedwrlock(&db->env_lock, &dl) != 0)
         return PL_ERR_TIMEOUT;
     int rc = mdb_env_set_mapsize(db->env, ns);
+    atomic_fetch_add(&db->map_gen, 1);
     if (rc == 0) {
         MDB_envinfo info;
         mdb_env_info(db->env, &info);
@@ -326,6 +328,7 @@ static void db_free(struct tsdb *db)
     tsdb__appender_cache_fini(db);
     tsdb__head_fini(db);
     pthread_mutex_destroy(&db->spare_mu);
+    pthread_mutex_destroy(&db->mr_mu);
     if (db->env)
         mdb_env_close(db->env);
     for (size_t i = 0; i < TSDB_STRIPES; i++)
@@ -367,6 +370,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
     pthread_mutex_init(&db->commit_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_mutex_init(&db->spare_mu, NULL);
+    pthread_mutex_init(&db->mr_mu, NULL);
     pl_buf_init(&db->cs_rec, (size_t)1 << 31);
     pl_buf_init(&db->cs_comp, (size_t)1 << 31);
     pl_buf_init(&db->cs_scratch, 1 << 24);

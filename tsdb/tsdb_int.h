@@ -236,6 +236,13 @@ struct tsdb {
     size_t mapsize;
     /* Read transactions hold it shared; growing the map holds it exclusively. */
     pthread_rwlock_t env_lock;
+    /* Bumped (under env_lock) whenever LMDB maps the file anew: cached map ranges go stale. */
+    atomic_uint map_gen;
+    /* tsdb_map_release's cache of the map's address range, valid for mr_gen (mr_mu). */
+    pthread_mutex_t mr_mu;
+    unsigned mr_gen;
+    int mr_valid;
+    uintptr_t mr_lo, mr_hi;
     /* Serialises write transactions (commits, checkpoints, deletes, retention). */
     pthread_mutex_t commit_mu;
     /* Serialises series creation and the map below against writers. */

@@ -206,11 +206,44 @@ static void test_map_release_concurrent_with_appends(void **state)
     check_all(f->db, NROUNDS);
 }
 
+/*
+ * The map's range is cached between calls: after the map grew (LMDB mapped
+ * the file anew, elsewhere), a release finds and drops the new mapping.
+ */
+static void test_map_release_follows_a_grown_map(void **state)
+{
+    struct fixture *f = *state;
+    /* A new database with a small map (an existing one keeps its map size). */
+    tsdb_close(f->db);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", f->dir);
+    assert_int_equal(system(cmd), 0);
+    f->o.map_initial_bytes = 1u << 20;
+    fx_open(f);
+    assert_int_equal(tsdb_map_release(f->db), 0);
+    struct tsdb_stats st0, st1;
+    tsdb_stats_get(f->db, &st0);
+    for (int r = 1; r <= NROUNDS; r++)
+        append_round(f->db, f->ls, r * 1000);
+    tsdb_stats_get(f->db, &st1);
+    assert_true(st1.map_bytes > st0.map_bytes);
+    long before = map_rss_kib(f->dir);
+    assert_true(before > 2048);
+    assert_int_equal(tsdb_map_release(f->db), 0);
+    long after = map_rss_kib(f->dir);
+    if (after > before / 4)
+        fail_msg("map RSS %ld KiB before release, %ld KiB after (map grew from %llu to %llu)",
+                 before, after, (unsigned long long)st0.map_bytes,
+                 (unsigned long long)st1.map_bytes);
+    check_all(f->db, NROUNDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_map_release_drops_pages_keeps_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_release_concurrent_with_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_release_follows_a_grown_map, setup, teardown),
     };
     return cmocka_run_group_tests_name("tsdb_map", tests, NULL, NULL);
 }
