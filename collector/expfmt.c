@@ -113,20 +113,30 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-static int utf8_valid(const char *s, size_t n)
+/*
+ * Whether s[0..n) is valid UTF-8; with bs not NULL, *bs also tells whether
+ * it holds a backslash (HELP text: no escapes to decode, in the same pass).
+ */
+static int utf8_valid_bs(const char *s, size_t n, int *bs)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t slash = 0;
     while (p < e) {
         /* Label values are nearly always ASCII: skip 8 such bytes per step. */
         if (e - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if ((w & 0x8080808080808080ull) == 0) {
+            if ((w & highs) == 0) {
+                /* Bytes equal to '\\' become zero; the classic test finds a zero byte. */
+                uint64_t x = w ^ (ones * '\\');
+                slash |= (x - ones) & ~x & highs;
                 p += 8;
                 continue;
             }
         }
         if (*p < 0x80) {
+            slash |= *p == '\\';
             p++;
             continue;
         }
@@ -135,6 +145,8 @@ static int utf8_valid(const char *s, size_t n)
             return 0;
         p += k;
     }
+    if (bs)
+        *bs = slash != 0;
     return 1;
 }
 
@@ -935,23 +947,26 @@ static const char *find_eol(const char *q, const char *end)
 
 static int parse_type_word(const char *s, size_t n, int om, int icase, enum coll_expfmt_type *t)
 {
+#define TYPE_WORD(w) w, sizeof(w) - 1
     static const struct {
         const char *w;
+        size_t n;
         enum coll_expfmt_type t;
         int om, prom;
     } words[] = {
-        {"counter", COLL_EXPFMT_COUNTER, 1, 1},
-        {"gauge", COLL_EXPFMT_GAUGE, 1, 1},
-        {"histogram", COLL_EXPFMT_HISTOGRAM, 1, 1},
-        {"summary", COLL_EXPFMT_SUMMARY, 1, 1},
-        {"untyped", COLL_EXPFMT_UNTYPED, 0, 1},
-        {"unknown", COLL_EXPFMT_UNTYPED, 1, 0},
-        {"info", COLL_EXPFMT_INFO, 1, 0},
-        {"stateset", COLL_EXPFMT_STATESET, 1, 0},
-        {"gaugehistogram", COLL_EXPFMT_GAUGEHISTOGRAM, 1, 0},
+        {TYPE_WORD("counter"), COLL_EXPFMT_COUNTER, 1, 1},
+        {TYPE_WORD("gauge"), COLL_EXPFMT_GAUGE, 1, 1},
+        {TYPE_WORD("histogram"), COLL_EXPFMT_HISTOGRAM, 1, 1},
+        {TYPE_WORD("summary"), COLL_EXPFMT_SUMMARY, 1, 1},
+        {TYPE_WORD("untyped"), COLL_EXPFMT_UNTYPED, 0, 1},
+        {TYPE_WORD("unknown"), COLL_EXPFMT_UNTYPED, 1, 0},
+        {TYPE_WORD("info"), COLL_EXPFMT_INFO, 1, 0},
+        {TYPE_WORD("stateset"), COLL_EXPFMT_STATESET, 1, 0},
+        {TYPE_WORD("gaugehistogram"), COLL_EXPFMT_GAUGEHISTOGRAM, 1, 0},
     };
+#undef TYPE_WORD
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (!(om ? words[i].om : words[i].prom) || strlen(words[i].w) != n)
+        if (!(om ? words[i].om : words[i].prom) || words[i].n != n)
             continue;
         if (icase ? strncasecmp(s, words[i].w, n) == 0 : memcmp(s, words[i].w, n) == 0) {
             *t = words[i].t;
@@ -961,11 +976,14 @@ static int parse_type_word(const char *s, size_t n, int om, int icase, enum coll
     return -1;
 }
 
-/* HELP text: decodes \\ and \n (and \" in OpenMetrics); strict 0.0.4 refuses others. */
-static int decode_help(struct coll_expfmt_parser *p, const char *s, size_t n,
+/*
+ * HELP text: decodes \\ and \n (and \" in OpenMetrics); strict 0.0.4 refuses
+ * others. bs: whether the text holds a backslash, or -1 when not known.
+ */
+static int decode_help(struct coll_expfmt_parser *p, const char *s, size_t n, int bs,
                        struct coll_expfmt_str *out)
 {
-    if (!memchr(s, '\\', n)) {
+    if (bs == 0 || (bs < 0 && !memchr(s, '\\', n))) {
         out->p = s;
         out->n = n;
         return 0;
@@ -1062,9 +1080,10 @@ static int prom_comment(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
          * Prometheus's scraper refuses HELP text that is not UTF-8; promtool
          * (the 0.0.4 authority for strict mode) does not look.
          */
-        if (!p->strict && !utf8_valid(text, tn))
+        int bs = -1;
+        if (!p->strict && !utf8_valid_bs(text, tn, &bs))
             return fail(p, text, "HELP text is not valid UTF-8");
-        if (decode_help(p, text, tn, &e->meta_text))
+        if (decode_help(p, text, tn, bs, &e->meta_text))
             return PL_ERR_INVALID;
         if (f)
             f->has_help = 1;
@@ -1247,6 +1266,7 @@ static void fill_sample(struct coll_expfmt_parser *p, struct coll_expfmt_entry *
     s->series.n = (size_t)(series_end - name);
     s->labels = p->lab;
     s->nlabels = p->nlab;
+    s->hinted = 0;
     s->has_ts = 0;
     s->ts_ms = 0;
     s->has_exemplar = 0;
@@ -1263,7 +1283,14 @@ static int prom_sample(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e
     const char *name = p->p;
     uint32_t line = p->line;
     const char *known = p->hint ? hint_match(p) : NULL;
-    size_t nn = scan_name(p->p, p->end, C_MSTART, C_MCHAR);
+    size_t nn;
+    if (known) {
+        /* Text accepted before: the name ends at its label set or with the series. */
+        const char *brace = memchr(name, '{', (size_t)(known - name));
+        nn = (size_t)((brace ? brace : known) - name);
+    } else {
+        nn = scan_name(p->p, p->end, C_MSTART, C_MCHAR);
+    }
     if (!nn) {
         char d[64];
         return fail(p, p->p, "invalid metric name: %s", describe_at(d, sizeof(d), p->p, p->end));
@@ -1296,6 +1323,7 @@ static int prom_sample(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e
     }
     fill_sample(p, e, name, nn, series_end);
     e->line = line;
+    e->sample.hinted = known != NULL;
     if (value_token(p, tok, (size_t)(p->p - tok), &e->sample.value, 0))
         return PL_ERR_INVALID;
     struct coll_expfmt_sample *s = &e->sample;
@@ -1918,9 +1946,10 @@ static int om_meta(struct coll_expfmt_parser *p, struct coll_expfmt_entry *e)
         p->tnlen = nn;
         p->ttype = t;
     } else if (k == COLL_EXPFMT_HELP) {
-        if (!utf8_valid(text, tn))
+        int bs;
+        if (!utf8_valid_bs(text, tn, &bs))
             return fail(p, text, "HELP text is not valid UTF-8");
-        if (decode_help(p, text, tn, &e->meta_text))
+        if (decode_help(p, text, tn, bs, &e->meta_text))
             return PL_ERR_INVALID;
     } else if (tn) {
         if (!(nn > tn + 1 && memcmp(name + nn - tn, text, tn) == 0 && name[nn - tn - 1] == '_'))

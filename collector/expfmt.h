@@ -105,6 +105,8 @@ struct coll_expfmt_sample {
     struct coll_expfmt_str series;
     const struct coll_expfmt_label *labels; /* in input order, no __name__ */
     size_t nlabels;
+    /* The series text was the one coll_expfmt_expect gave: no labels are listed. */
+    int hinted;
     double value;
     int has_ts;
     int64_t ts_ms; /* 0.0.4: as written; OpenMetrics: seconds x 1000, truncated */
@@ -155,7 +157,7 @@ void coll_expfmt_parser_reset(struct coll_expfmt_parser *p, const char *buf, siz
  * saw last): when, in lenient 0.0.4 mode, the next sample's text starts with
  * exactly series[0..n) and a blank, that series text was accepted by this
  * mode before, so its labels are not scanned again; the sample then comes
- * with `series` and `name` set and no labels (nlabels 0). Ignored in other
+ * with `hinted` set, `series` and `name` set and no labels (nlabels 0). Ignored in other
  * modes. `series` must not span lines (contain '\n': the line count would
  * be off); it is borrowed until the next
  * coll_expfmt_next, which consumes the hint whether it matched or not.

@@ -837,7 +837,9 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
             snprintf(err, errlen, "series text of %zu bytes is too long", s->series.n);
             return stage_reject(m, t, r, added);
         }
-        int64_t ci = coll_scache_find(c, s->series.p, s->series.n);
+        /* A matched hint is the cursor's entry (given to the parser above). */
+        int64_t ci = s->hinted ? (int64_t)coll_scache_take(c)
+                               : coll_scache_find(c, s->series.p, s->series.n);
         /* The same series twice in one body: its labels are built and it is appended as written. */
         int again = ci >= 0 && c->v[ci].seen == t->iter;
         if (ci >= 0 && !again) {

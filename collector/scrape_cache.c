@@ -62,6 +62,13 @@ static void idx_rebuild(struct coll_scache *c, uint32_t want)
         idx_place(c->idx, c->icap, c->v[i].hash, i);
 }
 
+uint32_t coll_scache_take(struct coll_scache *c)
+{
+    uint32_t i = c->cursor++;
+    order_push(c, i);
+    return i;
+}
+
 int64_t coll_scache_find(struct coll_scache *c, const char *key, size_t n)
 {
     if (c->cursor < c->n) {

@@ -60,6 +60,12 @@ void coll_scache_begin(struct coll_scache *c);
 /* The index of the entry of key[0..n), or -1 when absent. */
 int64_t coll_scache_find(struct coll_scache *c, const char *key, size_t n);
 
+/*
+ * The entry at the cursor (c->cursor < c->n), taken as coll_scache_find
+ * would take it, for a caller that knows its key matches (the parser
+ * matched it as the expected text): no comparison.
+ */
+uint32_t coll_scache_take(struct coll_scache *c);
 /* Adds key[0..n) (absent: the caller looked it up); returns its index. Fields zeroed. */
 uint32_t coll_scache_insert(struct coll_scache *c, const char *key, size_t n);
 

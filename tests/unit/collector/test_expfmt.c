@@ -228,6 +228,27 @@ static void test_expfmt_decodes_help_escapes(void **state)
     assert_str(x->e.meta_text, "seconds");
     assert_int_equal(fx_next(x), 0);
     fx_free(x);
+    /*
+     * Lenient 0.0.4 finds backslashes while it checks UTF-8, 8 bytes a step:
+     * one in every position of a step, in the bytes after the last step,
+     * after a multi-byte character, and none.
+     */
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"# HELP m \\nabcdefgh\n", "\nabcdefgh"},
+        {"# HELP m abcdefg\\nh\n", "abcdefg\nh"},
+        {"# HELP m abcdefgh\\\\\n", "abcdefgh\\"},
+        {"# HELP m ab\\n\n", "ab\n"},
+        {"# HELP m \xc3\xa9 fifteen bytes \\n!\n", "\xc3\xa9 fifteen bytes \n!"},
+        {"# HELP m plain text without escapes\n", "plain text without escapes"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        x = fx_new(COLL_EXPFMT_PROMETHEUS, 0, cases[i].in);
+        assert_int_equal(fx_next(x), COLL_EXPFMT_HELP);
+        assert_str(x->e.meta_text, cases[i].want);
+        fx_free(x);
+    }
 }
 
 static void test_expfmt_converts_openmetrics_seconds_to_ms(void **state)

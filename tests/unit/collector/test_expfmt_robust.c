@@ -270,13 +270,16 @@ static void test_expfmt_expect_skips_only_the_known_series(void **state)
     /* Hinted and present: no labels, everything else as usual. */
     assert_int_equal(next_hinted(p, "a_total{x=\"1\",y=\"\\\"q\"}", &e, &err), COLL_EXPFMT_SAMPLE);
     assert_int_equal(e.sample.nlabels, 0);
+    assert_true(e.sample.hinted);
     assert_true(e.sample.value == 3 && e.sample.has_ts && e.sample.ts_ms == 1000);
     assert_int_equal(e.sample.type, COLL_EXPFMT_COUNTER);
     assert_int_equal(e.sample.series.n, strlen("a_total{x=\"1\",y=\"\\\"q\"}"));
+    assert_int_equal(e.sample.name.n, strlen("a_total"));
     assert_int_equal(e.line, 2);
     /* Another series than hinted: parsed in full. */
     assert_int_equal(next_hinted(p, "b{x=\"9\"}", &e, &err), COLL_EXPFMT_SAMPLE);
     assert_int_equal(e.sample.nlabels, 1);
+    assert_false(e.sample.hinted);
     assert_true(e.sample.value == 4);
     /* The hinted name is followed by a label set: parsed in full. */
     assert_int_equal(next_hinted(p, "c", &e, &err), COLL_EXPFMT_SAMPLE);
@@ -285,6 +288,8 @@ static void test_expfmt_expect_skips_only_the_known_series(void **state)
     /* A tab after the series. */
     assert_int_equal(next_hinted(p, "d{x=\"4\"}", &e, &err), COLL_EXPFMT_SAMPLE);
     assert_int_equal(e.sample.nlabels, 0);
+    assert_true(e.sample.hinted);
+    assert_int_equal(e.sample.name.n, 1);
     assert_true(e.sample.value == 6);
     /* The value is still checked. */
     assert_int_equal(next_hinted(p, "e{x=\"5\"}", &e, &err), PL_ERR_INVALID);
