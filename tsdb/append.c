@@ -479,10 +479,15 @@ static int apply(struct tsdb_appender *a, MDB_txn *txn, struct tsdb__sample *acc
          * A batch touches series scattered over memory: fetch the ones a few
          * entries ahead so that their misses overlap with this one's work.
          */
-        if (i + 8 < a->n)
-            __builtin_prefetch(a->v[i + 8].s, 1);
-        if (i + 4 < a->n) {
-            const struct tsdb__series *ahead = a->v[i + 4].s;
+        if (i + 16 < a->n) {
+            const char *far = (const char *)a->v[i + 16].s;
+            __builtin_prefetch(far, 1);
+            __builtin_prefetch(far + 64, 1);
+            __builtin_prefetch(far + 127, 1);
+        }
+        if (i + 8 < a->n) {
+            /* Fetched 8 entries ago: reading it no longer waits for memory. */
+            const struct tsdb__series *ahead = a->v[i + 8].s;
             if (ahead->enc.buf)
                 __builtin_prefetch(ahead->enc.buf + ahead->enc.bitlen / 8, 1);
             __builtin_prefetch(tsdb__stripe(db, ahead->id), 1);
