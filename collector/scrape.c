@@ -176,6 +176,12 @@ struct coll_scrape_manager {
     struct gdone *gdone;
     size_t ngdone, gdone_cap;
     int64_t map_released_ns; /* last tsdb_map_release (monotonic) */
+    /*
+     * No idle target is due before this (wall ms): the loop walks the
+     * targets only then. A finished scrape lowers it to its target's next
+     * slot; a change to the targets sets it to 0.
+     */
+    int64_t scan_due_ms;
     int (*commit_fault)(void *ud, size_t nscrapes);
     void *commit_fault_ud;
     int map_release_warned;
@@ -507,7 +513,10 @@ struct gdone {
 
 static inline void count_append(struct scrape_result *r, int arc)
 {
-    r->accepted += arc == 0;
+    if (arc == 0) {
+        r->accepted++;
+        return;
+    }
     r->ooo += arc == PL_ERR_OUT_OF_ORDER;
     r->dup += arc == PL_ERR_DUPLICATE;
     r->oob += arc == PL_ERR_TOO_OLD;
@@ -1057,6 +1066,8 @@ static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode co
 {
     curl_multi_remove_handle(m->multi, t->easy);
     t->in_flight = 0;
+    if (t->next_ms < m->scan_due_ms)
+        m->scan_due_ms = t->next_ms;
     int64_t now_ns = pl_mono_ns();
     double dur = (double)(now_ns - t->start_ns) / 1e9;
     if (m->observe && t->prev_start_ns)
@@ -1287,8 +1298,10 @@ static void sync_all(struct coll_scrape_manager *m)
         changes = now >= m->dying[i]->next_ms + m->dying[i]->t.interval_ms;
     for (size_t i = 0; i < m->npools && !changes; i++)
         changes = (m->pools[i]->gone && m->pools[i]->ntargets) || m->pools[i]->has_pending;
-    if (changes)
+    if (changes) {
         group_flush(m);
+        m->scan_due_ms = 0; /* targets may come or go: walk them on this round */
+    }
     for (size_t i = 0; i < m->npools; i++) {
         struct spool *p = m->pools[i];
         if (p->gone) {
@@ -1337,15 +1350,19 @@ static void *scrape_main(void *arg)
         pthread_mutex_lock(&m->lock);
         sync_all(m);
         int64_t now = pl_time_now_ms();
-        int64_t due = now + 1000;
-        for (size_t i = 0; i < m->npools; i++)
-            for (size_t k = 0; k < m->pools[i]->ntargets; k++) {
-                struct starget *t = m->pools[i]->targets[k];
-                if (!t->in_flight && t->next_ms <= now)
-                    start(m, t, now);
-                if (!t->in_flight && t->next_ms < due)
-                    due = t->next_ms;
-            }
+        if (now >= m->scan_due_ms) {
+            int64_t next = now + 1000;
+            for (size_t i = 0; i < m->npools; i++)
+                for (size_t k = 0; k < m->pools[i]->ntargets; k++) {
+                    struct starget *t = m->pools[i]->targets[k];
+                    if (!t->in_flight && t->next_ms <= now)
+                        start(m, t, now);
+                    if (!t->in_flight && t->next_ms < next)
+                        next = t->next_ms;
+                }
+            m->scan_due_ms = next;
+        }
+        int64_t due = m->scan_due_ms;
         int64_t group_due_ms = INT64_MAX;
         if (m->group)
             group_due_ms = now + (m->group_due_ns - pl_mono_ns() + 999999) / 1000000;
