@@ -15,6 +15,8 @@
  *   bench_tsdb server-size DIR SERIES SAMPLES     bytes/sample of the server path: scrapes
  *                                                 appended in time order, closed; then compacted
  *   bench_tsdb rss DIR SERIES                     memory per active series, 2 h in the head
+ *   bench_tsdb create DIR SERIES                  CPU per new series (index entries, postings),
+ *                                                 one sample each, batches of 1000 as scrapes
  *   bench_tsdb churn DIR SERIES HOURS             head series and RSS under pod churn,
  *                                                 without and with eviction
  *   bench_tsdb ready DIR SERIES [SAMPLES [OPENS [MODES]]]  time to ready: clean close (1),
@@ -452,6 +454,43 @@ static long status_kb(const char *key)
  * in use, and the peak RssAnon over the last 120 scrapes (open chunks then
  * range from empty to 120 samples).
  */
+/* Series creation: what a first scrape (or churn) costs per series, commit included. */
+static int cmd_create(const char *dir, int nser)
+{
+    struct gen_series *gs;
+    struct pl_labels **ls = make_labels(nser, -1, &gs);
+    struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
+    struct pl_err err;
+    int64_t c0 = cpu_ns(), commit = 0;
+    for (int i0 = 0; i0 < nser; i0 += 1000) {
+        struct tsdb_appender *a;
+        tsdb_appender_begin(db, &a);
+        for (int i = i0; i < nser && i < i0 + 1000; i++) {
+            int rc = tsdb_append(a, ls[i], ts(0), gen_next(&gs[i], 0), NULL);
+            if (rc) {
+                fprintf(stderr, "append: %s\n", pl_err_str(rc));
+                exit(1);
+            }
+        }
+        int64_t k0 = cpu_ns();
+        if (tsdb_appender_commit(a, NULL, &err)) {
+            fprintf(stderr, "commit: %s\n", err.msg);
+            exit(1);
+        }
+        commit += cpu_ns() - k0;
+    }
+    int64_t cpu = cpu_ns() - c0;
+    printf("create: %d series in batches of 1000: %.2f us CPU per series (commit %.2f us: "
+           "index entries, postings)\n",
+           nser, (double)cpu / 1e3 / nser, (double)commit / 1e3 / nser);
+    tsdb_close(db);
+    for (int i = 0; i < nser; i++)
+        pl_labels_free(ls[i]);
+    free(ls);
+    free(gs);
+    return 0;
+}
+
 static int cmd_rss(const char *dir, int nser)
 {
     struct gen_series *gs;
@@ -834,6 +873,8 @@ int main(int argc, char **argv)
         return cmd_shapes(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "server-size") == 0)
         return cmd_server_size(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "create") == 0)
+        return cmd_create(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return cmd_rss(argv[2], atoi(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "churn") == 0)
