@@ -320,7 +320,8 @@ static int add(struct tsdb_appender *a, struct tsdb__series *s, uint32_t id, int
             pthread_mutex_lock(mu);
             *held = mu;
         }
-        uint8_t persisted = s->persisted;
+        /* Set to 1 by a commit under commit_mu only: read atomically. */
+        uint8_t persisted = __atomic_load_n(&s->persisted, __ATOMIC_ACQUIRE);
         rc = persisted == 2 ? PL_ERR_NOTFOUND : tsdb__pend_check(db, s, t, v);
         if (rc == 0) {
             __atomic_fetch_add(&s->pending, 1, __ATOMIC_ACQ_REL);
@@ -679,7 +680,7 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_append_result *res
     if (nnew)
         db->next_id_persisted = next;
     for (size_t i = 0; i < nnew; i++) {
-        news[i]->persisted = 1;
+        __atomic_store_n(&news[i]->persisted, 1, __ATOMIC_RELEASE); /* add() reads it */
         news[i]->dirty = 1;
     }
     atomic_fetch_add(&db->st_samples, nacc);

@@ -657,7 +657,7 @@ int tsdb_backfill_flush(struct tsdb_backfill *b, struct pl_err *err)
     if (nnew)
         db->next_id_persisted = next;
     for (size_t i = 0; i < nnew; i++)
-        b->news[i]->persisted = 1;
+        __atomic_store_n(&b->news[i]->persisted, 1, __ATOMIC_RELEASE); /* add() reads it */
     int64_t cur = atomic_load(&db->st_max_t);
     while (maxt > cur && !atomic_compare_exchange_weak(&db->st_max_t, &cur, maxt))
         ;

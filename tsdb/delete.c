@@ -344,7 +344,7 @@ void tsdb__series_retire(struct tsdb *db, struct tsdb__series *s, uint64_t txn)
     tsdb__smap_remove(&db->map, s);
     tsdb__head_set(db, s->id, NULL);
     /* An appender may still hold the pointer: keep the struct, drop its data. */
-    s->persisted = 2; /* forgotten */
+    __atomic_store_n(&s->persisted, 2, __ATOMIC_RELEASE); /* forgotten; add() reads it */
     if (s->enc.n > 0)
         ghost_add(db, s, txn);
     else

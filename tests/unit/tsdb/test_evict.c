@@ -356,19 +356,35 @@ static void *conc_appender(void *arg)
         if (tsdb_appender_begin(c->db, &a))
             break;
         int touched[CN], nt = 0;
+        /* Series with a ref: by labels, by ref one at a time, or by refs in one call. */
+        int mode = round % 3;
+        struct tsdb_ref_sample in[CN];
+        int in_idx[CN], in_rc[CN], nin = 0;
         /* A quarter of the series per round: the others go idle and get evicted. */
         for (int i = 0; i < CN; i++) {
             if ((unsigned)rand_r(&seed) % 4)
                 continue;
             int k = atomic_load(&c->committed[i]);
             int64_t t = (int64_t)k * STEP;
-            int rc = refs[i] && round % 2
+            if (refs[i] && mode == 2) {
+                in[nin] = (struct tsdb_ref_sample){refs[i], t, (double)(t / 1000)};
+                in_idx[nin++] = i;
+                continue;
+            }
+            int rc = refs[i] && mode == 1
                          ? tsdb_append_ref(a, refs[i], t, (double)(t / 1000))
                          : tsdb_append(a, c->ls[i], t, (double)(t / 1000), &refs[i]);
             if (rc)
                 atomic_fetch_add(&c->bad, 1);
             else
                 touched[nt++] = i;
+        }
+        tsdb_append_refs(a, in, (size_t)nin, in_rc);
+        for (int j = 0; j < nin; j++) {
+            if (in_rc[j])
+                atomic_fetch_add(&c->bad, 1);
+            else
+                touched[nt++] = in_idx[j];
         }
         for (int j = 0; j < nt; j++)
             atomic_fetch_add(&c->upper[touched[j]], 1);
