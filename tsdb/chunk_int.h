@@ -497,6 +497,63 @@ int tsdb__chunk_stream_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, 
 int tsdb__chunk_stream_seek(struct tsdb_chunk_dec *d, int64_t t);
 
 /*
+ * Defines PREFIX_next, PREFIX_batch and PREFIX_seek (declared above) from a
+ * codec's `static inline int STEP(struct tsdb_chunk_dec *, struct tsdb__br *)`
+ * that decodes sample d->i into d->t and d->v (or returns < 0 on corrupt
+ * data): every codec walks its samples the same way, and a macro keeps the
+ * step inlined in each loop, which a function pointer would not.
+ */
+#define TSDB__CHUNK_DECODERS(PREFIX, STEP)                                                         \
+    int PREFIX##_next(struct tsdb_chunk_dec *d, int64_t *t, double *v)                             \
+    {                                                                                              \
+        struct tsdb__br b = {d->p, d->len, d->bitpos};                                             \
+        if (STEP(d, &b) < 0)                                                                       \
+            return PL_ERR_CORRUPT;                                                                 \
+        d->bitpos = b.pos;                                                                         \
+        *t = d->t;                                                                                 \
+        *v = tsdb__u2f(d->v);                                                                      \
+        return 1;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    int PREFIX##_batch(struct tsdb_chunk_dec *d, int64_t *ts, double *vs, size_t max)              \
+    {                                                                                              \
+        struct tsdb_chunk_dec l = *d;                                                              \
+        struct tsdb__br b = {l.p, l.len, l.bitpos};                                                \
+        size_t lim = (size_t)(l.n - l.i) < max ? (size_t)(l.n - l.i) : max;                        \
+        for (size_t k = 0; k < lim; k++) {                                                         \
+            if (STEP(&l, &b) < 0) {                                                                \
+                *d = l;                                                                            \
+                return PL_ERR_CORRUPT;                                                             \
+            }                                                                                      \
+            ts[k] = l.t;                                                                           \
+            vs[k] = tsdb__u2f(l.v);                                                                \
+        }                                                                                          \
+        l.bitpos = b.pos;                                                                          \
+        *d = l;                                                                                    \
+        return (int)lim;                                                                           \
+    }                                                                                              \
+                                                                                                   \
+    int PREFIX##_seek(struct tsdb_chunk_dec *d, int64_t t)                                         \
+    {                                                                                              \
+        struct tsdb_chunk_dec l = *d;                                                              \
+        struct tsdb__br b = {l.p, l.len, l.bitpos};                                                \
+        int rc = 0;                                                                                \
+        while (l.i < l.n) {                                                                        \
+            if (STEP(&l, &b) < 0) {                                                                \
+                rc = PL_ERR_CORRUPT;                                                               \
+                break;                                                                             \
+            }                                                                                      \
+            if (l.t >= t) {                                                                        \
+                rc = 1;                                                                            \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        l.bitpos = b.pos;                                                                          \
+        *d = l;                                                                                    \
+        return rc;                                                                                 \
+    }
+
+/*
  * Encodes n samples (n >= 1, timestamps non-decreasing) as TSDB_ENC_PACKED,
  * appending to out. Values are bit patterns. Returns 0, PL_ERR_LIMIT from
  * `out`, or PL_ERR_UNSUPPORTED when no packed form applies.
