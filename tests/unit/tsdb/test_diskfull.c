@@ -8,23 +8,20 @@
  * tmpfs mounted in a private mount namespace of a child process (needs root;
  * skipped otherwise), filled by the database itself and by another file.
  */
-#define _GNU_SOURCE /* unshare(2) */
 #include "tests.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/labels.h"
+#include "../support/tmpfs_child.h"
 
-#define NSERIES   200  /* new series per batch, one sample each */
-#define MAXBATCH  4000 /* bound: a 48 MiB disk is full long before */
-#define EXIT_SKIP 77
+#define NSERIES  200  /* new series per batch, one sample each */
+#define MAXBATCH 4000 /* bound: a 48 MiB disk is full long before */
 
 /* Appends batch b: NSERIES new series with long label values, one sample each. */
 static int batch(struct tsdb *db, int b, struct pl_err *err)
@@ -136,17 +133,10 @@ static int copy_file(const char *from, const char *to)
         }                                                                                          \
     } while (0)
 
-/* The child: its own mount namespace, a tmpfs on `mnt`; results go to `out`. */
-static int child_main(const char *mnt, const char *out)
+/* The child, on the tmpfs at `mnt` (tmpfs_child_run); results go to `out` (ud). */
+static int child_main(const char *mnt, void *ud)
 {
-    /* A fault must kill the child visibly, not go to cmocka's handler. */
-    signal(SIGBUS, SIG_DFL);
-    signal(SIGSEGV, SIG_DFL);
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", mnt, "tmpfs", 0, "size=48m") != 0) {
-        fprintf(stderr, "diskfull child: cannot mount a tmpfs: %s\n", strerror(errno));
-        return EXIT_SKIP;
-    }
+    const char *out = ud;
     char filler[600], dbdir[600], path[700];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
     snprintf(dbdir, sizeof(dbdir), "%s/db", mnt);
@@ -238,34 +228,14 @@ static int child_main(const char *mnt, const char *out)
 static void test_full_disk_refuses_appends_cleanly_and_loses_nothing(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
-        skip();
-    }
     const char *tmp = getenv("TMPDIR");
-    char mnt[512], out[512];
-    snprintf(mnt, sizeof(mnt), "%s/tsdb-full-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char out[512];
     snprintf(out, sizeof(out), "%s/tsdb-out-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(mnt));
     assert_non_null(mkdtemp(out));
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_main(mnt, out));
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    rmdir(mnt);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SKIP) {
+    if (tmpfs_child_run("the appending process", 48, child_main, out)) {
         rm_rf(out);
-        fprintf(stderr, "skipped: no tmpfs in a private mount namespace here\n");
         skip();
     }
-    if (WIFSIGNALED(st))
-        fail_msg("the appending process died of signal %d (%s)", WTERMSIG(st),
-                 strsignal(WTERMSIG(st)));
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
 
     /* The copy on a roomy disk: every acknowledged batch, nothing of the refused ones. */
     char path[700];
@@ -312,13 +282,9 @@ static void test_full_disk_refuses_appends_cleanly_and_loses_nothing(void **stat
  * full disk or refuse clearly, and open with every acknowledged batch once
  * there is room.
  */
-static int crash_child_main(const char *mnt)
+static int crash_child_main(const char *mnt, void *ud)
 {
-    signal(SIGBUS, SIG_DFL);
-    signal(SIGSEGV, SIG_DFL);
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", mnt, "tmpfs", 0, "size=96m") != 0)
-        return EXIT_SKIP;
+    (void)ud;
     char filler[600], dbdir[600];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
     snprintf(dbdir, sizeof(dbdir), "%s/db", mnt);
@@ -390,28 +356,8 @@ static int crash_child_main(const char *mnt)
 static void test_crash_on_a_full_disk_loses_nothing_acknowledged(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+    if (tmpfs_child_run("the crashing and reopening process", 96, crash_child_main, NULL))
         skip();
-    }
-    const char *tmp = getenv("TMPDIR");
-    char mnt[512];
-    snprintf(mnt, sizeof(mnt), "%s/tsdb-full-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(mnt));
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(crash_child_main(mnt));
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    rmdir(mnt);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SKIP)
-        skip();
-    if (WIFSIGNALED(st))
-        fail_msg("the process died of signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 int test_diskfull_run(void)

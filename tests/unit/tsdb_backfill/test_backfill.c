@@ -3,14 +3,11 @@
  * merges across flushes and with stored chunks, append rules, crash safety)
  * and tsdb_repack (same contents, no bigger, refuses a database in use).
  */
-#define _GNU_SOURCE /* unshare(2) */
 #include "tests.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -18,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../support/tmpfs_child.h"
 #include "common/labels.h"
 #include "tsdb/backfill.h"
 #include "tsdb/chunk_int.h"
@@ -806,7 +804,6 @@ static void test_import_command_repacks_and_stops_on_bad_lines(void **state)
 
 /* ---- a full disk (tmpfs in a private mount namespace of a child; needs root) ---- */
 
-#define BF_EXIT_SKIP 77
 #define BF_CHECK(cond, ...)                                                                        \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -849,13 +846,9 @@ static long bf_samples(struct tsdb *db)
 
 #define BF_NJ 1440 /* 6 h at 15 s */
 
-static int bf_diskfull_child(const char *mnt)
+static int bf_diskfull_child(const char *mnt, void *ud)
 {
-    signal(SIGBUS, SIG_DFL);
-    signal(SIGSEGV, SIG_DFL);
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", mnt, "tmpfs", 0, "size=64m") != 0)
-        return BF_EXIT_SKIP;
+    (void)ud;
     char filler[600], dbdir[600];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
     snprintf(dbdir, sizeof(dbdir), "%s/db", mnt);
@@ -910,30 +903,8 @@ static int bf_diskfull_child(const char *mnt)
 static void test_backfill_full_disk_stops_clearly_and_a_rerun_completes(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+    if (tmpfs_child_run("the importing process", 64, bf_diskfull_child, NULL))
         skip();
-    }
-    const char *tmp = getenv("TMPDIR");
-    char mnt[512];
-    snprintf(mnt, sizeof(mnt), "%s/tsdb-bffull-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(mnt));
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(bf_diskfull_child(mnt));
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    rmdir(mnt);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == BF_EXIT_SKIP) {
-        fprintf(stderr, "skipped: no tmpfs in a private mount namespace here\n");
-        skip();
-    }
-    if (WIFSIGNALED(st))
-        fail_msg("the importing process died of signal %d", WTERMSIG(st));
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 int test_backfill_run(void)
