@@ -443,17 +443,6 @@ static long status_kb(const char *key)
     return v;
 }
 
-/*
- * Memory per active series: nser series (1000 per scrape target) get 480
- * scrapes (2 h at 15 s) through the normal API, one appender commit per
- * target and scrape as scrape loops do. Each label set gets the three labels
- * Kubernetes service discovery typically adds (7.3 labels on average). The
- * baseline is taken after the benchmark's own data (label sets, generators,
- * refs) exists, so the deltas are the database's: RssAnon (what the kernel
- * charges, including malloc's free lists and fragmentation), malloc's bytes
- * in use, and the peak RssAnon over the last 120 scrapes (open chunks then
- * range from empty to 120 samples).
- */
 /* Series creation: what a first scrape (or churn) costs per series, commit included. */
 static int cmd_create(const char *dir, int nser)
 {
@@ -491,6 +480,17 @@ static int cmd_create(const char *dir, int nser)
     return 0;
 }
 
+/*
+ * Memory per active series: nser series (1000 per scrape target) get 480
+ * scrapes (2 h at 15 s) through the normal API, one appender commit per
+ * target and scrape as scrape loops do. Each label set gets the three labels
+ * Kubernetes service discovery typically adds (7.3 labels on average). The
+ * baseline is taken after the benchmark's own data (label sets, generators,
+ * refs) exists, so the deltas are the database's: RssAnon (what the kernel
+ * charges, including malloc's free lists and fragmentation), malloc's bytes
+ * in use, and the peak RssAnon over the last 120 scrapes (open chunks then
+ * range from empty to 120 samples).
+ */
 static int cmd_rss(const char *dir, int nser)
 {
     struct gen_series *gs;
