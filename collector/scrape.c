@@ -53,8 +53,11 @@ static const char *const report_names[5] = {
 
 struct spool;
 
-/* A sample of the scrape being processed, appended once the scrape is accepted. */
-/* A sample of a series to append by its labels (series with a ref are staged in rstage). */
+/*
+ * A sample of the scrape being processed, appended once the scrape is
+ * accepted, for a series appended by its labels (samples of series with a
+ * ref are staged in rstage).
+ */
 struct staged {
     struct pl_labels *ls; /* owned; the labels of a series not yet stored */
     uint32_t ce;          /* its entry in the target's series cache */
@@ -908,6 +911,18 @@ static int stage_body(struct coll_scrape_manager *m, struct starget *t, const ch
     return 0;
 }
 
+/* Appends by labels; the cache entry takes the series' ref once storage knows the series. */
+static int append_labels(struct tsdb_appender *a, const struct pl_labels *ls, int64_t t, double v,
+                         struct coll_scache_ent *ce, struct scrape_result *r)
+{
+    uint64_t ref = 0;
+    int arc = tsdb_append(a, ls, t, v, &ref);
+    count_append(r, arc);
+    if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE || arc == PL_ERR_TOO_OLD)
+        ce->ref = ref;
+    return arc;
+}
+
 /* Appends the staged samples of an accepted scrape into a and empties the stage. */
 static void stage_apply(struct coll_scrape_manager *m, struct starget *t, struct tsdb_appender *a,
                         struct scrape_result *r)
@@ -925,13 +940,8 @@ static void stage_apply(struct coll_scrape_manager *m, struct starget *t, struct
         struct pl_labels *ls;
         if (key_labels(m, t, coll_scache_key(c, ci), c->v[ci].klen, &ls) != 0)
             continue;
-        uint64_t ref = 0;
-        arc = tsdb_append(a, ls, m->rstage[i].t, m->rstage[i].v, &ref);
+        append_labels(a, ls, m->rstage[i].t, m->rstage[i].v, &c->v[ci], r);
         pl_labels_free(ls);
-        count_append(r, arc);
-        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
-            arc == PL_ERR_TOO_OLD)
-            c->v[ci].ref = ref;
     }
     m->nrstage = 0;
     for (size_t i = 0; i < m->nstage; i++) {
@@ -939,12 +949,7 @@ static void stage_apply(struct coll_scrape_manager *m, struct starget *t, struct
         struct coll_scache_ent *ce = &c->v[sg->ce];
         /* A series listed twice in one page is new once. */
         int is_new = sg->is_new && ce->ref == 0;
-        uint64_t ref = 0;
-        int arc = tsdb_append(a, sg->ls, sg->t, sg->v, &ref);
-        count_append(r, arc);
-        if (arc == 0 || arc == PL_ERR_OUT_OF_ORDER || arc == PL_ERR_DUPLICATE ||
-            arc == PL_ERR_TOO_OLD)
-            ce->ref = ref;
+        int arc = append_labels(a, sg->ls, sg->t, sg->v, ce, r);
         if (arc == 0 && is_new)
             r->added_series++;
         pl_labels_free(sg->ls);
