@@ -1076,12 +1076,12 @@ static int parse_alerting(struct ctx *c, const yaml_node_t *root)
     if ((rc = parse_relabel_list(c, a, "alert_relabel_configs", &cfg->alert_relabel,
                                  &cfg->nalert_relabel, "empty or null alert relabeling rule")))
         return rc;
-    yaml_node_t *ams = map_get(c, a, "alertmanagers");
-    if (!ams || is_null(ams))
+    yaml_node_t *ams;
+    size_t cnt;
+    if ((rc = get_seq(c, a, "alertmanagers", "config.AlertmanagerConfigs", &ams, &cnt)))
+        return rc;
+    if (!ams)
         return 0;
-    if (ams->type != YAML_SEQUENCE_NODE)
-        return type_err(c, ams, "config.AlertmanagerConfigs");
-    size_t cnt = (size_t)(ams->data.sequence.items.top - ams->data.sequence.items.start);
     cfg->alertmanagers = acalloc(c, cnt, sizeof(*cfg->alertmanagers));
     cfg->nalertmanagers = cnt;
     for (size_t i = 0; i < cnt; i++) {
@@ -1171,12 +1171,11 @@ static int parse_remote_write(struct ctx *c, const yaml_node_t *root)
                                            "Www-Authenticate",
                                            NULL};
     struct coll_config *cfg = c->cfg;
-    yaml_node_t *rw = map_get(c, root, "remote_write");
-    if (!rw || is_null(rw))
-        return 0;
-    if (rw->type != YAML_SEQUENCE_NODE)
-        return type_err(c, rw, "[]*config.RemoteWriteConfig");
-    size_t cnt = (size_t)(rw->data.sequence.items.top - rw->data.sequence.items.start);
+    yaml_node_t *rw;
+    size_t cnt;
+    int src = get_seq(c, root, "remote_write", "[]*config.RemoteWriteConfig", &rw, &cnt);
+    if (src || !rw)
+        return src;
     cfg->remote_write = acalloc(c, cnt, sizeof(*cfg->remote_write));
     cfg->nremote_write = cnt;
     for (size_t i = 0; i < cnt; i++) {
@@ -1290,11 +1289,11 @@ static int parse_root(struct ctx *c)
                         quote(c, cfg->rule_files[i]));
         cfg->rule_files[i] = join_dir(c, cfg->rule_files[i]);
     }
-    yaml_node_t *sn = map_get(c, root, "scrape_configs");
-    if (sn && !is_null(sn)) {
-        if (sn->type != YAML_SEQUENCE_NODE)
-            return type_err(c, sn, "[]*config.ScrapeConfig");
-        size_t cnt = (size_t)(sn->data.sequence.items.top - sn->data.sequence.items.start);
+    yaml_node_t *sn;
+    size_t cnt;
+    if ((rc = get_seq(c, root, "scrape_configs", "[]*config.ScrapeConfig", &sn, &cnt)))
+        return rc;
+    if (sn) {
         cfg->scrape_configs = acalloc(c, cnt, sizeof(*cfg->scrape_configs));
         for (size_t i = 0; i < cnt; i++) {
             yaml_node_t *it = node_at(c, sn->data.sequence.items.start[i]);

@@ -37,6 +37,17 @@ static void test_config_empty_document_is_valid(void **state)
     cfg = cfg_ok("global:\n");
     assert_int_equal(cfg->global.scrape_timeout_ms, 10000);
     coll_config_free(cfg);
+    /* Null and empty sections are valid and empty, as promtool has them. */
+    cfg = cfg_ok("remote_write:\nalerting:\n  alertmanagers:\nscrape_configs:\n");
+    assert_int_equal(cfg->nscrape, 0);
+    assert_int_equal(cfg->nremote_write, 0);
+    assert_int_equal(cfg->nalertmanagers, 0);
+    coll_config_free(cfg);
+    cfg = cfg_ok("remote_write: []\nalerting: {alertmanagers: []}\nscrape_configs: []\n");
+    assert_int_equal(cfg->nscrape, 0);
+    assert_int_equal(cfg->nremote_write, 0);
+    assert_int_equal(cfg->nalertmanagers, 0);
+    coll_config_free(cfg);
 }
 
 static void test_config_short_global_interval_caps_default_timeout(void **state)
@@ -269,6 +280,9 @@ static void test_config_errors_match_promtool(void **state)
         {"scrape_configs: [{job_name: a, params: {a: b}}]",
          "t.yml:1: cannot unmarshal !!str `b` into []string"},
         {"scrape_configs: 3", "t.yml:1: cannot unmarshal !!int `3` into []*config.ScrapeConfig"},
+        {"remote_write: 3", "t.yml:1: cannot unmarshal !!int `3` into []*config.RemoteWriteConfig"},
+        {"alerting:\n  alertmanagers: 3",
+         "t.yml:2: cannot unmarshal !!int `3` into config.AlertmanagerConfigs"},
         {"- a", "t.yml:1: cannot unmarshal !!seq into config.plain"},
         {"scrape_configs: [{job_name: a, static_configs: [{targets: x}]}]",
          "t.yml:1: cannot unmarshal !!str `x` into []string"},
