@@ -49,43 +49,15 @@ static void series_name(char *buf, size_t n, int i)
     snprintf(buf, n, "lz{i=\"%d\"}", i);
 }
 
-/* Child: appends `batches` batches of NSER series and exits without closing. */
-static void child_append(struct fx *f, int batches)
+static double lz_value(int b, int i)
 {
-    struct tsdb *db;
-    struct pl_err err;
-    struct tsdb_options o = f->o;
-    o.checkpoint_bytes = UINT64_MAX / 2; /* never checkpoint: all in the WAL */
-    if (tsdb_open(&o, &db, &err))
-        _exit(2);
-    char buf[64];
-    for (int b = 0; b < batches; b++) {
-        struct tsdb_appender *a;
-        tsdb_appender_begin(db, &a);
-        for (int i = 0; i < NSER; i++) {
-            struct pl_labels *ls;
-            series_name(buf, sizeof(buf), i);
-            pl_labels_parse(buf, strlen(buf), &ls, &err);
-            if (tsdb_append(a, ls, (int64_t)b * 1000, bits_double(val_bits(b, i)), NULL))
-                _exit(3);
-            pl_labels_free(ls);
-        }
-        if (tsdb_appender_commit(a, NULL, &err))
-            _exit(4);
-    }
-    _exit(0); /* no tsdb_close: like a crash after the last commit */
+    return bits_double(val_bits(b, i));
 }
 
+/* NSER series lz{i=...} with `batches` samples each, as a crash leaves them; then opened. */
 static void crash_with(struct fx *f, int batches)
 {
-    tsdb_close(f->db);
-    f->db = NULL;
-    pid_t pid = fork();
-    if (pid == 0)
-        child_append(f, batches);
-    int st;
-    waitpid(pid, &st, 0);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_crash_after_appends(f, "lz", NSER, batches, lz_value);
     struct pl_err err;
     assert_int_equal(tsdb_open(&f->o, &f->db, &err), 0);
 }

@@ -54,43 +54,16 @@ static void test_wal_record_round_trips_and_cut_records_are_rejected(void **stat
     pl_buf_fini(&raw);
 }
 
-/* Child: appends `batches` batches of 10 series and exits without closing. */
-static void child_append(struct fx *f, int batches)
+static double batch_value(int b, int i)
 {
-    struct tsdb *db;
-    struct pl_err err;
-    struct tsdb_options o = f->o;
-    o.checkpoint_bytes = UINT64_MAX / 2; /* never checkpoint: all in the WAL */
-    if (tsdb_open(&o, &db, &err))
-        _exit(2);
-    char buf[64];
-    for (int b = 0; b < batches; b++) {
-        struct tsdb_appender *a;
-        tsdb_appender_begin(db, &a);
-        for (int i = 0; i < 10; i++) {
-            struct pl_labels *ls;
-            snprintf(buf, sizeof(buf), "w{i=\"%d\"}", i);
-            pl_labels_parse(buf, strlen(buf), &ls, &err);
-            if (tsdb_append(a, ls, (int64_t)b * 1000, b, NULL))
-                _exit(3);
-            pl_labels_free(ls);
-        }
-        if (tsdb_appender_commit(a, NULL, &err))
-            _exit(4);
-    }
-    _exit(0); /* no tsdb_close: like a crash after the last commit */
+    (void)i;
+    return b;
 }
 
+/* 10 series w{i=...} with `batches` samples each, left as a crash after the last commit. */
 static void run_child(struct fx *f, int batches)
 {
-    tsdb_close(f->db);
-    f->db = NULL;
-    pid_t pid = fork();
-    if (pid == 0)
-        child_append(f, batches);
-    int st;
-    waitpid(pid, &st, 0);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_crash_after_appends(f, "w", 10, batches, batch_value);
 }
 
 static void test_wal_replays_after_exit_without_close(void **state)

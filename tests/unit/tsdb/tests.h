@@ -35,6 +35,15 @@ int fx_teardown(void **state);
 void fx_reopen(struct fx *f);
 /* Removes a directory tree. */
 void rm_rf(const char *dir);
+/*
+ * Closes f's database; a child process opens it with checkpoints off, appends
+ * batches b = 0..batches-1 of the series name{i="0"} .. name{i="nser-1"} at
+ * b * 1000 ms with value(b, i), one commit each, and exits without closing,
+ * as a crash after its last commit leaves the files. Fails the test if the
+ * child fails. f->db is NULL afterwards.
+ */
+void fx_crash_after_appends(struct fx *f, const char *name, int nser, int batches,
+                            double (*value)(int b, int i));
 /* Appends one sample to the series written as `name{a="b"}` in its own batch. */
 int app1(struct tsdb *db, const char *series, int64_t t, double v);
 /* Matchers from "name=value" strings ("a=b", "a!=b", "a=~re", "a!~re"). */

@@ -2,6 +2,7 @@
 #include "tests.h"
 
 #include <ftw.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -59,6 +60,50 @@ void fx_reopen(struct fx *f)
     if (rc)
         fprintf(stderr, "reopen: %s\n", err.msg);
     assert_int_equal(rc, 0);
+}
+
+static void crash_child(const struct fx *f, const char *name, int nser, int batches,
+                        double (*value)(int b, int i))
+{
+    struct tsdb *db;
+    struct pl_err err;
+    struct tsdb_options o = f->o;
+    o.checkpoint_bytes = UINT64_MAX / 2; /* never checkpoint: all in the WAL */
+    if (tsdb_open(&o, &db, &err))
+        _exit(2);
+    char buf[128];
+    for (int b = 0; b < batches; b++) {
+        struct tsdb_appender *a;
+        tsdb_appender_begin(db, &a);
+        for (int i = 0; i < nser; i++) {
+            struct pl_labels *ls;
+            int n = snprintf(buf, sizeof(buf), "%s{i=\"%d\"}", name, i);
+            if (pl_labels_parse(buf, (size_t)n, &ls, &err))
+                _exit(3);
+            if (tsdb_append(a, ls, (int64_t)b * 1000, value(b, i), NULL))
+                _exit(3);
+            pl_labels_free(ls);
+        }
+        if (tsdb_appender_commit(a, NULL, &err))
+            _exit(4);
+    }
+    _exit(0); /* no tsdb_close: like a crash after the last commit */
+}
+
+void fx_crash_after_appends(struct fx *f, const char *name, int nser, int batches,
+                            double (*value)(int b, int i))
+{
+    tsdb_close(f->db);
+    f->db = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        crash_child(f, name, nser, batches, value);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the appending child failed (status %d)", st);
 }
 
 int app1(struct tsdb *db, const char *series, int64_t t, double v)
