@@ -976,7 +976,6 @@ static void append_report(struct tsdb_appender *a, struct starget *t, int64_t ts
 static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
                        const struct scrape_result *r)
 {
-    atomic_fetch_add_explicit(&ps->scrapes[o], 1, RELAXED);
     size_t b = 0;
     while (b < COLL_SCRAPE_DURATION_NBOUNDS && dur > coll_scrape_duration_bounds[b])
         b++;
@@ -991,6 +990,9 @@ static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
     atomic_fetch_add_explicit(&ps->samples, r->accepted, RELAXED);
     if (r->added_series)
         atomic_fetch_add_explicit(&ps->series_added, r->added_series, RELAXED);
+    /* Last and with release: a reader that loads the scrape counts first (acquire) never sees a
+     * scrape whose duration and samples are not in its figures yet (histogram count >= scrapes). */
+    atomic_fetch_add_explicit(&ps->scrapes[o], 1, memory_order_release);
 }
 
 /*
@@ -1791,7 +1793,7 @@ void coll_scrape_pools_foreach(struct coll_scrape_manager *m,
         struct pstat *p = m->pstats[i];
         struct coll_pool_stats o = {.job = p->job, .configured = atomic_load(&p->configured)};
         for (int k = 0; k < COLL_SCRAPE_NOUTCOMES; k++)
-            o.scrapes[k] = atomic_load_explicit(&p->scrapes[k], RELAXED);
+            o.scrapes[k] = atomic_load_explicit(&p->scrapes[k], memory_order_acquire);
         for (int k = 0; k <= COLL_SCRAPE_DURATION_NBOUNDS; k++)
             o.duration_buckets[k] = atomic_load_explicit(&p->dur[k], RELAXED);
         o.duration_sum = (double)atomic_load_explicit(&p->dur_sum_ns, RELAXED) / 1e9;
