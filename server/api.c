@@ -13,6 +13,7 @@
 #include "query/ast.h"
 #include "server/json.h"
 
+#include <promlite/client.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -86,7 +87,12 @@ static int run_query(struct srv *s, const struct query_expr *e, int64_t start, i
     if (timeout_ms > 0 && timeout_ms < s->flags.query_timeout_ms)
         xo.timeout_ms = timeout_ms;
     xo.cancel = &s->cancel_queries;
-    return query_exec_expr(s->engine, &s->qq, e->root, start, end, step, range, &xo, res, qerr);
+    if (s->engine_queries)
+        exp_gauge_inc(s->engine_queries);
+    int rc = query_exec_expr(s->engine, &s->qq, e->root, start, end, step, range, &xo, res, qerr);
+    if (s->engine_queries)
+        exp_gauge_dec(s->engine_queries);
+    return rc;
 }
 
 static void answer_result(struct srv_resp *resp, const struct query_result *res)

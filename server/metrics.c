@@ -116,8 +116,8 @@ static int scrape_collect(struct exp_writer *w, struct coll_scrape_manager *m)
                      FIELD(samples_appended), NULL, NULL);
     if (!rc)
         rc = per_job(w, &pr, "promlite_scrape_series_added_total",
-                     "New series in scrapes (the sum of scrape_series_added), by job.", EXP_COUNTER, "scrape_job",
-                     FIELD(series_added), NULL, NULL);
+                     "New series in scrapes (the sum of scrape_series_added), by job.", EXP_COUNTER,
+                     "scrape_job", FIELD(series_added), NULL, NULL);
     if (!rc)
         rc = per_job(w, &pr, "prometheus_target_scrape_pool_targets",
                      "Current number of targets in this scrape pool.", EXP_GAUGE, "scrape_job",
@@ -228,6 +228,13 @@ static int tsdb_collect(struct exp_writer *w, void *ud)
     struct srv *s = ud;
     if (!atomic_load(&s->ready))
         return 0;
+    /* The scrape figures first: a scrape adds to its job's counters after its commit added to the
+     * TSDB's, so read in this order the TSDB never shows fewer samples than the jobs. */
+    if (s->scrape) {
+        int rc = scrape_collect(w, s->scrape);
+        if (rc)
+            return rc;
+    }
     struct tsdb_stats st;
     tsdb_stats_get(s->db, &st);
     struct {
@@ -265,11 +272,6 @@ static int tsdb_collect(struct exp_writer *w, void *ud)
         int rc = exp_writer_family(w, rows[i].name, rows[i].help, rows[i].type);
         if (!rc)
             rc = exp_writer_sample(w, 0, NULL, NULL, rows[i].v);
-        if (rc)
-            return rc;
-    }
-    if (s->scrape) {
-        int rc = scrape_collect(w, s->scrape);
         if (rc)
             return rc;
     }
@@ -325,6 +327,14 @@ int srv__metrics_init(struct srv *s)
                              "Actual interval to sync the scrape pool.", 1, jl, q, 5, 600, 5,
                              &s->sync_length);
     }
+    if (!rc) {
+        struct exp_family *eq;
+        rc =
+            exp_gauge_new(s->reg, "prometheus_engine_queries",
+                          "The current number of queries being executed or waiting.", 0, NULL, &eq);
+        if (!rc)
+            rc = exp_family_child(eq, NULL, &s->engine_queries);
+    }
     if (!rc)
         rc = exp_family_childv(build, &m, PROMLITE_VERSION);
     if (!rc)
@@ -338,6 +348,7 @@ int srv__metrics_init(struct srv *s)
         exp_registry_free(s->reg);
         s->reg = NULL;
         s->interval_length = s->sync_length = NULL;
+        s->engine_queries = NULL;
     }
     return rc;
 }

@@ -49,6 +49,7 @@ struct srv {
     struct exp_registry *reg;
     struct exp_family *http_requests, *http_duration;
     struct exp_family *interval_length, *sync_length; /* summaries fed by the scrape manager */
+    struct exp_metric *engine_queries; /* queries being evaluated (gauge), or NULL */
     char cwd[1024];
 };
 
