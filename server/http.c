@@ -2,9 +2,12 @@
  * http.c - the HTTP front of `promlite server` on libmicrohttpd: listening
  * socket, request bodies, routing, and the Prometheus response envelopes.
  *
- * MHD runs an internal thread pool (MHD_OPTION_THREAD_POOL_SIZE), so several
- * queries execute at once; the query engine bounds how many evaluate
- * together (--query.max-concurrency). The raw query string is captured by
+ * MHD gives each connection a thread of its own (MHD_USE_THREAD_PER_CONNECTION),
+ * so several queries execute at once and a slow one delays no other request;
+ * the query engine bounds how many evaluate together (--query.max-concurrency).
+ * (A thread pool is not used: each pool thread accepts several connections at
+ * once and serves them in turn, so a /metrics or /-/ready arriving with a long
+ * query waited for it.) The raw query string is captured by
  * the URI log callback and decoded by params.c, so that a malformed escape
  * is a 400 as in Prometheus rather than a silently mangled value. Bodies are
  * gathered in a limit-bounded buffer; form bodies are decoded by params.c
@@ -469,16 +472,12 @@ int srv__http_start(struct srv *s, struct pl_err *err)
     int rc = open_listener(s->flags.listen_address, err);
     if (rc)
         return rc;
-    unsigned pool = (unsigned)s->flags.max_concurrency + 2;
-    if (pool < 4)
-        pool = 4;
-    if (pool > 32)
-        pool = 32;
     /* The external logger must come first, or MHD logs to stderr until it is set. */
     daemon_ = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
-        listen_fd_, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd_, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);

@@ -13,6 +13,7 @@ usage: test_server.py PATH/TO/promlite
 import json
 import math
 import os
+import select
 import shutil
 import signal
 import socket
@@ -445,6 +446,8 @@ def run(srv, binary, data):
     check(st == 503 and err_of(doc) == ("error", "timeout", "query timed out in expression evaluation")
           and took < 10, "step-heavy query with timeout=1s: 503 timeout in %.2f s (got %d %s)" % (took, st, err_of(doc)))
 
+    slow_queries_delay_nothing(srv, slow)
+
     # Shutdown, with an unbounded query in flight, and restart on the same
     # directory. Shutdown sets the engine's cancel flag, which the per-step
     # loops look at, so the query answers 503 canceled well within the 5 s the
@@ -527,6 +530,36 @@ def run(srv, binary, data):
     # Bad flags.
     r = subprocess.run([binary, "server", "--no-such-flag"], capture_output=True, timeout=10)
     check(r.returncode == 2 and b"unknown long flag '--no-such-flag'" in r.stderr, "unknown flag exits 2 with a message")
+
+
+def slow_queries_delay_nothing(srv, slow):
+    """A request arriving together with a long query is answered while the query runs.
+
+    Each pair is a query (1 s timeout) and a GET /metrics sent at once on two connections. With
+    a thread pool one thread could accept both and serve /metrics after the query.
+    """
+    port = int(srv.base.rsplit(":", 1)[1])
+    q = "/api/v1/query?" + urllib.parse.urlencode({"query": slow, "timeout": "1s"})
+    pairs = []
+    for _ in range(10):
+        a = socket.create_connection(("127.0.0.1", port))
+        b = socket.create_connection(("127.0.0.1", port))
+        a.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % q).encode())
+        b.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        pairs.append((a, b))
+    late = 0
+    for a, b in pairs:
+        # Late: the query's answer is there and /metrics' is not (both there: cannot tell, fine).
+        ready, _, _ = select.select([a, b], [], [], 30)
+        b.settimeout(30)
+        late += b not in ready or not b.recv(12).startswith(b"HTTP/1.1 200")
+    for a, b in pairs:
+        a.settimeout(30)
+        while a.recv(65536):
+            pass
+        a.close()
+        b.close()
+    check(late == 0, "GET /metrics sent with a long query is answered while it runs (%d of 10 late)" % late)
 
 
 def self_scrape_config(port, job):
