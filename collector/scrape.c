@@ -81,7 +81,9 @@ struct starget {
     size_t last_body_len; /* of the previous scrape, to size the next body's buffer */
     int last_fmt;         /* enum coll_expfmt_format of the previous body, -1 before */
     int in_flight, body_over;
+    size_t flight_idx; /* in m->flight while in_flight */
     int64_t start_ms, start_ns;
+    int64_t stall_at_start_ns; /* m->stall_ns when the scrape started */
     char errbuf[CURL_ERROR_SIZE];
     int64_t prev_start_ns; /* start of the previous scrape, for the interval summary */
     uint64_t prepared_gen; /* m->cfg_gen the request options were set for (0: never) */
@@ -179,6 +181,17 @@ struct coll_scrape_manager {
     struct gdone *gdone;
     size_t ngdone, gdone_cap;
     int64_t map_released_ns; /* last tsdb_map_release (monotonic) */
+    /*
+     * Scrape deadlines are enforced here, not by libcurl: libcurl checks a
+     * transfer's deadline before reading its socket, so a commit holding this
+     * thread past it failed a target that had answered in time. flight lists
+     * the transfers in progress; a deadline is the start plus scrape_timeout
+     * plus the time this thread spent in commits and syncs meanwhile (stall_ns
+     * counts it up); deadline_ns is at most the earliest (monotonic).
+     */
+    struct starget **flight;
+    size_t nflight, flight_cap;
+    int64_t stall_ns, deadline_ns;
     /*
      * No idle target is due before this (wall ms): the loop walks the
      * targets only then. A finished scrape lowers it to its target's next
@@ -350,7 +363,8 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     curl_easy_setopt(t->easy, CURLOPT_USERAGENT, m->user_agent);
     /* Sends Accept-Encoding: gzip and decodes; body limits apply to decoded bytes. */
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms);
+    /* A backstop only: scrape_timeout is enforced by flight_expire. */
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms + 60000L);
     curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     /*
      * Prometheus 2.42 uses a proxy only when proxy_url says so, never one
@@ -547,10 +561,11 @@ static void append_stale(struct tsdb_appender *a, struct starget *t, int64_t ts,
 }
 
 /* Writes stale markers for every series of a target that goes away, then frees it. */
+static void flight_end(struct coll_scrape_manager *m, struct starget *t);
+
 static void target_free(struct coll_scrape_manager *m, struct starget *t, int write_stale)
 {
-    if (t->in_flight)
-        curl_multi_remove_handle(m->multi, t->easy);
+    flight_end(m, t);
     if (write_stale && t->health != HEALTH_UNKNOWN) {
         struct tsdb_appender *a;
         if (tsdb_appender_begin(m->db, &a) == 0) {
@@ -586,10 +601,7 @@ static void target_free(struct coll_scrape_manager *m, struct starget *t, int wr
  */
 static void target_retire(struct coll_scrape_manager *m, struct starget *t)
 {
-    if (t->in_flight) {
-        curl_multi_remove_handle(m->multi, t->easy);
-        t->in_flight = 0;
-    }
+    flight_end(m, t);
     if (t->health == HEALTH_UNKNOWN) {
         target_free(m, t, 0);
         return;
@@ -1005,6 +1017,7 @@ static void group_flush(struct coll_scrape_manager *m)
 {
     if (!m->group)
         return;
+    int64_t t0 = pl_mono_ns(); /* the time is added to m->stall_ns (flight_deadline) */
     struct tsdb_append_result res = {0};
     struct pl_err cerr;
     int failed;
@@ -1066,13 +1079,55 @@ static void group_flush(struct coll_scrape_manager *m)
             pl_log(PL_LOG_WARN, "scrape", "Releasing the storage map failed", "err", strerror(-rc),
                    NULL);
         }
+        now = pl_mono_ns();
     }
+    m->stall_ns += now - t0;
+}
+
+/* Takes a transfer in progress off libcurl and the flight list (nothing if none). */
+static void flight_end(struct coll_scrape_manager *m, struct starget *t)
+{
+    if (!t->in_flight)
+        return;
+    curl_multi_remove_handle(m->multi, t->easy);
+    t->in_flight = 0;
+    struct starget *last = m->flight[--m->nflight];
+    m->flight[t->flight_idx] = last;
+    last->flight_idx = t->flight_idx;
+}
+
+static int64_t flight_deadline(const struct coll_scrape_manager *m, const struct starget *t)
+{
+    return t->start_ns + t->t.timeout_ms * 1000000 + (m->stall_ns - t->stall_at_start_ns);
+}
+
+static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code);
+
+/*
+ * Fails, as timed out, the transfers still in progress whose deadline had
+ * passed when libcurl last read the sockets (`read_ns`): an answer that had
+ * arrived by then was read and has finished already.
+ */
+static void flight_expire(struct coll_scrape_manager *m, int64_t read_ns)
+{
+    if (read_ns < m->deadline_ns)
+        return;
+    int64_t next = INT64_MAX;
+    /* Backwards: finish() moves the last entry, already looked at, into the hole. */
+    for (size_t i = m->nflight; i-- > 0;) {
+        struct starget *t = m->flight[i];
+        int64_t d = flight_deadline(m, t);
+        if (d <= read_ns)
+            finish(m, t, CURLE_OPERATION_TIMEDOUT);
+        else if (d < next)
+            next = d;
+    }
+    m->deadline_ns = next;
 }
 
 static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code)
 {
-    curl_multi_remove_handle(m->multi, t->easy);
-    t->in_flight = 0;
+    flight_end(m, t);
     if (t->next_ms < m->scan_due_ms)
         m->scan_due_ms = t->next_ms;
     int64_t now_ns = pl_mono_ns();
@@ -1193,7 +1248,17 @@ static void start(struct coll_scrape_manager *m, struct starget *t, int64_t now)
     t->errbuf[0] = '\0';
     t->start_ms = now;
     t->start_ns = pl_mono_ns();
+    t->stall_at_start_ns = m->stall_ns;
+    if (m->nflight == m->flight_cap) {
+        m->flight_cap = m->flight_cap ? m->flight_cap * 2 : 16;
+        m->flight = pl_xreallocarray(m->flight, m->flight_cap, sizeof(*m->flight));
+    }
+    t->flight_idx = m->nflight;
+    m->flight[m->nflight++] = t;
     t->in_flight = 1;
+    int64_t d = flight_deadline(m, t);
+    if (d < m->deadline_ns)
+        m->deadline_ns = d;
     curl_multi_add_handle(m->multi, t->easy);
     int64_t iv = t->t.interval_ms;
     t->next_ms += iv;
@@ -1355,7 +1420,10 @@ static void *scrape_main(void *arg)
     struct coll_scrape_manager *m = arg;
     while (!atomic_load(&m->stop)) {
         pthread_mutex_lock(&m->lock);
+        /* All of it counts, including its commits (which group_flush counted already). */
+        int64_t t0 = pl_mono_ns(), s0 = m->stall_ns;
         sync_all(m);
+        m->stall_ns = s0 + (pl_mono_ns() - t0);
         int64_t now = pl_time_now_ms();
         if (now >= m->scan_due_ms) {
             int64_t next = now + 1000;
@@ -1371,17 +1439,25 @@ static void *scrape_main(void *arg)
         }
         int64_t due = m->scan_due_ms;
         int64_t group_due_ms = INT64_MAX;
+        int64_t mono = pl_mono_ns();
         if (m->group)
-            group_due_ms = now + (m->group_due_ns - pl_mono_ns() + 999999) / 1000000;
+            group_due_ms = now + (m->group_due_ns - mono + 999999) / 1000000;
+        int64_t deadline_ms = INT64_MAX;
+        if (m->nflight)
+            deadline_ms =
+                now + (m->deadline_ns > mono ? (m->deadline_ns - mono + 999999) / 1000000 : 0);
         pthread_mutex_unlock(&m->lock);
         if (group_due_ms < due)
             due = group_due_ms;
+        if (deadline_ms < due)
+            due = deadline_ms;
         int wait = (int)(due > now ? due - now : 0);
         if (wait > 1000)
             wait = 1000;
         curl_multi_poll(m->multi, NULL, 0, wait, NULL);
         pthread_mutex_lock(&m->lock);
         int running;
+        int64_t read_ns = pl_mono_ns();
         curl_multi_perform(m->multi, &running);
         CURLMsg *msg;
         int left;
@@ -1393,6 +1469,7 @@ static void *scrape_main(void *arg)
             if (t)
                 finish(m, t, msg->data.result);
         }
+        flight_expire(m, read_ns);
         if (m->group && pl_mono_ns() >= m->group_due_ns)
             group_flush(m);
         pthread_mutex_unlock(&m->lock);
@@ -1542,6 +1619,7 @@ int coll_scrape_manager_new(struct tsdb *db, const struct coll_scrape_options *o
     m->parser[COLL_EXPFMT_PROMETHEUS] = coll_expfmt_parser_new(COLL_EXPFMT_PROMETHEUS, 0);
     m->parser[COLL_EXPFMT_OPENMETRICS] = coll_expfmt_parser_new(COLL_EXPFMT_OPENMETRICS, 0);
     m->commit_delay_ms = opt && opt->commit_delay_ms ? opt->commit_delay_ms : 250;
+    m->deadline_ns = INT64_MAX;
     if (opt) {
         m->commit_fault = opt->commit_fault;
         m->commit_fault_ud = opt->commit_fault_ud;
@@ -1702,6 +1780,7 @@ void coll_scrape_manager_free(struct coll_scrape_manager *m)
     free(m->rstage_ce);
     free(m->rstage_rc);
     free(m->gdone);
+    free(m->flight);
     pl_buf_fini(&m->rekey);
     pthread_mutex_destroy(&m->lock);
     pthread_mutex_destroy(&m->disc_lock);

@@ -103,6 +103,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         const char *body = "demo_total{job=\"fromtarget\",instance=\"x\"} 42\n";
         return reply(c, 200, body, strlen(body), text, NULL);
     }
+    if (!strcmp(url, "/late")) {
+        usleep(300 * 1000);
+        return reply(c, 200, "late 1\n", 7, text, NULL);
+    }
     if (!strcmp(url, "/slow")) {
         usleep(600 * 1000);
         return reply(c, 200, "slow 1\n", 7, text, NULL);
@@ -1079,6 +1083,62 @@ static void test_scrape_deleted_series_comes_back(void **state)
     teardown_all(&f);
 }
 
+/* Makes the first group commit take 1.5 s, as a slow disk's fsync can. */
+static int stall_first_commit(void *ud, size_t nscrapes)
+{
+    (void)nscrapes;
+    if (atomic_fetch_add((atomic_int *)ud, 1) == 0)
+        usleep(1500 * 1000);
+    return 0;
+}
+
+static void count_outcomes(const struct coll_pool_stats *ps, void *ud)
+{
+    uint64_t *c = ud;
+    for (int k = 0; k < COLL_SCRAPE_NOUTCOMES; k++)
+        c[k] += ps->scrapes[k];
+}
+
+/*
+ * The scrape thread commits too: a commit stalling it past a scrape's
+ * deadline must not fail a target that answered in time. Here /late answers
+ * after 0.3 s, within its 1 s timeout, while the commit of /steady's scrape
+ * holds the thread from 0.1 s to 1.6 s.
+ */
+static void test_scrape_stalled_thread_keeps_answers_that_came_in_time(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    struct coll_scrape_options so = {.user_agent = "promlite-test",
+                                     .scrape_immediately = 1,
+                                     .commit_delay_ms = 100,
+                                     .commit_fault = stall_first_commit,
+                                     .commit_fault_ud = &calls};
+    struct fixture f;
+    setup_with(&f, "scrape_configs:\n"
+                   "  - job_name: s\n"
+                   "    scrape_interval: 5s\n"
+                   "    scrape_timeout: 1s\n"
+                   "    metrics_path: /steady\n"
+                   "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+                   "  - job_name: l\n"
+                   "    scrape_interval: 5s\n"
+                   "    scrape_timeout: 1s\n"
+                   "    metrics_path: /late\n"
+                   "    static_configs: [{targets: ['127.0.0.1:%d']}]\n",
+               &so);
+    wait_scrapes(&f, 2);
+    if (atomic_load(&calls) < 1)
+        fail_msg("no commit yet");
+    uint64_t c[COLL_SCRAPE_NOUTCOMES] = {0};
+    coll_scrape_pools_foreach(f.m, count_outcomes, c, NULL);
+    if (c[COLL_SCRAPE_SUCCESS] != 2)
+        fail_msg("%llu of 2 scrapes succeeded (%llu timed out)",
+                 (unsigned long long)c[COLL_SCRAPE_SUCCESS],
+                 (unsigned long long)c[COLL_SCRAPE_TIMEOUT]);
+    teardown_all(&f);
+}
+
 int test_scrape_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1092,6 +1152,7 @@ int test_scrape_run(void)
         cmocka_unit_test(test_scrape_group_commit_fails_every_scrape_of_the_group),
         cmocka_unit_test(test_scrape_group_commit_disabled_commits_per_scrape),
         cmocka_unit_test(test_scrape_deleted_series_comes_back),
+        cmocka_unit_test(test_scrape_stalled_thread_keeps_answers_that_came_in_time),
     };
     return cmocka_run_group_tests_name("scrape", tests, NULL, NULL);
 }
