@@ -656,6 +656,17 @@ def compare_dumps(binary, tmp, end):
         if any('__name__="%s"' % n in k for n in skip):
             continue
         rp, rl = runs(p[k]), runs(l[k])
+        if timing in k and "iv_metric" in k:
+            # A scrape in flight when the reload replaces the target is given up, by
+            # Prometheus (its context is cancelled) as by promlite: the target counted the
+            # request, so one value can be missing there. Otherwise 1, 2, 3, ...
+            def counts_up(r):
+                v = [float(x) for x in r]
+                steps = [b - a for a, b in zip(v, v[1:])]
+                return v[:1] == [1.0] and all(s == 1 for s in steps if s != 2) and steps.count(2) <= 1
+            if not (counts_up(rp) and counts_up(rl)):
+                diff.append("%s: Prometheus %s, promlite %s" % (k[:90], rp[:14], rl[:14]))
+            continue
         short, long_ = (rp, rl) if len(rp) <= len(rl) else (rl, rp)
         if long_[:len(short)] != short:
             diff.append("%s: Prometheus %s, promlite %s" % (k[:90], rp[:12], rl[:12]))
