@@ -223,6 +223,14 @@ const double coll_scrape_duration_bounds[COLL_SCRAPE_DURATION_NBOUNDS] = {
 
 #define RELAXED memory_order_relaxed
 
+/* Timeouts beyond this (a day) are as good as none, and keep the nanoseconds from overflowing. */
+#define TIMEOUT_MAX_MS (24 * 3600 * 1000LL)
+
+static int64_t timeout_ms_of(const struct starget *t)
+{
+    return t->t.timeout_ms < TIMEOUT_MAX_MS ? t->t.timeout_ms : TIMEOUT_MAX_MS;
+}
+
 /* ---- the series cache (scrape_cache.h) ---- */
 
 static int keep_seen(const struct coll_scache_ent *e, uint32_t iter)
@@ -364,7 +372,7 @@ static struct starget *target_new(struct coll_scrape_manager *m, struct spool *p
     /* Sends Accept-Encoding: gzip and decodes; body limits apply to decoded bytes. */
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
     /* A backstop only: scrape_timeout is enforced by flight_expire. */
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->t.timeout_ms + 60000L);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)(timeout_ms_of(t) + 60000));
     curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     /*
      * Prometheus 2.42 uses a proxy only when proxy_url says so, never one
@@ -999,7 +1007,8 @@ static void pool_count(struct pstat *ps, enum coll_scrape_outcome o, double dur,
         atomic_fetch_add_explicit(&ps->dup, r->dup, RELAXED);
     if (r->oob)
         atomic_fetch_add_explicit(&ps->oob, r->oob, RELAXED);
-    atomic_fetch_add_explicit(&ps->samples, r->accepted, RELAXED);
+    /* Release: whoever sees these samples sees the TSDB's count that the commit raised before. */
+    atomic_fetch_add_explicit(&ps->samples, r->accepted, memory_order_release);
     if (r->added_series)
         atomic_fetch_add_explicit(&ps->series_added, r->added_series, RELAXED);
     /* Last and with release: a reader that loads the scrape counts first (acquire) never sees a
@@ -1096,19 +1105,22 @@ static void flight_end(struct coll_scrape_manager *m, struct starget *t)
     last->flight_idx = t->flight_idx;
 }
 
-static int64_t flight_deadline(const struct coll_scrape_manager *m, const struct starget *t)
+/* The deadline of t's transfer, given the thread's stall total `stall_ns`. */
+static int64_t flight_deadline(int64_t stall_ns, const struct starget *t)
 {
-    return t->start_ns + t->t.timeout_ms * 1000000 + (m->stall_ns - t->stall_at_start_ns);
+    return t->start_ns + timeout_ms_of(t) * 1000000 + (stall_ns - t->stall_at_start_ns);
 }
 
 static void finish(struct coll_scrape_manager *m, struct starget *t, CURLcode code);
 
 /*
  * Fails, as timed out, the transfers still in progress whose deadline had
- * passed when libcurl last read the sockets (`read_ns`): an answer that had
- * arrived by then was read and has finished already.
+ * passed when libcurl last read the sockets (`read_ns`, when the stall total
+ * was `read_stall_ns`): an answer that had arrived by then was read and has
+ * finished already. Stalls after that read (a commit in finish()) do not
+ * count for this check.
  */
-static void flight_expire(struct coll_scrape_manager *m, int64_t read_ns)
+static void flight_expire(struct coll_scrape_manager *m, int64_t read_ns, int64_t read_stall_ns)
 {
     if (read_ns < m->deadline_ns)
         return;
@@ -1116,7 +1128,7 @@ static void flight_expire(struct coll_scrape_manager *m, int64_t read_ns)
     /* Backwards: finish() moves the last entry, already looked at, into the hole. */
     for (size_t i = m->nflight; i-- > 0;) {
         struct starget *t = m->flight[i];
-        int64_t d = flight_deadline(m, t);
+        int64_t d = flight_deadline(read_stall_ns, t);
         if (d <= read_ns)
             finish(m, t, CURLE_OPERATION_TIMEDOUT);
         else if (d < next)
@@ -1256,7 +1268,7 @@ static void start(struct coll_scrape_manager *m, struct starget *t, int64_t now)
     t->flight_idx = m->nflight;
     m->flight[m->nflight++] = t;
     t->in_flight = 1;
-    int64_t d = flight_deadline(m, t);
+    int64_t d = flight_deadline(m->stall_ns, t);
     if (d < m->deadline_ns)
         m->deadline_ns = d;
     curl_multi_add_handle(m->multi, t->easy);
@@ -1457,8 +1469,10 @@ static void *scrape_main(void *arg)
         curl_multi_poll(m->multi, NULL, 0, wait, NULL);
         pthread_mutex_lock(&m->lock);
         int running;
-        int64_t read_ns = pl_mono_ns();
+        int64_t read_ns = pl_mono_ns(), read_stall_ns = m->stall_ns;
         curl_multi_perform(m->multi, &running);
+        /* Parsing and appending what finished holds the thread too (commits included). */
+        int64_t t1 = pl_mono_ns();
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(m->multi, &left))) {
@@ -1469,7 +1483,8 @@ static void *scrape_main(void *arg)
             if (t)
                 finish(m, t, msg->data.result);
         }
-        flight_expire(m, read_ns);
+        flight_expire(m, read_ns, read_stall_ns);
+        m->stall_ns = read_stall_ns + (pl_mono_ns() - t1);
         if (m->group && pl_mono_ns() >= m->group_due_ns)
             group_flush(m);
         pthread_mutex_unlock(&m->lock);
@@ -1887,6 +1902,8 @@ void coll_scrape_pools_foreach(struct coll_scrape_manager *m,
         fn(&o, ud);
     }
     pthread_mutex_unlock(&m->stats_lock);
+    /* Pairs with pool_count's release: TSDB figures read after this are no older. */
+    atomic_thread_fence(memory_order_acquire);
     if (reloads)
         *reloads = atomic_load_explicit(&m->reloads, RELAXED);
 }

@@ -15,6 +15,7 @@
 
 const char *const srv_flag_names[SRV_F_COUNT] = {
     [SRV_F_LISTEN] = "web.listen-address",
+    [SRV_F_MAX_CONNECTIONS] = "web.max-connections",
     [SRV_F_TSDB_PATH] = "storage.tsdb.path",
     [SRV_F_RETENTION_TIME] = "storage.tsdb.retention.time",
     [SRV_F_RETENTION_SIZE] = "storage.tsdb.retention.size",
@@ -31,17 +32,20 @@ const char *const srv_flag_names[SRV_F_COUNT] = {
 };
 
 static const char *const defaults[SRV_F_COUNT] = {
-    [SRV_F_LISTEN] = "0.0.0.0:9090",  [SRV_F_TSDB_PATH] = "data/",
-    [SRV_F_RETENTION_TIME] = "15d",   [SRV_F_RETENTION_SIZE] = "0B",
-    [SRV_F_TSDB_SYNC] = "batch",      [SRV_F_CONFIG_FILE] = "",
-    [SRV_F_LOOKBACK] = "5m",          [SRV_F_QUERY_TIMEOUT] = "2m",
-    [SRV_F_MAX_SAMPLES] = "50000000", [SRV_F_MAX_CONCURRENCY] = "20",
-    [SRV_F_REMOTE_WRITE] = "false",   [SRV_F_ADMIN_API] = "false",
-    [SRV_F_LIFECYCLE] = "false",      [SRV_F_LOG_LEVEL] = "info",
+    [SRV_F_LISTEN] = "0.0.0.0:9090", [SRV_F_MAX_CONNECTIONS] = "512",
+    [SRV_F_TSDB_PATH] = "data/",     [SRV_F_RETENTION_TIME] = "15d",
+    [SRV_F_RETENTION_SIZE] = "0B",   [SRV_F_TSDB_SYNC] = "batch",
+    [SRV_F_CONFIG_FILE] = "",        [SRV_F_LOOKBACK] = "5m",
+    [SRV_F_QUERY_TIMEOUT] = "2m",    [SRV_F_MAX_SAMPLES] = "50000000",
+    [SRV_F_MAX_CONCURRENCY] = "20",  [SRV_F_REMOTE_WRITE] = "false",
+    [SRV_F_ADMIN_API] = "false",     [SRV_F_LIFECYCLE] = "false",
+    [SRV_F_LOG_LEVEL] = "info",
 };
 
 static const char *const helps[SRV_F_COUNT] = {
     [SRV_F_LISTEN] = "Address to listen on for the HTTP API (host:port, [ipv6]:port).",
+    [SRV_F_MAX_CONNECTIONS] = "Maximum number of simultaneous connections (0: the most "
+                              "promlite takes, 16384).",
     [SRV_F_TSDB_PATH] = "Base path for metrics storage.",
     [SRV_F_RETENTION_TIME] = "How long to retain samples in storage.",
     [SRV_F_RETENTION_SIZE] = "Maximum number of bytes that can be stored (512MB, 10GB; 0 = off).",
@@ -152,6 +156,11 @@ static int interpret(struct srv_flags *f, struct pl_err *err)
 {
     const char *const *t = f->text;
     f->listen_address = t[SRV_F_LISTEN];
+    uint64_t conns = 0;
+    if (uint_flag(SRV_F_MAX_CONNECTIONS, t[SRV_F_MAX_CONNECTIONS], SRV_MAX_CONNECTIONS, &conns,
+                  err))
+        return err->code;
+    f->max_connections = conns ? (int)conns : SRV_MAX_CONNECTIONS;
     f->tsdb_path = t[SRV_F_TSDB_PATH];
     if (!f->tsdb_path[0])
         return pl_err_set(err, PL_ERR_INVALID, "--storage.tsdb.path must not be empty");

@@ -19,6 +19,7 @@
 
 enum srv_flag_id {
     SRV_F_LISTEN,
+    SRV_F_MAX_CONNECTIONS,
     SRV_F_TSDB_PATH,
     SRV_F_RETENTION_TIME,
     SRV_F_RETENTION_SIZE,
@@ -35,11 +36,15 @@ enum srv_flag_id {
     SRV_F_COUNT
 };
 
+/* --web.max-connections=0 (no limit in Prometheus): a thread and an LMDB reader slot each. */
+#define SRV_MAX_CONNECTIONS 16384
+
 struct srv_flags {
     const char *text[SRV_F_COUNT]; /* each flag's value as given or defaulted (borrowed from argv or
                                       static) */
     /* Parsed values. */
     const char *listen_address;
+    int max_connections; /* simultaneous HTTP connections (0 given: SRV_MAX_CONNECTIONS) */
     const char *tsdb_path;
     int64_t retention_ms;
     uint64_t retention_bytes;

@@ -12,6 +12,12 @@ void srv_flags_tsdb_options(const struct srv_flags *f, struct tsdb_options *o)
     o->retention_ms = f->retention_ms;
     o->retention_bytes = f->retention_bytes;
     o->sync = f->sync;
+    /*
+     * Each connection has a thread that may hold a read transaction (series,
+     * labels, a query's); the rest is for queries' own and the server's
+     * readers (scrapes, rules, checkpoints).
+     */
+    o->max_readers = (unsigned)f->max_connections + 512;
 }
 
 void srv_flags_query_opts(const struct srv_flags *f, struct query_engine_opts *o)

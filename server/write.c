@@ -43,7 +43,8 @@ static const char *append_error_text(int rc)
 
 /*
  * Per-thread decode state, reused so that steady traffic does not allocate;
- * freed by the key's destructor when an MHD pool thread exits.
+ * freed by the key's destructor when the connection's thread exits (a
+ * remote-write sender keeps its connections open).
  */
 struct rw_state {
     struct srv_rw_request req;

@@ -389,7 +389,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pl_err *er
         return tsdb__mdb_err(err, rc, "creating the LMDB environment");
     }
     mdb_env_set_maxdbs(db->env, 16);
-    mdb_env_set_maxreaders(db->env, 512);
+    mdb_env_set_maxreaders(db->env, db->opt.max_readers ? db->opt.max_readers : 512);
     /*
      * Start small; the map grows on demand (tsdb__wtxn_begin). An existing
      * database keeps the map size recorded in it.

@@ -58,6 +58,8 @@ struct tsdb_options {
      * (tsdb_head_gc still works).
      */
     int64_t head_idle_ms;
+    /* LMDB reader slots: read transactions open at once, all threads; 0 = 512. */
+    unsigned max_readers;
 };
 
 void tsdb_options_init(struct tsdb_options *o);
@@ -112,7 +114,8 @@ struct tsdb_ref_sample {
  * series ahead are fetched into cache while the current one is added, and a
  * lock is taken once per run of neighbouring series instead of per sample.
  */
-void tsdb_append_refs(struct tsdb_appender *a, const struct tsdb_ref_sample *in, size_t n, int *rcs);
+void tsdb_append_refs(struct tsdb_appender *a, const struct tsdb_ref_sample *in, size_t n,
+                      int *rcs);
 
 struct tsdb_append_result {
     uint64_t samples;    /* samples made durable */

@@ -199,7 +199,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="promlite-it-")
     data = os.path.join(tmp, "data")
     srv = Server(binary, data, ["--web.enable-remote-write-receiver", "--web.enable-admin-api",
-                                "--query.max-concurrency=4"])
+                                "--query.max-concurrency=4", "--web.max-connections=40"])
     try:
         run(srv, binary, data)
     finally:
@@ -447,6 +447,7 @@ def run(srv, binary, data):
           and took < 10, "step-heavy query with timeout=1s: 503 timeout in %.2f s (got %d %s)" % (took, st, err_of(doc)))
 
     slow_queries_delay_nothing(srv, slow)
+    connection_limit(srv, 40)
 
     # Shutdown, with an unbounded query in flight, and restart on the same
     # directory. Shutdown sets the engine's cancel flag, which the per-step
@@ -560,6 +561,31 @@ def slow_queries_delay_nothing(srv, slow):
         a.close()
         b.close()
     check(late == 0, "GET /metrics sent with a long query is answered while it runs (%d of 10 late)" % late)
+
+
+def connection_limit(srv, limit):
+    """--web.max-connections: one connection over the limit is closed unanswered, then served."""
+    port = int(srv.base.rsplit(":", 1)[1])
+    req = b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+    held = []
+    for _ in range(limit):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.settimeout(10)
+        c.sendall(req)
+        c.recv(64)
+        held.append(c)
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(10)
+    try:
+        extra.sendall(req)
+        refused = extra.recv(64) == b""
+    except OSError:
+        refused = True
+    extra.close()
+    for c in held:
+        c.close()
+    st = wait_for(lambda: srv.get("/-/ready")[0] == 200, timeout=10)
+    check(refused and st, "--web.max-connections=%d: connection %d is closed, later ones are served" % (limit, limit + 1))
 
 
 def self_scrape_config(port, job):

@@ -15,6 +15,7 @@ static void test_flags_defaults_match_prometheus(void **state)
     char *argv[] = {"server"};
     assert_int_equal(parse(&f, NULL, 1, argv), 0);
     assert_string_equal(f.listen_address, "0.0.0.0:9090");
+    assert_int_equal(f.max_connections, 512);
     assert_string_equal(f.tsdb_path, "data/");
     assert_int_equal(f.retention_ms, 15 * PL_MS_PER_DAY);
     assert_int_equal(f.retention_bytes, 0);
@@ -46,6 +47,7 @@ static void test_flags_accepts_both_value_forms_and_bools(void **state)
                     "10s",
                     "--query.max-samples=1000",
                     "--query.max-concurrency=4",
+                    "--web.max-connections=0",
                     "--web.enable-remote-write-receiver",
                     "--web.enable-admin-api=true",
                     "--web.enable-lifecycle",
@@ -62,6 +64,7 @@ static void test_flags_accepts_both_value_forms_and_bools(void **state)
     assert_int_equal(f.query_timeout_ms, 10000);
     assert_int_equal(f.max_samples, 1000);
     assert_int_equal(f.max_concurrency, 4);
+    assert_int_equal(f.max_connections, SRV_MAX_CONNECTIONS); /* 0: no limit of its own */
     assert_true(f.remote_write_receiver);
     assert_true(f.admin_api);
     assert_false(f.lifecycle);
@@ -93,6 +96,8 @@ static void test_flags_rejects_unknown_and_bad_values(void **state)
     expect_error("--query.timeout=0s", "must be greater than 0");
     expect_error("--query.max-samples=-1", "--query.max-samples");
     expect_error("--query.max-concurrency=0", "at least 1");
+    expect_error("--web.max-connections=16385",
+                 "--web.max-connections: expected a number up to 16384");
     expect_error("--web.enable-admin-api=maybe", "true or false");
     expect_error("--log.level=loud", "--log.level");
 }
