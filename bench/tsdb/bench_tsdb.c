@@ -191,6 +191,24 @@ static struct tsdb *open_db(const char *dir, enum tsdb_sync sync)
     return db;
 }
 
+/* A benchmark cannot go on after a refused append or commit: say why and exit. */
+static void append_or_die(int rc)
+{
+    if (rc) {
+        fprintf(stderr, "append: %s\n", pl_err_str(rc));
+        exit(1);
+    }
+}
+
+static void commit_or_die(struct tsdb_appender *a)
+{
+    struct pl_err err;
+    if (tsdb_appender_commit(a, NULL, &err)) {
+        fprintf(stderr, "commit: %s\n", err.msg);
+        exit(1);
+    }
+}
+
 static int64_t cpu_ns(void)
 {
     struct timespec t;
@@ -213,6 +231,15 @@ static struct pl_labels **make_labels(int nser, int forced, struct gen_series **
     return ls;
 }
 
+/* Frees what make_labels made. */
+static void free_labels(struct pl_labels **ls, struct gen_series *gs, int nser)
+{
+    for (int i = 0; i < nser; i++)
+        pl_labels_free(ls[i]);
+    free(ls);
+    free(gs);
+}
+
 /*
  * Appends nsmp scrapes of nser series, one commit per scrape; returns ns in
  * append / commit, and the thread CPU ns spent generating the values (each
@@ -223,7 +250,6 @@ static void load(struct tsdb *db, struct pl_labels **ls, struct gen_series *gs, 
 {
     uint64_t *refs = calloc((size_t)nser, sizeof(*refs));
     double *vals = malloc((size_t)nser * sizeof(*vals));
-    struct pl_err err;
     *ns_append = *ns_commit = *cpu_gen = 0;
     for (int j = from; j < from + nsmp; j++) {
         int64_t t = ts(j);
@@ -238,16 +264,10 @@ static void load(struct tsdb *db, struct pl_labels **ls, struct gen_series *gs, 
             double v = vals[i];
             int rc =
                 refs[i] ? tsdb_append_ref(a, refs[i], t, v) : tsdb_append(a, ls[i], t, v, &refs[i]);
-            if (rc) {
-                fprintf(stderr, "append: %s\n", pl_err_str(rc));
-                exit(1);
-            }
+            append_or_die(rc);
         }
         int64_t t1 = pl_mono_ns();
-        if (tsdb_appender_commit(a, NULL, &err)) {
-            fprintf(stderr, "commit: %s\n", err.msg);
-            exit(1);
-        }
+        commit_or_die(a);
         *ns_append += t1 - t0;
         *ns_commit += pl_mono_ns() - t1;
     }
@@ -294,10 +314,7 @@ static int cmd_append(const char *dir, int nser, int nsmp)
                100.0 * (double)st.checkpoint_ns / (double)nc,
                100.0 * (double)st.checkpoint_ns / (double)cpu);
         tsdb_close(db);
-        for (int i = 0; i < nser; i++)
-            pl_labels_free(ls[i]);
-        free(ls);
-        free(gs);
+        free_labels(ls, gs, nser);
     }
     return 0;
 }
@@ -378,10 +395,7 @@ static int cmd_shapes(const char *dir, int nser, int nsmp)
                shape_names[sh], nser, nsmp, (double)s.sealed_bytes / (double)s.samples,
                (double)dir_bytes(bd) / ((double)nser * nsmp));
         tsdb_summary_fini(&s);
-        for (int i = 0; i < nser; i++)
-            pl_labels_free(ls[i]);
-        free(ls);
-        free(gs);
+        free_labels(ls, gs, nser);
     }
     return 0;
 }
@@ -422,10 +436,7 @@ static int cmd_server_size(const char *dir, int nser, int nsmp)
            (double)dir_bytes(dir) / n, (double)s.sealed_bytes / (double)s.samples,
            (unsigned long long)s.chunks);
     tsdb_summary_fini(&s);
-    for (int i = 0; i < nser; i++)
-        pl_labels_free(ls[i]);
-    free(ls);
-    free(gs);
+    free_labels(ls, gs, nser);
     return 0;
 }
 
@@ -449,23 +460,16 @@ static int cmd_create(const char *dir, int nser)
     struct gen_series *gs;
     struct pl_labels **ls = make_labels(nser, -1, &gs);
     struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
-    struct pl_err err;
     int64_t c0 = cpu_ns(), commit = 0;
     for (int i0 = 0; i0 < nser; i0 += 1000) {
         struct tsdb_appender *a;
         tsdb_appender_begin(db, &a);
         for (int i = i0; i < nser && i < i0 + 1000; i++) {
             int rc = tsdb_append(a, ls[i], ts(0), gen_next(&gs[i], 0), NULL);
-            if (rc) {
-                fprintf(stderr, "append: %s\n", pl_err_str(rc));
-                exit(1);
-            }
+            append_or_die(rc);
         }
         int64_t k0 = cpu_ns();
-        if (tsdb_appender_commit(a, NULL, &err)) {
-            fprintf(stderr, "commit: %s\n", err.msg);
-            exit(1);
-        }
+        commit_or_die(a);
         commit += cpu_ns() - k0;
     }
     int64_t cpu = cpu_ns() - c0;
@@ -473,10 +477,7 @@ static int cmd_create(const char *dir, int nser)
            "index entries, postings)\n",
            nser, (double)cpu / 1e3 / nser, (double)commit / 1e3 / nser);
     tsdb_close(db);
-    for (int i = 0; i < nser; i++)
-        pl_labels_free(ls[i]);
-    free(ls);
-    free(gs);
+    free_labels(ls, gs, nser);
     return 0;
 }
 
@@ -517,7 +518,6 @@ static int cmd_rss(const char *dir, int nser)
     long anon0 = status_kb("RssAnon:"), file0 = status_kb("RssFile:"), peak = 0;
     struct mallinfo2 mi0 = mallinfo2();
     struct tsdb *db = open_db(dir, TSDB_SYNC_NONE);
-    struct pl_err err;
     int64_t c0 = cpu_ns();
     for (int j = 0; j < 480; j++) {
         int64_t t = ts(j);
@@ -528,15 +528,9 @@ static int cmd_rss(const char *dir, int nser)
                 double v = gen_next(&gs[i], j);
                 int rc = refs[i] ? tsdb_append_ref(a, refs[i], t, v)
                                  : tsdb_append(a, ls[i], t, v, &refs[i]);
-                if (rc) {
-                    fprintf(stderr, "append: %s\n", pl_err_str(rc));
-                    exit(1);
-                }
+                append_or_die(rc);
             }
-            if (tsdb_appender_commit(a, NULL, &err)) {
-                fprintf(stderr, "commit: %s\n", err.msg);
-                exit(1);
-            }
+            commit_or_die(a);
         }
         if (j >= 480 - 120) {
             long an = status_kb("RssAnon:");
@@ -564,10 +558,7 @@ static int cmd_rss(const char *dir, int nser)
            (double)(file1 - file0) * 1024 / nser);
     tsdb_close(db);
     free(refs);
-    for (int i = 0; i < nser; i++)
-        pl_labels_free(ls[i]);
-    free(ls);
-    free(gs);
+    free_labels(ls, gs, nser);
     return 0;
 }
 
@@ -651,15 +642,9 @@ static int cmd_churn(const char *dir, int nser, int hours)
                     double v = gen_next(&gs[i], j);
                     int rc = refs[i] ? tsdb_append_ref(a, refs[i], t, v)
                                      : tsdb_append(a, ls[i], t, v, &refs[i]);
-                    if (rc) {
-                        fprintf(stderr, "append: %s\n", pl_err_str(rc));
-                        return 1;
-                    }
+                    append_or_die(rc);
                 }
-                if (tsdb_appender_commit(a, NULL, &err)) {
-                    fprintf(stderr, "commit: %s\n", err.msg);
-                    return 1;
-                }
+                commit_or_die(a);
             }
             if (evict && j % 60 == 59 && tsdb_head_gc(db, t - 3600000, NULL, &err) != 0)
                 fprintf(stderr, "gc: %s\n", err.msg);
